@@ -1,0 +1,80 @@
+"""The default instance behind the module-level ``send()``, configured from the environment."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from .stats import TelemetryStats
+from .telemetry import DEFAULT_FLUSH_TIMEOUT_S, Telemetry
+
+_lock = threading.Lock()
+_instance: Telemetry | None = None
+
+
+def get_default() -> Telemetry:
+    """The default instance, created from the environment on first use."""
+    global _instance
+    instance = _instance
+    if instance is None:
+        with _lock:
+            if _instance is None:
+                _instance = Telemetry()
+            instance = _instance
+    return instance
+
+
+def configure(**options: Any) -> Telemetry:
+    """Replace the default instance with one built from ``options`` (``Telemetry``'s arguments).
+
+    The previous default, if any, is flushed and shut down first.
+    """
+    global _instance
+    new = Telemetry(**options)
+    with _lock:
+        old, _instance = _instance, new
+    if old is not None:
+        old.shutdown()
+    return new
+
+
+def send(
+    event_name: str,
+    payload: Mapping[str, Any] | None = None,
+    /,
+    *,
+    event_properties: Mapping[str, Any] | None = None,
+    user_properties: Mapping[str, Any] | None = None,
+    group_properties: Mapping[str, Any] | None = None,
+    user_id: str | int | None = None,
+    body: str | None = None,
+) -> bool:
+    """``Telemetry.send`` on the default instance."""
+    return get_default().send(
+        event_name,
+        payload,
+        event_properties=event_properties,
+        user_properties=user_properties,
+        group_properties=group_properties,
+        user_id=user_id,
+        body=body,
+    )
+
+
+def flush(timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> bool:
+    """``Telemetry.flush`` on the default instance."""
+    return get_default().flush(timeout_s)
+
+
+def shutdown(timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> bool:
+    """``Telemetry.shutdown`` on the default instance; a later ``send()`` starts a new one."""
+    global _instance
+    with _lock:
+        instance, _instance = _instance, None
+    return instance.shutdown(timeout_s) if instance is not None else True
+
+
+def stats() -> TelemetryStats:
+    """``Telemetry.stats`` of the default instance."""
+    return get_default().stats()

@@ -1,0 +1,70 @@
+"""The default exporter: map and encode a batch once, then send it over OTLP.
+
+Everything that touches the outside world (resource detectors, the state directory for ids,
+the network) happens here, lazily, on the worker thread: creating a ``Telemetry`` or calling
+``send()`` does none of it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from .config import ExporterSettings
+from .encoding import BatchEncoder
+from .event import CapturedEvent
+from .mapping import Mapper
+from .transport import ExportOutcome, Transport, make_transport
+
+MapperFactory = Callable[[], Mapper]
+
+
+class OTLPExporter:
+    """Prepares ``ExportLogsServiceRequest`` s and sends them with the configured transport."""
+
+    def __init__(
+        self,
+        settings: ExporterSettings,
+        mapper_factory: MapperFactory,
+        scope_name: str,
+        scope_version: str,
+    ) -> None:
+        self.settings = settings
+        self._mapper_factory = mapper_factory
+        self._mapper: Mapper | None = None
+        self._mapper_lock = threading.Lock()
+        self._encoder = BatchEncoder(scope_name, scope_version)
+        self._transport: Transport | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def mapper(self) -> Mapper:
+        """The mapper, built on first use (it reads the environment and the state dir)."""
+        with self._mapper_lock:
+            if self._mapper is None:
+                self._mapper = self._mapper_factory()
+            return self._mapper
+
+    def prepare(self, batch: Sequence[CapturedEvent]) -> ExportLogsServiceRequest:
+        mapper = self.mapper
+        return self._encoder.encode([mapper.map(event) for event in batch])
+
+    def send(self, prepared: ExportLogsServiceRequest, timeout_s: float) -> ExportOutcome:
+        with self._lock:
+            if self._transport is None:
+                self._transport = make_transport(self.settings)
+            transport = self._transport
+        return transport.send(prepared, timeout_s)
+
+    def close(self) -> None:
+        with self._lock:
+            transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+
+    def after_fork(self) -> None:
+        # The parent's connections are not ours to use or close: start afresh.
+        self._transport = None
+        self._lock = threading.Lock()

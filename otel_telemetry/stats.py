@@ -1,0 +1,98 @@
+"""Self-telemetry: what happened to the events the app sent.
+
+Counts are exact: drops are counted under a lock (a rare path), everything else is counted by
+the single worker thread, and "accepted" is derived (taken by the worker + still queued) so the
+``send()`` hot path increments nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+logger = logging.getLogger("otel_telemetry")
+
+#: Drop reasons and what they mean (also the ``reason`` keys of :attr:`TelemetryStats.dropped`).
+DROP_REASONS = {
+    "invalid": "the event or its payload broke a rule (see the log line for the field and rule)",
+    "rate_limited": "a rate limit for this event name, or the global cap, was reached",
+    "queue_full": "the in-memory queue was full (the exporter is down or too slow)",
+    "shutdown": "telemetry was shut down before the event could be exported",
+    "rejected": "the collector permanently rejected the batch (e.g. HTTP 400)",
+    "encode_error": "the batch could not be encoded",
+    "internal_error": "an unexpected error inside otel-telemetry (please report it)",
+}
+
+
+@dataclass(frozen=True)
+class TelemetryStats:
+    """A snapshot of the counters of one ``Telemetry`` instance."""
+
+    accepted: int
+    exported: int
+    queued: int
+    retries: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    invalid_properties: int = 0
+
+    @property
+    def dropped_total(self) -> int:
+        """All drops, whatever the reason."""
+        return sum(self.dropped.values())
+
+
+class Counters:
+    """Mutable counters behind :class:`TelemetryStats`; logs the first drop of each kind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.dropped: Counter[str] = Counter()
+        self.taken = 0
+        self.exported = 0
+        self.retries = 0
+        self.invalid_properties = 0
+        self._logged: set[str] = set()
+
+    def drop(self, reason: str, count: int = 1, detail: str = "") -> None:
+        """Count ``count`` dropped events; the first drop of each reason is logged as a warning."""
+        with self._lock:
+            self.dropped[reason] += count
+            first = reason not in self._logged
+            self._logged.add(reason)
+        if first:
+            logger.warning(
+                "otel-telemetry dropped %d event(s): %s (%s)%s; further drops of this kind are counted "
+                "in stats() but not logged",
+                count,
+                reason,
+                DROP_REASONS.get(reason, reason),
+                f": {detail}" if detail else "",
+            )
+
+    def invalid_property(self, field_name: str, rule: str) -> None:
+        """A property was left out of an accepted event (lenient mode)."""
+        with self._lock:
+            self.invalid_properties += 1
+            first = "property" not in self._logged
+            self._logged.add("property")
+        if first:
+            logger.warning(
+                "otel-telemetry left out property %s: %s; further cases are counted in stats()",
+                field_name,
+                rule,
+            )
+
+    def snapshot(self, queued: int) -> TelemetryStats:
+        """The counters now."""
+        with self._lock:
+            dropped = dict(self.dropped)
+        return TelemetryStats(
+            accepted=self.taken + queued,
+            exported=self.exported,
+            queued=queued,
+            retries=self.retries,
+            dropped=dropped,
+            invalid_properties=self.invalid_properties,
+        )

@@ -1,0 +1,289 @@
+"""``Telemetry``: one configured sender. ``send()`` reads top to bottom as the path of an event:
+
+opt-out -> capture (validate, copy) -> rate limits -> queue. The worker thread then maps it
+(``mapping``), encodes it (``encoding``) and exports it (``transport``) in batches.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from . import config
+from .encoding import resource_proto
+from .environment import default_attributes, disabled_defaults
+from .errors import TelemetryError
+from .identity import project_id as resolve_project_id
+from .mapping import Mapper
+from .optout import DEFAULT_DISABLE_ENV, disabled_reason, is_truthy
+from .otlp_exporter import OTLPExporter
+from .pipeline import Backoff, BatchPipeline
+from .provider_exporter import ProviderExporter, sdk_resource
+from .ratelimit import RateLimit, RateLimiter
+from .resources import DEFAULT_MAX_RESOURCES, ResourceCache
+from .stats import Counters, TelemetryStats
+from .validation import Capturer
+from .values import AttrValue, flatten_into
+from .version import __version__
+
+logger = logging.getLogger("otel_telemetry")
+
+SCOPE_NAME = "otel_telemetry"
+DEFAULT_FLUSH_TIMEOUT_S = 10.0
+
+_instances: weakref.WeakSet[Telemetry] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """A script that sends and exits still delivers: flush and stop every live instance."""
+    for instance in list(_instances):
+        try:
+            instance.shutdown(instance.exit_timeout_s)
+        except Exception:  # interpreter teardown: never raise here
+            logger.debug("otel-telemetry: error at exit", exc_info=True)
+
+
+class Telemetry:
+    """A telemetry sender: ``send()`` events, ``flush()`` them, ``shutdown()`` at the end.
+
+    Every argument left as ``None`` comes from the standard OpenTelemetry environment variables
+    (``OTEL_EXPORTER_OTLP_*``, ``OTEL_BLRP_*``, ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``
+    ...) or otel-telemetry's own (``OTEL_TELEMETRY_*``); see the README for the list.
+    """
+
+    def __init__(
+        self,
+        *,
+        service_name: str | None = None,
+        service_version: str | None = None,
+        environment: str | None = None,
+        resource_attributes: Mapping[str, Any] | None = None,
+        project_id: str | None = None,
+        endpoint: str | None = None,
+        protocol: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
+        compression: str | None = None,
+        insecure: bool | None = None,
+        logger_provider: LoggerProvider | None = None,
+        disabled: bool | None = None,
+        disable_env: str = DEFAULT_DISABLE_ENV,
+        strict: bool | None = None,
+        rate_limits: Mapping[str, RateLimit] | None = None,
+        global_rate_limit: RateLimit | None = None,
+        event_name_attribute: bool | None = None,
+        disable_defaults: Collection[str] | None = None,
+        max_queue_size: int | None = None,
+        max_export_batch_size: int | None = None,
+        schedule_delay_s: float | None = None,
+        exit_timeout_s: float | None = None,
+        max_resources: int = DEFAULT_MAX_RESOURCES,
+        backoff: Backoff | None = None,
+    ) -> None:
+        env = os.environ
+        self.disabled_reason = disabled_reason(env, disabled=disabled, disable_env=disable_env)
+        self._disabled = self.disabled_reason is not None
+        self._strict = strict if strict is not None else is_truthy(env.get("OTEL_TELEMETRY_STRICT"))
+        self.exporter_settings = config.resolve_exporter(
+            env,
+            protocol=protocol,
+            endpoint=endpoint,
+            headers=headers,
+            timeout_s=timeout_s,
+            compression=compression,
+            insecure=insecure,
+        )
+        self.pipeline_settings = config.resolve_pipeline(
+            env,
+            max_queue_size=max_queue_size,
+            max_export_batch_size=max_export_batch_size,
+            schedule_delay_s=schedule_delay_s,
+            exit_timeout_s=exit_timeout_s,
+        )
+        self._explicit_resource: dict[str, AttrValue] = {}
+        flatten_into(self._explicit_resource, "", resource_attributes or {})
+        for key, value in (
+            ("service.name", service_name),
+            ("service.version", service_version),
+            ("deployment.environment.name", environment or env.get("OTEL_TELEMETRY_ENVIRONMENT")),
+        ):
+            if value:
+                self._explicit_resource[key] = value
+        self._project_id_arg = project_id
+        self._disabled_defaults = disabled_defaults(disable_defaults, env)
+        self._event_name_attribute = (
+            event_name_attribute
+            if event_name_attribute is not None
+            else is_truthy(env.get("OTEL_TELEMETRY_EVENT_NAME_ATTRIBUTE"))
+        )
+        self._max_resources = max_resources
+        self._capturer = Capturer(strict=self._strict)
+        self._limiter = (
+            RateLimiter(rate_limits, global_rate_limit) if rate_limits or global_rate_limit else None
+        )
+        self._counters = Counters()
+        self._scope = InstrumentationScope(SCOPE_NAME, __version__)
+        self._provider_exporter: ProviderExporter | None = None
+        self._otlp_exporter: OTLPExporter | None = None
+        p = self.pipeline_settings
+        exporter: OTLPExporter | ProviderExporter
+        if logger_provider is not None:
+            exporter = self._provider_exporter = ProviderExporter(
+                logger_provider,
+                lambda: self._mapper(dict(logger_provider.resource.attributes), sdk_resource),
+                self._scope,
+            )
+        else:
+            exporter = self._otlp_exporter = OTLPExporter(
+                self.exporter_settings, lambda: self._mapper({}, resource_proto), SCOPE_NAME, __version__
+            )
+        self._pipeline: BatchPipeline[Any] = BatchPipeline(
+            exporter,
+            self._counters,
+            max_queue_size=p.max_queue_size,
+            max_export_batch_size=p.max_export_batch_size,
+            schedule_delay_s=p.schedule_delay_s,
+            export_timeout_s=min(p.export_timeout_s, self.exporter_settings.timeout_s),
+            backoff=backoff,
+        )
+        self.exit_timeout_s = p.exit_timeout_s
+        self._project_id: str | None = None
+        self._base_resource: dict[str, AttrValue] | None = None
+        self._lock = threading.Lock()
+        _instances.add(self)
+        if self._disabled:
+            logger.debug("otel-telemetry is disabled (%s): nothing will be sent", self.disabled_reason)
+
+    # -- the hot path ------------------------------------------------------------------------
+
+    def send(
+        self,
+        event_name: str,
+        payload: Mapping[str, Any] | None = None,
+        /,
+        *,
+        event_properties: Mapping[str, Any] | None = None,
+        user_properties: Mapping[str, Any] | None = None,
+        group_properties: Mapping[str, Any] | None = None,
+        user_id: str | int | None = None,
+        body: str | None = None,
+    ) -> bool:
+        """Record one event; True if it was accepted (or telemetry is disabled), False if dropped.
+
+        Never blocks on the network and never raises, except :class:`TelemetryError` for bad
+        input in strict mode. Why an event was dropped is counted in :meth:`stats` and logged
+        once per kind.
+        """
+        if self._disabled:
+            return True
+        try:
+            event = self._capturer.capture(
+                event_name, payload, event_properties, user_properties, group_properties, user_id, body
+            )
+        except TelemetryError as error:
+            if self._strict:
+                raise
+            self._counters.drop("invalid", 1, str(error))
+            return False
+        except Exception as error:  # a bug of ours must not reach the host app
+            self._counters.drop("internal_error", 1, repr(error))
+            return False
+        if self._limiter is not None and not self._limiter.allow(event_name):
+            self._counters.drop("rate_limited", 1, event_name)
+            return False
+        if self._pipeline.submit(event):
+            return True
+        self._counters.drop("shutdown" if self._pipeline.closed else "queue_full")
+        return False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def flush(self, timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> bool:
+        """Wait until everything accepted so far is exported; returns within ``timeout_s``.
+
+        True when it all was exported; False on timeout (collector down) or if some was lost.
+        """
+        if self._disabled:
+            return True
+        if self._provider_exporter is None:
+            return self._pipeline.flush(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        drained = self._pipeline.flush(timeout_s)
+        return self._provider_exporter.force_flush(max(deadline - time.monotonic(), 0.0)) and drained
+
+    def shutdown(self, timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> bool:
+        """Export what is queued (within ``timeout_s``) and stop; later sends return False."""
+        _instances.discard(self)
+        if self._disabled:
+            return True
+        ok = self._pipeline.shutdown(timeout_s)
+        dropped = self._counters.snapshot(0).dropped_total
+        if dropped:
+            logger.info(
+                "otel-telemetry shut down; events dropped over its lifetime: %s", dict(self._counters.dropped)
+            )
+        return ok
+
+    def stats(self) -> TelemetryStats:
+        """Counters of accepted, exported, retried and dropped (by reason) events."""
+        return self._counters.snapshot(self._pipeline.queued)
+
+    # -- identity and resource (built lazily, on the worker thread) --------------------------
+
+    @property
+    def project_id(self) -> str:
+        """Strapi's project ``uuid``: the salt of user hashes and of the installation id."""
+        with self._lock:
+            if self._project_id is None:
+                self._project_id = resolve_project_id(self._project_id_arg, os.environ)
+            return self._project_id
+
+    @property
+    def base_resource(self) -> dict[str, AttrValue]:
+        """The resource every event carries before its group properties are merged over it."""
+        mapper = self._current_mapper()
+        return dict(mapper.resources.base.attributes)
+
+    def _current_mapper(self) -> Mapper:
+        exporter = self._provider_exporter or self._otlp_exporter
+        assert exporter is not None
+        return exporter.mapper
+
+    def _base_attributes(self, provider_attributes: Mapping[str, Any]) -> dict[str, AttrValue]:
+        defaults: dict[str, AttrValue] = dict(
+            default_attributes(self.project_id, os.environ, self._disabled_defaults)
+        )
+        detected = dict(Resource.create(self._explicit_resource).attributes)
+        return {**defaults, **detected, **provider_attributes, **self._explicit_resource}
+
+    def _mapper(self, provider_attributes: Mapping[str, Any], encode: Any) -> Mapper:
+        p = self.pipeline_settings
+        return Mapper(
+            ResourceCache(self._base_attributes(provider_attributes), encode, self._max_resources),
+            self.project_id,
+            attribute_count_limit=p.attribute_count_limit,
+            attribute_value_length_limit=p.attribute_value_length_limit,
+            event_name_attribute=self._event_name_attribute,
+            on_invalid_property=self._counters.invalid_property,
+        )
+
+    def __enter__(self) -> Telemetry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        state = f"disabled ({self.disabled_reason})" if self._disabled else self.exporter_settings.endpoint
+        return f"<Telemetry {self.exporter_settings.protocol} {state}>"

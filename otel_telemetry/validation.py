@@ -1,0 +1,139 @@
+"""The cheap checks ``send()`` runs on the calling thread, and the capture of one event.
+
+Everything here either returns a :class:`CapturedEvent` or raises :class:`TelemetryError`
+naming the field and the rule; ``Telemetry.send`` turns that into a counted drop unless the
+user asked for strict mode. Costly conversions are left to the background thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import trace
+
+from .errors import TelemetryError
+from .event import CapturedEvent
+from .values import snapshot
+
+MAX_EVENT_NAME_LENGTH = 256
+PAYLOAD_KEYS = frozenset({"eventProperties", "userProperties", "groupProperties", "userId"})
+#: Attribute prefixes that belong to otel-telemetry itself; event properties may not use them.
+RESERVED_PREFIXES = ("user.", "otel.", "otel_telemetry.")
+_KNOWN_NAMES_MAX = 4096
+
+_get_current_span = trace.get_current_span
+
+
+def check_event_name(name: object) -> str:
+    """A valid event name: a non-empty string, at most 256 characters, all printable."""
+    if not isinstance(name, str):
+        raise TelemetryError("event_name", f"must be a string, not {type(name).__name__}")
+    if not name or not name.strip():
+        raise TelemetryError("event_name", "must not be empty")
+    if len(name) > MAX_EVENT_NAME_LENGTH:
+        raise TelemetryError(
+            "event_name", f"must be at most {MAX_EVENT_NAME_LENGTH} characters, not {len(name)}"
+        )
+    if not name.isprintable():
+        raise TelemetryError("event_name", "must not contain control or non-printable characters")
+    return name
+
+
+def _group(value: object, field: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TelemetryError(field, f"must be a mapping (dict), not {type(value).__name__}")
+    return snapshot(value) if value else None
+
+
+def _merged(from_payload: object, explicit: object, field: str) -> dict[str, Any] | None:
+    group = _group(from_payload, f"payload.{field}")
+    extra = _group(explicit, field)
+    if group is None:
+        return extra
+    if extra is not None:
+        group.update(extra)
+    return group
+
+
+def check_reserved(properties: Mapping[str, Any] | None) -> None:
+    """Strict mode only: event property keys must be strings and not use a reserved prefix."""
+    for key in properties or ():
+        if not isinstance(key, str) or not key:
+            raise TelemetryError(f"eventProperties[{key!r}]", "keys must be non-empty strings")
+        if key.startswith(RESERVED_PREFIXES):
+            raise TelemetryError(
+                f"eventProperties.{key}", f"keys may not start with {', '.join(RESERVED_PREFIXES)}"
+            )
+
+
+def _user_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise TelemetryError("user_id", f"must be a string or an integer, not {type(value).__name__}")
+    text = str(value)
+    if not text:
+        raise TelemetryError("user_id", "must not be empty")
+    return text
+
+
+class Capturer:
+    """Builds :class:`CapturedEvent` s; remembers names it has already validated."""
+
+    def __init__(self, strict: bool = False) -> None:
+        self._strict = strict
+        self._known_names: set[str] = set()
+
+    def capture(
+        self,
+        name: str,
+        payload: Mapping[str, Any] | None,
+        event_properties: Mapping[str, Any] | None,
+        user_properties: Mapping[str, Any] | None,
+        group_properties: Mapping[str, Any] | None,
+        user_id: object,
+        body: str | None,
+    ) -> CapturedEvent:
+        """Validate cheaply and copy what the caller could mutate; raises TelemetryError."""
+        if name not in self._known_names:
+            check_event_name(name)
+            if len(self._known_names) < _KNOWN_NAMES_MAX:
+                self._known_names.add(name)
+        if payload is not None:
+            if not isinstance(payload, Mapping):
+                raise TelemetryError("payload", f"must be a mapping (dict), not {type(payload).__name__}")
+            if not payload.keys() <= PAYLOAD_KEYS:
+                unknown = sorted(str(k) for k in payload.keys() - PAYLOAD_KEYS)
+                raise TelemetryError(
+                    f"payload.{unknown[0]}", f"unknown key; expected one of {', '.join(sorted(PAYLOAD_KEYS))}"
+                )
+            ep = _merged(payload.get("eventProperties"), event_properties, "eventProperties")
+            up = _merged(payload.get("userProperties"), user_properties, "userProperties")
+            gp = _merged(payload.get("groupProperties"), group_properties, "groupProperties")
+            if user_id is None:
+                user_id = payload.get("userId")
+        else:
+            ep = _group(event_properties, "event_properties")
+            up = _group(user_properties, "user_properties")
+            gp = _group(group_properties, "group_properties")
+        if body is not None and not isinstance(body, str):
+            raise TelemetryError("body", f"must be a string, not {type(body).__name__}")
+        if self._strict:
+            check_reserved(ep)
+        context = _get_current_span().get_span_context()
+        return CapturedEvent(
+            name,
+            time.time_ns(),
+            ep,
+            up,
+            gp,
+            _user_id(user_id),
+            context.trace_id,
+            context.span_id,
+            context.trace_flags,
+            body,
+        )

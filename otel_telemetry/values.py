@@ -1,0 +1,215 @@
+"""Turning arbitrary Python property values into OpenTelemetry attribute values.
+
+These are the documented rules of ``docs/mapping.md``; they run on the background thread,
+so the caller only pays for :func:`snapshot`, which copies what it could mutate later.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import decimal
+import enum
+import json
+import math
+import numbers
+import os
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+#: A value OTLP carries as one attribute: scalars, homogeneous arrays, bytes.
+AttrValue = (
+    str
+    | bool
+    | int
+    | float
+    | bytes
+    | tuple[str, ...]
+    | tuple[bool, ...]
+    | tuple[int, ...]
+    | tuple[float, ...]
+)
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+MAX_DEPTH = 16
+CYCLE = "<cycle>"
+
+_SCALARS = frozenset({str, bool, int, float, type(None), bytes})
+_CONTAINERS = frozenset({dict, list, set, bytearray, tuple, frozenset})
+
+
+def snapshot(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy ``props`` so that the caller may mutate it after ``send()`` returns.
+
+    Top-level scalars are immutable; containers are deep-copied (rare on the hot path).
+    """
+    copied = props.copy() if type(props) is dict else dict(props)
+    for key, value in copied.items():
+        if type(value) not in _SCALARS and type(value) in _CONTAINERS:
+            try:
+                copied[key] = copy.deepcopy(value)
+            except Exception:  # an uncopyable element: converted now instead
+                copied[key] = _to_json_string(value, set(), 0)
+    return copied
+
+
+def _float(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _int(value: int) -> int | str:
+    return value if INT64_MIN <= value <= INT64_MAX else str(value)
+
+
+def _stringify(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+def scalar(value: Any) -> AttrValue | None:
+    """The attribute value of a non-container ``value``; ``None`` means "drop it"."""
+    kind = type(value)
+    if kind is str or kind is bool:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return _int(value)
+    if kind is float:
+        return _float(value)
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, enum.Enum):
+        inner = value.value
+        if isinstance(inner, (Mapping, list, tuple, set, frozenset)):
+            return _stringify(inner)
+        return scalar(inner)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return _int(int(value))
+    if isinstance(value, float):
+        return _float(float(value))
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return _int(int(value))
+    if isinstance(value, numbers.Real):
+        return _float(float(value))
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, os.PathLike):
+        return _stringify(os.fspath(value))
+    return _stringify(value)
+
+
+_ARRAY_TYPES = (str, bool, int, float)
+
+
+def sequence(items: list[Any] | tuple[Any, ...], seen: set[int], depth: int) -> AttrValue:
+    """A homogeneous list of primitives stays an array; anything else becomes a JSON string."""
+    if not items:
+        return ()
+    first = type(items[0])
+    if first in _ARRAY_TYPES and all(type(item) is first for item in items):
+        if first is float and not all(math.isfinite(item) for item in items):
+            return _to_json_string(items, seen, depth)
+        if first is int and not all(INT64_MIN <= item <= INT64_MAX for item in items):
+            return _to_json_string(items, seen, depth)
+        return tuple(items)
+    return _to_json_string(items, seen, depth)
+
+
+def set_items(items: set[Any] | frozenset[Any]) -> list[Any]:
+    """Sets have no order: they are sorted (by type name, then value or repr) to be stable."""
+
+    def order(item: Any) -> tuple[str, Any]:
+        return (type(item).__name__, item if isinstance(item, (str, int, float)) else repr(item))
+
+    try:
+        return sorted(items, key=order)
+    except TypeError:
+        return sorted(items, key=repr)
+
+
+def _jsonable(value: Any, seen: set[int], depth: int) -> Any:
+    if isinstance(value, Mapping):
+        if id(value) in seen or depth >= MAX_DEPTH:
+            return CYCLE if id(value) in seen else _stringify(value)
+        seen.add(id(value))
+        try:
+            return {_stringify(k): _jsonable(v, seen, depth + 1) for k, v in value.items()}
+        finally:
+            seen.discard(id(value))
+    if isinstance(value, (list, tuple, set, frozenset)):
+        if id(value) in seen or depth >= MAX_DEPTH:
+            return CYCLE if id(value) in seen else _stringify(value)
+        seen.add(id(value))
+        try:
+            items = set_items(value) if isinstance(value, (set, frozenset)) else value
+            return [_jsonable(v, seen, depth + 1) for v in items]
+        finally:
+            seen.discard(id(value))
+    converted = scalar(value)
+    if isinstance(converted, bytes):
+        return converted.hex()
+    return converted
+
+
+def _to_json_string(value: Any, seen: set[int], depth: int) -> str:
+    return json.dumps(_jsonable(value, seen, depth), ensure_ascii=False, separators=(",", ":"))
+
+
+def flatten_into(
+    out: dict[str, AttrValue],
+    prefix: str,
+    props: Mapping[Any, Any],
+    seen: set[int] | None = None,
+    depth: int = 0,
+) -> None:
+    """Write ``props`` into ``out`` as attributes: nested maps become dotted keys under ``prefix``.
+
+    ``None`` values and empty keys are skipped; cycles become ``"<cycle>"``; maps nested deeper
+    than :data:`MAX_DEPTH` become a JSON string.
+    """
+    if seen is None:
+        seen = set()
+    seen.add(id(props))
+    try:
+        for raw_key, value in props.items():
+            key = raw_key if type(raw_key) is str else _stringify(raw_key)
+            if not key:
+                continue
+            name = prefix + key
+            kind = type(value)
+            if kind is str or kind is bool:
+                out[name] = value
+            elif isinstance(value, Mapping):
+                if id(value) in seen:
+                    out[name] = CYCLE
+                elif depth + 1 >= MAX_DEPTH:
+                    out[name] = _to_json_string(value, seen, depth + 1)
+                else:
+                    flatten_into(out, name + ".", value, seen, depth + 1)
+            elif isinstance(value, (list, tuple)):
+                out[name] = CYCLE if id(value) in seen else sequence(value, seen, depth + 1)
+            elif isinstance(value, (set, frozenset)):
+                out[name] = sequence(set_items(value), seen, depth + 1)
+            else:
+                converted = scalar(value)
+                if converted is not None:
+                    out[name] = converted
+    finally:
+        seen.discard(id(props))
