@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 
@@ -21,3 +22,12 @@ class CapturedEvent(NamedTuple):
     span_id: int
     trace_flags: int
     body: str | None
+    #: Attributes added by policies (e.g. ``otel_telemetry.violations``); set after limits.
+    annotations: dict[str, Any] | None = None
+
+
+#: A step between capture and the queue (the event catalog is one): returns the event to send
+#: (possibly replaced, e.g. with PII hashed or annotations added), ``None`` to drop it (counted
+#: under the policy's ``drop_reason`` attribute, default ``"policy"``), or raises
+#: ``TelemetryError`` for bad input (raised to the caller in strict mode, else counted).
+Policy = Callable[[CapturedEvent], "CapturedEvent | None"]

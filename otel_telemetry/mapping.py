@@ -111,6 +111,8 @@ class Mapper:
         if self._length_limit is not None:
             limit = self._length_limit
             out = {key: _truncate(value, limit) for key, value in out.items()}
+        if event.annotations:
+            flatten_into(out, "", event.annotations)
         return out, dropped
 
     def map(self, event: CapturedEvent) -> MappedRecord:

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
@@ -25,6 +25,7 @@ from .environment import default_attributes, disabled_defaults
 from .errors import TelemetryError
 from .identity import project_id as resolve_project_id
 from .mapping import Mapper
+from .event import Policy
 from .optout import DEFAULT_DISABLE_ENV, disabled_reason, is_truthy
 from .otlp_exporter import OTLPExporter
 from .pipeline import Backoff, BatchPipeline
@@ -90,6 +91,7 @@ class Telemetry:
         exit_timeout_s: float | None = None,
         max_resources: int = DEFAULT_MAX_RESOURCES,
         backoff: Backoff | None = None,
+        policies: Sequence[Policy] = (),
     ) -> None:
         env = os.environ
         self.disabled_reason = disabled_reason(env, disabled=disabled, disable_env=disable_env)
@@ -129,6 +131,7 @@ class Telemetry:
         )
         self._max_resources = max_resources
         self._capturer = Capturer(strict=self._strict)
+        self._policies = tuple(policies)
         self._limiter = (
             RateLimiter(rate_limits, global_rate_limit) if rate_limits or global_rate_limit else None
         )
@@ -199,6 +202,21 @@ class Telemetry:
         except Exception as error:  # a bug of ours must not reach the host app
             self._counters.drop("internal_error", 1, repr(error))
             return False
+        for policy in self._policies:
+            try:
+                checked = policy(event)
+            except TelemetryError as error:
+                if self._strict:
+                    raise
+                self._counters.drop("invalid", 1, str(error))
+                return False
+            except Exception as error:
+                self._counters.drop("internal_error", 1, repr(error))
+                return False
+            if checked is None:
+                self._counters.drop(getattr(policy, "drop_reason", "policy"), 1, event_name)
+                return False
+            event = checked
         if self._limiter is not None and not self._limiter.allow(event_name):
             self._counters.drop("rate_limited", 1, event_name)
             return False
