@@ -23,9 +23,9 @@ from . import config
 from .encoding import resource_proto
 from .environment import default_attributes, disabled_defaults
 from .errors import TelemetryError
+from .event import Policy
 from .identity import project_id as resolve_project_id
 from .mapping import Mapper
-from .event import Policy
 from .optout import DEFAULT_DISABLE_ENV, disabled_reason, is_truthy
 from .otlp_exporter import OTLPExporter
 from .pipeline import Backoff, BatchPipeline
