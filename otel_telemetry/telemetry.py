@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from . import config
@@ -282,7 +282,7 @@ class Telemetry:
         defaults: dict[str, AttrValue] = dict(
             default_attributes(self.project_id, os.environ, self._disabled_defaults)
         )
-        detected = dict(Resource.create(self._explicit_resource).attributes)
+        detected = _detected_resource(self._explicit_resource)
         return {**defaults, **detected, **provider_attributes, **self._explicit_resource}
 
     def _mapper(self, provider_attributes: Mapping[str, Any], encode: Any) -> Mapper:
@@ -305,3 +305,16 @@ class Telemetry:
     def __repr__(self) -> str:
         state = f"disabled ({self.disabled_reason})" if self._disabled else self.exporter_settings.endpoint
         return f"<Telemetry {self.exporter_settings.protocol} {state}>"
+
+
+def _detected_resource(explicit: Mapping[str, AttrValue]) -> dict[str, AttrValue]:
+    """The SDK's resource (detectors, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``).
+
+    ``Resource.create`` runs detectors on a thread pool, which refuses work once the interpreter
+    is exiting; a script that sends and exits at once gets the environment detector alone.
+    """
+    try:
+        return dict(Resource.create(dict(explicit)).attributes)  # type: ignore[arg-type]
+    except RuntimeError:
+        fallback: dict[str, AttrValue] = dict(OTELResourceDetector().detect().attributes)  # type: ignore[arg-type]
+        return {**fallback, **explicit}

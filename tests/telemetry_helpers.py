@@ -1,0 +1,42 @@
+"""Small helpers shared by the core tests (no fixtures here: see conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import otel_telemetry
+from otel_telemetry.receiver import OTLPReceiver, ReceivedRecord
+
+PROTOCOLS = ("grpc", "http/protobuf", "http/json")
+
+
+def endpoint_for(receiver: OTLPReceiver, protocol: str) -> str:
+    """The receiver endpoint a Telemetry with ``protocol`` should use."""
+    return receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
+
+
+@contextmanager
+def telemetry_to(
+    receiver: OTLPReceiver, protocol: str = "grpc", **options: Any
+) -> Iterator[otel_telemetry.Telemetry]:
+    """A Telemetry exporting to ``receiver``; shut down (and so flushed) at the end."""
+    options.setdefault("service_name", "test-app")
+    t = otel_telemetry.Telemetry(endpoint=endpoint_for(receiver, protocol), protocol=protocol, **options)
+    try:
+        yield t
+    finally:
+        t.shutdown(5.0)
+
+
+def send_and_receive(
+    receiver: OTLPReceiver, *sends: tuple[Any, ...], protocol: str = "grpc", **options: Any
+) -> list[ReceivedRecord]:
+    """Send each ``(name, payload, kwargs)`` and return what the receiver decoded."""
+    with telemetry_to(receiver, protocol, **options) as t:
+        for name, payload, *rest in sends:
+            assert t.send(name, payload, **(rest[0] if rest else {})), f"send({name!r}) was refused"
+        assert t.flush(10.0), "flush did not export everything"
+    assert receiver.wait_for(len(sends), timeout=10.0)
+    return receiver.records
