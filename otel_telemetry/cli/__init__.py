@@ -1,0 +1,37 @@
+"""The ``otel-telemetry`` command line: send, serve, tail, events, stats, demo, doctor.
+
+Each command lives in its own module and is added to :data:`main` here. Other command groups
+(the event catalog's ``catalog``) are added with ``main.add_command(group)`` below.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..version import __version__
+from .demo import demo
+from .doctor import doctor
+from .events import events
+from .send import send
+from .serve import serve
+from .stats import stats
+from .tail import tail
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="otel-telemetry")
+def main() -> None:
+    """Product telemetry for Python apps, over OpenTelemetry.
+
+    Start with `otel-telemetry demo`: it sends example events to a receiver inside the
+    command and shows what arrived.
+    """
+
+
+for _command in (send, serve, tail, events, stats, demo, doctor):
+    main.add_command(_command)
+
+# Other command groups register here, one line each, e.g.:
+#   from ..catalog.cli import catalog; main.add_command(catalog)
+
+__all__ = ["main"]

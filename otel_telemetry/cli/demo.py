@@ -1,0 +1,162 @@
+"""``otel-telemetry demo``: see events arrive within a minute of ``pip install``.
+
+Starts the receiver in this process on free ports, sends Strapi-style events through the real
+OTLP exporter (``Telemetry`` pointed at it), and prints what arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import PROTOCOLS
+from ..store import EventQuery
+from ..telemetry import Telemetry
+from .common import properties_line, setup_logging, table
+from .local import LocalBackend, wait_for_interrupt
+
+#: (event, payload, user id): what a Strapi-like CMS sends during a short editing session.
+DEMO_GROUP = {"projectType": "Community", "useTypescriptOnServer": True, "database": "postgres"}
+DEMO_EVENTS: list[tuple[str, dict[str, Any], str | None]] = [
+    (
+        "didStartServer",
+        {"eventProperties": {"startupMs": 1840, "plugins": ["i18n", "upload", "graphql"]}},
+        None,
+    ),
+    ("didSelectFile", {"eventProperties": {"mimeType": "image/png", "sizeKb": 312}}, "editor-17"),
+    ("willCreateEntry", {"eventProperties": {"model": "article", "hasDraftAndPublish": True}}, "editor-17"),
+    ("didCreateEntry", {"eventProperties": {"model": "article", "hasDraftAndPublish": True}}, "editor-17"),
+    ("willCreateEntry", {"eventProperties": {"model": "category", "hasDraftAndPublish": False}}, "editor-17"),
+    ("didCreateEntry", {"eventProperties": {"model": "category", "hasDraftAndPublish": False}}, "editor-17"),
+    ("didSelectFile", {"eventProperties": {"mimeType": "application/pdf", "sizeKb": 2048}}, "admin-1"),
+    ("willCreateEntry", {"eventProperties": {"model": "article", "hasDraftAndPublish": True}}, "admin-1"),
+    ("didNotCreateEntry", {"eventProperties": {"model": "article", "error": "ValidationError"}}, "admin-1"),
+    (
+        "didReceiveRequest",
+        {"eventProperties": {"url": "/api/articles", "success": True, "statusCode": 200}},
+        None,
+    ),
+    (
+        "didReceiveRequest",
+        {"eventProperties": {"url": "/api/articles/7", "success": False, "statusCode": 404}},
+        None,
+    ),
+    ("ping", {}, None),
+]
+
+
+def send_demo_events(telemetry: Telemetry) -> int:
+    """Send :data:`DEMO_EVENTS`; returns how many were accepted."""
+    accepted = 0
+    for name, payload, user_id in DEMO_EVENTS:
+        full = {
+            **payload,
+            "userProperties": {"role": "Editor" if user_id else "system"},
+            "groupProperties": DEMO_GROUP,
+        }
+        accepted += telemetry.send(name, full, user_id=user_id)
+    return accepted
+
+
+@click.command()
+@click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS),
+    default="http/protobuf",
+    show_default=True,
+    help="OTLP protocol the demo sends with.",
+)
+@click.option(
+    "--serve",
+    "keep_serving",
+    is_flag=True,
+    help="Afterwards keep the receiver and the web page up until Ctrl-C.",
+)
+@click.option(
+    "--web-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port of the web page with --serve (0 picks a free one).",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep the demo events in this SQLite file [default: a temporary file].",
+)
+def demo(protocol: str, keep_serving: bool, web_port: int, db_path: Path | None) -> None:
+    """Send example Strapi-style events to a receiver inside this command and show them.
+
+    Nothing leaves this machine: the receiver listens on free 127.0.0.1 ports and the events
+    go to a temporary SQLite database.
+    """
+    setup_logging()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="otel-telemetry-demo-") as tmp:
+        path = db_path or Path(tmp) / "events.db"
+        with LocalBackend(
+            "127.0.0.1", 0, 0, db_path=path, web_port=web_port if keep_serving else None
+        ) as backend:
+            rx = backend.receiver
+            endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
+            click.echo(f"1. Receiver listening on {endpoint} ({protocol})")
+            telemetry = Telemetry(
+                service_name="demo-cms",
+                service_version="4.15.0",
+                environment="development",
+                endpoint=endpoint,
+                protocol=protocol,
+                schedule_delay_s=0.05,
+                exit_timeout_s=0.0,
+            )
+            try:
+                if telemetry.disabled_reason is not None:
+                    raise click.ClickException(
+                        f"telemetry is disabled here ({telemetry.disabled_reason}), so the demo has nothing "
+                        "to show. The demo only sends to a receiver inside this command; unset it to try."
+                    )
+                accepted = send_demo_events(telemetry)
+                click.echo(f"2. Sent {accepted} events with otel_telemetry.Telemetry.send()")
+                exported = telemetry.flush(10.0)
+                base = telemetry.base_resource
+            finally:
+                telemetry.shutdown(0.0)
+            if not exported or not rx.wait_for(accepted, 5.0):
+                raise click.ClickException(
+                    f"only {len(rx.records)} of {accepted} events arrived; "
+                    "run `otel-telemetry doctor` or report a bug"
+                )
+            assert backend.store is not None
+            store = backend.store
+            counts = store.counts_by_name()
+            total = sum(c for _, c, _, _ in counts)
+            click.echo(
+                f"3. Received and stored {total} events in {path if db_path else 'a temporary database'}:\n"
+            )
+            click.echo(table(("event", "count"), ((n, str(c)) for n, c, _, _ in counts)))
+            [created] = store.events(EventQuery(names=("didCreateEntry",), limit=1))
+            click.echo("\nOne event as the Strapi payload it was sent as (otel_telemetry.to_payload):")
+            click.echo(json.dumps(created.payload(base), indent=2, ensure_ascii=False))
+            click.echo(
+                f"(plus {len(base)} resource attributes every event carries: service.name, os.type, ...)"
+            )
+            line = f"{created.event_name}  {properties_line(created.payload())}"
+            click.echo(f"\nAs a line of `otel-telemetry tail`:  {line}")
+            click.echo(f"\nDone in {time.monotonic() - started:.1f}s. Next:")
+            click.echo(
+                "  otel-telemetry serve              # receive your app's events on :4317/:4318, "
+                "web page on :8321"
+            )
+            click.echo(
+                "  python -c \"import otel_telemetry as t; t.send('hello', {'eventProperties': "
+                "{'from': 'python'}}); t.flush()\""
+            )
+            if keep_serving and backend.web is not None:
+                click.echo(f"\nWeb page: {backend.web.url}  (Ctrl-C to stop)")
+                wait_for_interrupt()

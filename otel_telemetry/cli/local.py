@@ -1,0 +1,122 @@
+"""The local backend behind ``serve``, ``tail`` and ``demo``: an OTLP receiver, optionally
+storing into SQLite and serving the web page."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from ..receiver import OTLPReceiver
+from ..store import EventStore
+from ..web import WebViewer
+
+#: The receiver keeps every record in memory for tests; a long-running server forgets them.
+FORGET_EVERY_S = 5.0
+
+OnRequest = Callable[[str, ExportLogsServiceRequest], None]
+
+
+class LocalBackend:
+    """Receiver (+ store, + web page) started and stopped together."""
+
+    def __init__(
+        self,
+        host: str,
+        grpc_port: int | None,
+        http_port: int | None,
+        db_path: Path | None = None,
+        web_port: int | None = None,
+        on_request: OnRequest | None = None,
+        web_host: str | None = None,
+    ) -> None:
+        self.store: EventStore | None = None
+        self.web: WebViewer | None = None
+        self._extra = on_request
+        self._protocols = (grpc_port is not None, http_port is not None)
+        self._stop = threading.Event()
+        self._forgetter: threading.Thread | None = None
+        try:
+            if db_path is not None:
+                self.store = EventStore(db_path)
+            self.receiver = OTLPReceiver(
+                host=host, grpc_port=grpc_port, http_port=http_port, on_request=self._on_request
+            )
+            self.receiver.start()
+            if web_port is not None and self.store is not None:
+                self.web = WebViewer(self.store, web_host or host, web_port).start()
+        except Exception as error:
+            self.stop()
+            raise click.ClickException(f"cannot start the local receiver on {host}: {error}") from None
+
+    def _on_request(self, protocol: str, request: ExportLogsServiceRequest) -> None:
+        # Store first: if that fails the receiver answers 500 and the sender retries the batch.
+        if self.store is not None:
+            self.store.add_request(protocol, request)
+        if self._extra is not None:
+            self._extra(protocol, request)
+
+    def forget_received(self) -> None:
+        """Let the receiver drop its in-memory copies periodically (the store keeps the events)."""
+
+        def loop() -> None:
+            while not self._stop.wait(FORGET_EVERY_S):
+                self.receiver.clear()
+
+        self._forgetter = threading.Thread(target=loop, name="otel-telemetry-forget", daemon=True)
+        self._forgetter.start()
+
+    def describe(self) -> list[str]:
+        """Lines saying where to send and where to look."""
+        lines = []
+        rx = self.receiver
+        if self._protocols[0]:
+            lines.append(f"OTLP/gRPC  {rx.grpc_endpoint}")
+        if self._protocols[1]:
+            lines.append(f"OTLP/HTTP  {rx.http_endpoint}  (protobuf and JSON, path /v1/logs)")
+        if self.store is not None:
+            lines.append(f"database   {self.store.path}")
+        if self.web is not None:
+            lines.append(f"web page   {self.web.url}")
+        return lines
+
+    def stop(self) -> None:
+        """Stop everything that was started; safe to call more than once."""
+        self._stop.set()
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
+        receiver = getattr(self, "receiver", None)
+        if receiver is not None:
+            receiver.stop()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def __enter__(self) -> LocalBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    import signal
+
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,80 @@
+"""``otel-telemetry tail``: a local OTLP receiver printing each event as it arrives."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import click
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from ..mapping import to_payload
+from ..receiver import ReceivedRecord, iter_records
+from ..store import default_db_path
+from .common import db_option, iso_time, local_clock, properties_line, setup_logging
+from .local import LocalBackend, wait_for_interrupt
+from .options import ports, receiver_options
+
+
+def record_line(record: ReceivedRecord) -> str:
+    """``12:00:01.250  didCreateEntry  model=article user.plan=pro  [my-app]``."""
+    payload = to_payload(record.event_name, record.attributes, record.resource)
+    service = record.resource.get("service.name")
+    props = properties_line(payload)
+    suffix = f"  [{service}]" if service else ""
+    return f"{local_clock(record.time_unix_nano)}  {record.event_name or '(no event name)'}  {props}{suffix}"
+
+
+def record_json(record: ReceivedRecord) -> str:
+    """One JSON object: time, protocol and the Strapi payload."""
+    payload = to_payload(record.event_name, record.attributes, record.resource)
+    data = {"time": iso_time(record.time_unix_nano), "protocol": record.protocol, **payload}
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
+@click.command()
+@receiver_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of text.")
+@click.option(
+    "--store/--no-store",
+    default=False,
+    show_default=True,
+    help="Also store the events in the SQLite database (see --db).",
+)
+@db_option
+def tail(
+    host: str,
+    grpc_port: int,
+    http_port: int,
+    no_grpc: bool,
+    no_http: bool,
+    as_json: bool,
+    store: bool,
+    db_path: Path | None,
+) -> None:
+    """Receive events over OTLP and print one line per event as it arrives.
+
+    Listening addresses go to stderr, events to stdout, so `tail --json | jq` works.
+    Stop with Ctrl-C.
+    """
+    setup_logging()
+    grpc, http = ports(grpc_port, http_port, no_grpc, no_http)
+    lock = threading.Lock()
+    render = record_json if as_json else record_line
+
+    def on_request(protocol: str, request: ExportLogsServiceRequest) -> None:
+        lines = [render(record) for record in iter_records(request, protocol)]
+        with lock:
+            for line in lines:
+                sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    path = (db_path or default_db_path()) if store else None
+    with LocalBackend(host, grpc, http, db_path=path, on_request=on_request) as backend:
+        backend.forget_received()
+        click.echo("otel-telemetry tail: listening on", err=True)
+        for line in backend.describe():
+            click.echo(f"  {line}", err=True)
+        wait_for_interrupt()
