@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -101,6 +101,7 @@ class ReceiverCore:
         self._records: list[ReceivedRecord] = []
         self._requests: list[ExportLogsServiceRequest] = []
         self._log: list[RequestLogEntry] = []
+        self._headers: list[dict[str, str]] = []
         self._counts: Counter[str] = Counter()
         self._record_total = 0  # records accepted since the last clear(), kept or not
         self._answer_total = 0  # request-log entries since the last clear(), kept or not
@@ -120,6 +121,11 @@ class ReceiverCore:
     def request_log(self) -> list[RequestLogEntry]:
         with self._changed:
             return list(self._log)
+
+    @property
+    def request_headers(self) -> list[dict[str, str]]:
+        with self._changed:
+            return list(self._headers)
 
     @property
     def signal_counts(self) -> dict[str, int]:
@@ -142,6 +148,7 @@ class ReceiverCore:
             self._records.clear()
             self._requests.clear()
             self._log.clear()
+            self._headers.clear()
             self._counts.clear()
             self._record_total = self._answer_total = 0
 
@@ -159,16 +166,27 @@ class ReceiverCore:
         self.log(protocol, _outcome(protocol, reply), at)
         return reply
 
-    def handle(self, protocol: str, signal: Signal, request: Message, at: float) -> Reply:
+    def handle(
+        self,
+        protocol: str,
+        signal: Signal,
+        request: Message,
+        at: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
         """Decide the answer to a decoded export request, storing it if accepted.
 
         Faults apply to logs only; traces and metrics are always accepted and counted.
+        ``headers`` (HTTP headers or gRPC metadata, lower-cased) are kept for logs requests.
         """
         if signal is not LOGS:
             with self._changed:
                 self._counts[signal.name] += 1
             return self.reject(protocol, Reply(), at)
         assert isinstance(request, ExportLogsServiceRequest)
+        if self._keep:
+            with self._changed:
+                self._headers.append({k.lower(): v for k, v in (headers or {}).items()})
         fault = self.faults.next()
         reply = Reply() if fault is None else Reply.from_fault(fault)
         logged = False

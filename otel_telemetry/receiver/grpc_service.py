@@ -90,7 +90,8 @@ class _ExportServicer:
                 PROTOCOL, Reply.error(400, grpc.StatusCode.INVALID_ARGUMENT, request.reason), at
             )
         else:
-            reply = self._core.handle(PROTOCOL, self.signal, request, at)
+            metadata = {str(k): v for k, v in context.invocation_metadata() if isinstance(v, str)}
+            reply = self._core.handle(PROTOCOL, self.signal, request, at, metadata)
         if reply.grpc_code == grpc.StatusCode.OK:
             return self.signal.response(reply.rejected, reply.message)
         if reply.retry_delay_s is not None:

@@ -138,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._reject(protocol, media, Reply.error(exc.status, code, exc.message), at)
             return
-        reply = self.server.core.handle(protocol, signal, request, at)
+        reply = self.server.core.handle(protocol, signal, request, at, dict(self.headers.items()))
         if reply.abandoned:
             self.close_connection = True
             return

@@ -180,6 +180,11 @@ class OTLPReceiver:
         return self._core.request_log
 
     @property
+    def request_headers(self) -> list[dict[str, str]]:
+        """HTTP headers or gRPC metadata (keys lower-cased) of each logs request, in arrival order."""
+        return self._core.request_headers
+
+    @property
     def signal_counts(self) -> dict[str, int]:
         """Accepted requests per signal, e.g. ``{"logs": 3, "traces": 1}``."""
         return self._core.signal_counts
