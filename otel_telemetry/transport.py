@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, Protocol
 import grpc
 import requests
 from google.protobuf import json_format
-from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
+from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,

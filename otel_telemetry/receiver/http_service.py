@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import grpc
 from google.protobuf.any_pb2 import Any as AnyProto
-from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
+from google.rpc import error_details_pb2, status_pb2
 
 from . import codec
 from .core import ReceiverCore, Reply
