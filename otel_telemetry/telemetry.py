@@ -20,6 +20,8 @@ from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from . import config
+from .catalog.model import Catalog
+from .catalog.settings import catalog_policy_from_settings
 from .encoding import resource_proto
 from .environment import default_attributes, disabled_defaults
 from .errors import TelemetryError
@@ -92,6 +94,8 @@ class Telemetry:
         max_resources: int = DEFAULT_MAX_RESOURCES,
         backoff: Backoff | None = None,
         policies: Sequence[Policy] = (),
+        catalog: Catalog | str | os.PathLike[str] | None = None,
+        catalog_mode: str | None = None,
     ) -> None:
         env = os.environ
         self.disabled_reason = disabled_reason(env, disabled=disabled, disable_env=disable_env)
@@ -132,6 +136,12 @@ class Telemetry:
         self._max_resources = max_resources
         self._capturer = Capturer(strict=self._strict)
         self._policies = tuple(policies)
+        #: The event catalog check (``catalog=`` or ``OTEL_TELEMETRY_CATALOG``), the last policy.
+        self.catalog_policy = catalog_policy_from_settings(
+            catalog, catalog_mode, env, lambda: self.project_id, strict=self._strict
+        )
+        if self.catalog_policy is not None:
+            self._policies = (*self._policies, self.catalog_policy)
         self._limiter = (
             RateLimiter(rate_limits, global_rate_limit) if rate_limits or global_rate_limit else None
         )

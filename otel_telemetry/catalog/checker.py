@@ -1,0 +1,279 @@
+"""Catalog rules compiled into per-event checkers: what runs inside ``send()``.
+
+Each planned event gets an :class:`EventChecker` built once: one small closure per property
+(type test, allowed values, pattern), the required keys and the PII actions. Checking a
+conforming event walks its properties once with a dict lookup and a closure call each and
+allocates nothing; PII actions copy only the group they change. Violations never carry a
+property's value (it may be personal data), only where it is and which rule it broke.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from ..mapping import USER_ID_KEYS
+from .model import GROUPS, PropertySpec
+
+UNPLANNED_EVENT = "unplanned_event"
+UNPLANNED_PROPERTY = "unplanned_property"
+REQUIRED_MISSING = "required_missing"
+TYPE_MISMATCH = "type_mismatch"
+VALUE_NOT_ALLOWED = "value_not_allowed"
+DEPRECATED_EVENT = "deprecated_event"
+#: The violation types (RudderStack's classification), in the order they are documented.
+VIOLATION_TYPES = (
+    UNPLANNED_EVENT,
+    UNPLANNED_PROPERTY,
+    REQUIRED_MISSING,
+    TYPE_MISMATCH,
+    VALUE_NOT_ALLOWED,
+    DEPRECATED_EVENT,
+)
+#: Violations that make ``enforce`` drop the event; a deprecated event is still delivered.
+BLOCKING = frozenset(VIOLATION_TYPES) - {DEPRECATED_EVENT}
+
+
+class Violation(NamedTuple):
+    """One broken rule: its type, where (``eventProperties.model``, ``event``) and the rule."""
+
+    kind: str
+    field: str
+    rule: str
+
+    @property
+    def label(self) -> str:
+        """The ``otel_telemetry.violations`` entry: ``type_mismatch:eventProperties.count``."""
+        return self.kind if self.field == "event" else f"{self.kind}:{self.field}"
+
+
+Check = Callable[[Any], "tuple[str, str] | None"]
+Hasher = Callable[[str], str]
+
+
+def _is_string(value: Any) -> bool:
+    return type(value) is str or isinstance(value, str)
+
+
+def _is_integer(value: Any) -> bool:
+    return type(value) is int or (isinstance(value, numbers.Integral) and not isinstance(value, bool))
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    return kind is int or kind is float or (isinstance(value, numbers.Real) and not isinstance(value, bool))
+
+
+def _is_boolean(value: Any) -> bool:
+    return type(value) is bool
+
+
+_SCALAR_TESTS: dict[str, Callable[[Any], bool]] = {
+    "string": _is_string,
+    "integer": _is_integer,
+    "number": _is_number,
+    "boolean": _is_boolean,
+}
+_LISTS = (list, tuple, set, frozenset)
+
+
+def _describe(value: Any) -> str:
+    """The type of a value for a violation message (never the value itself)."""
+    return type(value).__name__
+
+
+def compile_property(spec: PropertySpec) -> Check:
+    """The checker of one property: ``None`` when the value conforms, else (violation, rule)."""
+    label = spec.type_label
+    allowed = frozenset(spec.enum) if spec.enum is not None else None
+    search = re.compile(spec.pattern).search if spec.pattern is not None else None
+    pattern = spec.pattern
+
+    def value_rule(item: Any) -> tuple[str, str] | None:
+        if allowed is not None and item not in allowed:
+            return VALUE_NOT_ALLOWED, "not one of the allowed values"
+        if search is not None and not search(item):
+            return VALUE_NOT_ALLOWED, f"does not match the pattern {pattern!r}"
+        return None
+
+    checks_values = allowed is not None or search is not None
+    if spec.type != "list":
+        is_type = _SCALAR_TESTS[spec.type]
+
+        def check_scalar(value: Any) -> tuple[str, str] | None:
+            if not is_type(value):
+                return TYPE_MISMATCH, f"expected {label}, got {_describe(value)}"
+            return value_rule(value) if checks_values else None
+
+        return check_scalar
+    is_item = _SCALAR_TESTS[spec.items or "string"]
+
+    def check_list(value: Any) -> tuple[str, str] | None:
+        if not isinstance(value, _LISTS):
+            return TYPE_MISMATCH, f"expected {label}, got {_describe(value)}"
+        for item in value:
+            if not is_item(item):
+                return TYPE_MISMATCH, f"expected {label}, got an item of type {_describe(item)}"
+        if checks_values:
+            for item in value:
+                broken = value_rule(item)
+                if broken is not None:
+                    return broken
+        return None
+
+    return check_list
+
+
+def _hash_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def hashed(value: Any, hasher: Hasher) -> Any:
+    """A ``pii: hash`` value: strings (and list items) hashed as they are, others as JSON text."""
+    if isinstance(value, (list, tuple)):
+        return tuple(hasher(_hash_text(item)) for item in value)
+    return hasher(_hash_text(value))
+
+
+class _Property(NamedTuple):
+    check: Check
+    pii: str
+    required: bool
+
+
+class GroupChecker:
+    """The rules of one property group (``eventProperties`` ...) of one event."""
+
+    def __init__(self, group: str, specs: Mapping[str, PropertySpec], report_unplanned: bool = True) -> None:
+        self.group = group
+        self._props = {
+            key: _Property(compile_property(spec), spec.pii, spec.required) for key, spec in specs.items()
+        }
+        self._required = tuple(key for key, spec in specs.items() if spec.required)
+        self._report_unplanned = report_unplanned
+        #: userProperties.userId is always allowed: the mapping turns it into user.hash.
+        self._implicit = frozenset(USER_ID_KEYS) if group == "userProperties" else frozenset()
+
+    def check(
+        self, props: Mapping[str, Any] | None, violations: list[Violation], hasher: Hasher
+    ) -> Mapping[str, Any] | None:
+        """Append the violations of ``props`` and return it with PII rules applied (a copy if changed)."""
+        found_required = 0
+        out: Mapping[str, Any] | None = props
+        if props:
+            out, found_required = self._walk(props, "", violations, hasher)
+        if found_required < len(self._required):
+            for key in self._required:
+                if _lookup(props, key) is None:
+                    violations.append(Violation(REQUIRED_MISSING, f"{self.group}.{key}", "required"))
+        return out
+
+    def _walk(
+        self, props: Mapping[Any, Any], prefix: str, violations: list[Violation], hasher: Hasher
+    ) -> tuple[Mapping[str, Any], int]:
+        found_required = 0
+        changed: dict[Any, Any] | None = None
+        get = self._props.get
+        for raw_key, value in props.items():
+            if value is None:
+                continue  # not sent: same as absent
+            key = prefix + (raw_key if type(raw_key) is str else str(raw_key))
+            prop = get(key)
+            if prop is None:
+                if isinstance(value, Mapping):
+                    nested, count = self._walk(value, key + ".", violations, hasher)
+                    found_required += count
+                    if nested is not value:
+                        if changed is None:
+                            changed = dict(props)
+                        changed[raw_key] = nested
+                elif self._report_unplanned and key not in self._implicit:
+                    violations.append(
+                        Violation(UNPLANNED_PROPERTY, f"{self.group}.{key}", "not in the catalog")
+                    )
+                continue
+            if prop.required:
+                found_required += 1
+            broken = prop.check(value)
+            if broken is not None:
+                violations.append(Violation(broken[0], f"{self.group}.{key}", broken[1]))
+            if prop.pii != "allow":
+                if changed is None:
+                    changed = dict(props)
+                if prop.pii == "drop":
+                    del changed[raw_key]
+                else:
+                    changed[raw_key] = hashed(value, hasher)
+        return (props if changed is None else changed), found_required
+
+
+def _lookup(props: Mapping[str, Any] | None, dotted: str) -> Any:
+    """The value at ``dotted`` (``a.b``), given flat (``{"a.b": 1}``) or nested (``{"a": {"b": 1}}``)."""
+    if not props:
+        return None
+    if dotted in props:
+        return props[dotted]
+    head, sep, rest = dotted.partition(".")
+    while sep:
+        inner = props.get(head)
+        if isinstance(inner, Mapping):
+            found = _lookup(inner, rest)
+            if found is not None:
+                return found
+        more, sep, rest = rest.partition(".")
+        head = f"{head}.{more}"
+    return None
+
+
+class EventChecker:
+    """All rules of one event name, compiled; ``check`` returns its three groups, PII applied."""
+
+    def __init__(
+        self,
+        name: str,
+        groups: Mapping[str, Mapping[str, PropertySpec]],
+        *,
+        deprecated_by: str | None = None,
+        deprecated: bool = False,
+        report_unplanned: bool = True,
+    ) -> None:
+        self.name = name
+        self.deprecated = deprecated
+        self._deprecation = (
+            Violation(
+                DEPRECATED_EVENT,
+                "event",
+                f"deprecated, use {deprecated_by!r} instead" if deprecated_by else "deprecated",
+            )
+            if deprecated
+            else None
+        )
+        self._groups = tuple(
+            GroupChecker(group, groups.get(group) or {}, report_unplanned) for group in GROUPS
+        )
+
+    def check(
+        self,
+        event_properties: Mapping[str, Any] | None,
+        user_properties: Mapping[str, Any] | None,
+        group_properties: Mapping[str, Any] | None,
+        violations: list[Violation],
+        hasher: Hasher,
+    ) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None, Mapping[str, Any] | None]:
+        """Append violations; return the (possibly replaced) event, user and group properties."""
+        if self._deprecation is not None:
+            violations.append(self._deprecation)
+        events, users, groups = self._groups
+        return (
+            events.check(event_properties, violations, hasher),
+            users.check(user_properties, violations, hasher),
+            groups.check(group_properties, violations, hasher),
+        )
