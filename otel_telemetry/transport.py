@@ -120,8 +120,8 @@ class HttpTransport:
         )
         if settings.compression != "none":
             self._session.headers["Content-Encoding"] = settings.compression
-        if settings.certificate_file:
-            self._session.verify = settings.certificate_file
+        # Passed on every request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+        self._verify: str | bool = settings.certificate_file or True
         if settings.client_certificate_file and settings.client_key_file:
             self._session.cert = (settings.client_certificate_file, settings.client_key_file)
 
@@ -136,7 +136,7 @@ class HttpTransport:
     def send(self, request: ExportLogsServiceRequest, timeout_s: float) -> ExportOutcome:
         try:
             response = self._session.post(
-                self._settings.endpoint, data=self._body(request), timeout=timeout_s
+                self._settings.endpoint, data=self._body(request), timeout=timeout_s, verify=self._verify
             )
         except requests.RequestException as exc:
             return ExportOutcome(False, retryable=True, error=f"{type(exc).__name__}: {exc}")

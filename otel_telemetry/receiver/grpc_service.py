@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import grpc
@@ -132,9 +133,17 @@ class GrpcFrontEnd:
     """Owns the ``grpc.server`` and its thread pool."""
 
     def __init__(
-        self, core: ReceiverCore, host: str, port: int, *, max_workers: int, max_message_bytes: int
+        self,
+        core: ReceiverCore,
+        host: str,
+        port: int,
+        *,
+        max_workers: int,
+        max_message_bytes: int,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         self._core = core
+        self._tls = tls
         self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="otlp-grpc")
         self._server: Any = grpc.server(
@@ -151,7 +160,12 @@ class GrpcFrontEnd:
     def start(self) -> int:
         """Bind and start serving; returns the bound port."""
         try:
-            port = int(self._server.add_insecure_port(self._address))
+            if self._tls is None:
+                port = int(self._server.add_insecure_port(self._address))
+            else:
+                chain, key = (Path(path).read_bytes() for path in self._tls)
+                credentials = grpc.ssl_server_credentials([(key, chain)])
+                port = int(self._server.add_secure_port(self._address, credentials))
         except RuntimeError as exc:
             raise OSError(f"cannot bind gRPC receiver to {self._address}: {exc}") from exc
         if port == 0:  # older grpc reports bind failures this way

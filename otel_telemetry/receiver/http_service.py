@@ -12,6 +12,7 @@ import contextlib
 import logging
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from http import HTTPStatus
@@ -259,8 +260,20 @@ class _Handler(BaseHTTPRequestHandler):
 class HttpFrontEnd:
     """Owns the HTTP server and its accept-loop thread."""
 
-    def __init__(self, core: ReceiverCore, host: str, port: int, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        core: ReceiverCore,
+        host: str,
+        port: int,
+        *,
+        max_body_bytes: int,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         self._server = _Server((host, port), core, max_body_bytes)
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="otlp-http", daemon=True

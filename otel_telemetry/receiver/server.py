@@ -48,9 +48,11 @@ class OTLPReceiver:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         grpc_workers: int = 16,
         keep_records: bool = True,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         if grpc_port is None and http_port is None:
             raise ValueError("enable at least one protocol (grpc_port or http_port)")
+        self.tls = tls  # (certificate chain file, private key file): serve https / TLS gRPC
         self.host = host
         self._grpc_port_wanted = grpc_port
         self._http_port_wanted = http_port
@@ -77,11 +79,16 @@ class OTLPReceiver:
                     self._grpc_port_wanted,
                     max_workers=self._grpc_workers,
                     max_message_bytes=self._max_message_bytes,
+                    tls=self.tls,
                 )
                 self._grpc.start()
             if self._http_port_wanted is not None:
                 self._http = HttpFrontEnd(
-                    self._core, self.host, self._http_port_wanted, max_body_bytes=self._max_message_bytes
+                    self._core,
+                    self.host,
+                    self._http_port_wanted,
+                    max_body_bytes=self._max_message_bytes,
+                    tls=self.tls,
                 )
                 self._http.start()
         except BaseException:
@@ -146,7 +153,7 @@ class OTLPReceiver:
 
     def _url(self, port: int) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     @property
     def grpc_endpoint(self) -> str:
