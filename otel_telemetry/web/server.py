@@ -51,8 +51,8 @@ def query_from_params(params: dict[str, list[str]], default_limit: int = 100) ->
         properties = tuple(parse_property_filter(text) for text in params.get("where", ()) if text)
     except TelemetryError as error:
         raise BadParameter(str(error)) from None
-    limit = _int(params, "limit", default_limit) or default_limit
-    if not 0 < limit <= MAX_LIMIT:
+    limit = _int(params, "limit", default_limit)
+    if limit is None or not 0 < limit <= MAX_LIMIT:
         raise BadParameter(f"limit: must be between 1 and {MAX_LIMIT}")
     return EventQuery(
         names=tuple(name for name in params.get("name", ()) if name),
