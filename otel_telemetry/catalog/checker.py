@@ -85,8 +85,20 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+#: The exact built-in types of each catalog type: one ``type(v) in ...`` test on the fast path.
+_EXACT: dict[str, frozenset[type]] = {
+    "string": frozenset({str}),
+    "integer": frozenset({int}),
+    "number": frozenset({int, float}),
+    "boolean": frozenset({bool}),
+}
+
+
 def compile_property(spec: PropertySpec) -> Check:
-    """The checker of one property: ``None`` when the value conforms, else (violation, rule)."""
+    """The checker of one property: ``None`` when the value conforms, else (violation, rule).
+
+    The common case (a value of the exact built-in type, no allowed values) is one set lookup.
+    """
     label = spec.type_label
     allowed = frozenset(spec.enum) if spec.enum is not None else None
     search = re.compile(spec.pattern).search if spec.pattern is not None else None
@@ -101,14 +113,29 @@ def compile_property(spec: PropertySpec) -> Check:
 
     checks_values = allowed is not None or search is not None
     if spec.type != "list":
+        exact = _EXACT[spec.type]
         is_type = _SCALAR_TESTS[spec.type]
 
-        def check_scalar(value: Any) -> tuple[str, str] | None:
+        def mismatch(value: Any) -> tuple[str, str] | None:
             if not is_type(value):
                 return TYPE_MISMATCH, f"expected {label}, got {_describe(value)}"
             return value_rule(value) if checks_values else None
 
-        return check_scalar
+        if not checks_values:
+
+            def check_plain(value: Any) -> tuple[str, str] | None:
+                return None if type(value) in exact else mismatch(value)
+
+            return check_plain
+        if search is None and allowed is not None:
+
+            def check_enum(value: Any) -> tuple[str, str] | None:
+                if type(value) in exact and value in allowed:
+                    return None
+                return mismatch(value)
+
+            return check_enum
+        return mismatch
     is_item = _SCALAR_TESTS[spec.items or "string"]
 
     def check_list(value: Any) -> tuple[str, str] | None:
@@ -144,9 +171,22 @@ def hashed(value: Any, hasher: Hasher) -> Any:
 
 
 class _Property(NamedTuple):
+    #: Exact built-in types that pass without calling ``check`` (empty when values are checked too).
+    exact: frozenset[type]
     check: Check
-    pii: str
+    #: ``None`` for ``pii: allow``, else ``"hash"`` or ``"drop"``.
+    pii: str | None
     required: bool
+
+
+def _compiled(spec: PropertySpec) -> _Property:
+    plain = spec.type != "list" and spec.enum is None and spec.pattern is None
+    return _Property(
+        _EXACT[spec.type] if plain else frozenset(),
+        compile_property(spec),
+        None if spec.pii == "allow" else spec.pii,
+        spec.required,
+    )
 
 
 class GroupChecker:
@@ -154,10 +194,9 @@ class GroupChecker:
 
     def __init__(self, group: str, specs: Mapping[str, PropertySpec], report_unplanned: bool = True) -> None:
         self.group = group
-        self._props = {
-            key: _Property(compile_property(spec), spec.pii, spec.required) for key, spec in specs.items()
-        }
+        self._props = {key: _compiled(spec) for key, spec in specs.items()}
         self._required = tuple(key for key, spec in specs.items() if spec.required)
+        self._required_count = len(self._required)
         self._report_unplanned = report_unplanned
         #: userProperties.userId is always allowed: the mapping turns it into user.hash.
         self._implicit = frozenset(USER_ID_KEYS) if group == "userProperties" else frozenset()
@@ -170,7 +209,7 @@ class GroupChecker:
         out: Mapping[str, Any] | None = props
         if props:
             out, found_required = self._walk(props, "", violations, hasher)
-        if found_required < len(self._required):
+        if found_required < self._required_count:
             for key in self._required:
                 if _lookup(props, key) is None:
                     violations.append(Violation(REQUIRED_MISSING, f"{self.group}.{key}", "required"))
@@ -183,36 +222,47 @@ class GroupChecker:
         changed: dict[Any, Any] | None = None
         get = self._props.get
         for raw_key, value in props.items():
-            if value is None:
-                continue  # not sent: same as absent
-            key = prefix + (raw_key if type(raw_key) is str else str(raw_key))
-            prop = get(key)
-            if prop is None:
-                if isinstance(value, Mapping):
-                    nested, count = self._walk(value, key + ".", violations, hasher)
-                    found_required += count
-                    if nested is not value:
-                        if changed is None:
-                            changed = dict(props)
-                        changed[raw_key] = nested
-                elif self._report_unplanned and key not in self._implicit:
-                    violations.append(
-                        Violation(UNPLANNED_PROPERTY, f"{self.group}.{key}", "not in the catalog")
-                    )
+            prop = get(prefix + str(raw_key) if prefix else raw_key)
+            if prop is None or value is None:
+                if value is None:
+                    continue  # not sent: same as absent
+                replacement, count = self._other(raw_key, value, prefix, violations, hasher)
+                found_required += count
+                if replacement is not value:
+                    if changed is None:
+                        changed = dict(props)
+                    changed[raw_key] = replacement
                 continue
-            if prop.required:
+            exact, check, pii, required = prop
+            if required:
                 found_required += 1
-            broken = prop.check(value)
-            if broken is not None:
-                violations.append(Violation(broken[0], f"{self.group}.{key}", broken[1]))
-            if prop.pii != "allow":
+            if type(value) not in exact:
+                broken = check(value)
+                if broken is not None:
+                    violations.append(Violation(broken[0], f"{self.group}.{prefix}{raw_key}", broken[1]))
+            if pii is not None:
                 if changed is None:
                     changed = dict(props)
-                if prop.pii == "drop":
+                if pii == "drop":
                     del changed[raw_key]
                 else:
                     changed[raw_key] = hashed(value, hasher)
         return (props if changed is None else changed), found_required
+
+    def _other(
+        self, raw_key: Any, value: Any, prefix: str, violations: list[Violation], hasher: Hasher
+    ) -> tuple[Any, int]:
+        """A key that is not declared as it is: a nested map of declared keys, or unplanned."""
+        key = prefix + (raw_key if type(raw_key) is str else str(raw_key))
+        if type(raw_key) is not str and key in self._props:  # a non-str key spelled like a declared one
+            return self._walk({key: value}, "", violations, hasher)[0].get(
+                key
+            ), 1 if key in self._required else 0
+        if isinstance(value, Mapping):
+            return self._walk(value, key + ".", violations, hasher)
+        if self._report_unplanned and key not in self._implicit:
+            violations.append(Violation(UNPLANNED_PROPERTY, f"{self.group}.{key}", "not in the catalog"))
+        return value, 0
 
 
 def _lookup(props: Mapping[str, Any] | None, dotted: str) -> Any:
