@@ -1,15 +1,19 @@
 """The batching pipeline: a bounded queue on the caller's side, one worker thread on the other.
 
 ``submit`` is the whole cost ``send()`` pays for delivery: a length check and a deque append.
-The worker drains the queue in batches, has the exporter prepare (map + encode) each batch once,
-and sends it until the collector accepts it, backing off between attempts. A batch that fails
-transiently is kept, not dropped: while the collector is away, the queue fills and new events
-are refused (counted), which is the only way the pipeline loses events besides a permanent
-rejection or a shutdown deadline, each counted and logged.
+The worker drains the queue in batches and has the exporter prepare (map + encode) each batch
+once. Then, without a spool, it sends the batch until the collector accepts it, backing off
+between attempts: a batch that fails transiently is kept, not dropped, and while the collector
+is away the queue fills and its overflow policy decides (``drop_newest`` refuses new events,
+``drop_oldest`` evicts the oldest queued one, ``block`` makes ``send()`` wait up to
+``block_timeout_s``). With a spool, the worker writes each encoded batch to disk instead and a
+second thread (:class:`~otel_telemetry.spool.sender.SpoolSender`) delivers from there. Every
+loss (overflow, permanent rejection, shutdown deadline, disk trouble) is counted and logged.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -22,12 +26,18 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from .event import CapturedEvent
-from .stats import Counters
+from .spool.sender import SpoolSender
+from .spool.settings import SPOOL_WRITE_DELAY_S, Overflow, SpoolSettings
+from .spool.spool import Position, Spool
+from .stats import Counters, TelemetryStats
 from .transport import ExportOutcome
 
 logger = logging.getLogger("otel_telemetry")
 
 P = TypeVar("P")
+
+#: The attribute carrying each record's stable id (duplicates after a crash share it).
+EVENT_ID_ATTRIBUTE = "otel_telemetry.event.id"
 
 
 class BatchExporter(Protocol[P]):
@@ -57,21 +67,55 @@ class Backoff:
         return base * random.uniform(1.0 - self.jitter, 1.0 + self.jitter)
 
 
+class EventIds:
+    """Unique record ids: 64 random bits per process + a 64-bit counter, as 32 hex digits.
+
+    Assigned when a batch is prepared (on the worker thread, so ``send()`` pays nothing); the
+    id then travels with the encoded record, through the spool and every retry, unchanged.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """A new random prefix (after ``fork()``, parent and child must not share ids)."""
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_ids = EventIds()
+
+
+def with_ids(batch: Sequence[CapturedEvent]) -> list[CapturedEvent]:
+    """The batch with an ``otel_telemetry.event.id`` annotation on each event."""
+    new_id = _ids
+    out = []
+    for event in batch:
+        annotations = {**event.annotations, EVENT_ID_ATTRIBUTE: new_id()} if event.annotations else None
+        out.append(event._replace(annotations=annotations or {EVENT_ID_ATTRIBUTE: new_id()}))
+    return out
+
+
 class _FlushMarker:
     """Queued by ``flush()``: when the worker reaches it, everything before it is done."""
 
-    __slots__ = ("done", "lost_after", "lost_before")
+    __slots__ = ("done", "lost_after", "lost_before", "position")
 
     def __init__(self, lost_before: int) -> None:
         self.done = threading.Event()
         self.lost_before = lost_before
         self.lost_after = lost_before
+        self.position: Position | None = None  # with a spool: delivery must pass this point
 
 
 _live: weakref.WeakSet[BatchPipeline[Any]] = weakref.WeakSet()
 
 
 def _reset_after_fork() -> None:
+    _ids.reset()
     for pipeline in list(_live):
         pipeline._after_fork_in_child()
 
@@ -81,7 +125,7 @@ if hasattr(os, "register_at_fork"):
 
 
 class BatchPipeline(Generic[P]):
-    """Queue + worker thread + retry loop for one exporter."""
+    """Queue + worker thread + retry loop for one exporter, optionally through a disk spool."""
 
     def __init__(
         self,
@@ -93,6 +137,10 @@ class BatchPipeline(Generic[P]):
         schedule_delay_s: float,
         export_timeout_s: float,
         backoff: Backoff | None = None,
+        overflow: Overflow = "drop_newest",
+        block_timeout_s: float = 1.0,
+        spool: SpoolSettings | None = None,
+        event_ids: bool = False,
     ) -> None:
         self._exporter = exporter
         self._counters = counters
@@ -101,6 +149,11 @@ class BatchPipeline(Generic[P]):
         self._delay = schedule_delay_s
         self._timeout = export_timeout_s
         self._backoff = backoff or Backoff()
+        self._overflow = overflow
+        self._block_timeout = block_timeout_s
+        self._event_ids = event_ids
+        self._spool_settings = spool
+        self._sync = spool is not None and spool.sync == "sync"
         self._lost = 0
         self._init_threading()
         _live.add(self)
@@ -108,24 +161,81 @@ class BatchPipeline(Generic[P]):
     def _init_threading(self) -> None:
         self._queue: deque[CapturedEvent | _FlushMarker] = deque()
         self._lock = threading.Lock()
+        self._lost_lock = threading.Lock()
         self._wake = threading.Event()
         self._retry_wake = threading.Event()
+        self._stopping = threading.Event()
+        self._space = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
         self._draining_deadline: float | None = None
+        # spool mode: the spool, its sender, and sync-mode bookkeeping (appended vs written)
+        self._spool: Spool | None = None
+        self._sender: SpoolSender | None = None
+        self._spool_open = False
+        self._sync_cond = threading.Condition()
+        self._appended = 0
+        self._written = 0
+        if self._spool_settings is not None:
+            self._spool = Spool(self._spool_settings, self._counters, self._overflow)
 
     # -- caller side -------------------------------------------------------------------------
 
     def submit(self, event: CapturedEvent) -> bool:
-        """Queue one event; False when the queue is full or the pipeline is shut down."""
+        """Queue one event; False when it was refused (queue full per policy, or shut down)."""
         queue = self._queue
-        if len(queue) >= self._max_queue or self._closed:
+        if (len(queue) >= self._max_queue or self._closed) and not self._make_room():
             return False
+        if self._sync:
+            return self._submit_sync(event)
         queue.append(event)
         if self._thread is None:
             self._start()
         elif len(queue) % self._batch == 0:
             self._wake.set()
+        return True
+
+    def _make_room(self) -> bool:
+        """Apply the overflow policy to a full queue; True if the event may now be queued."""
+        if self._closed:
+            return False
+        queue = self._queue
+        if self._overflow == "drop_oldest" and not self._sync:
+            try:
+                oldest = queue.popleft()
+            except IndexError:
+                return True
+            if type(oldest) is _FlushMarker:
+                queue.appendleft(oldest)  # a flush is waiting on it: refuse the new event instead
+                return False
+            self._count_lost(1)
+            self._counters.evict(1)
+            return True
+        if self._overflow == "block":
+            deadline = time.monotonic() + self._block_timeout
+            self._wake.set()
+            while len(queue) >= self._max_queue:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    return False
+                self._space.clear()
+                if len(queue) < self._max_queue:
+                    break
+                self._space.wait(min(remaining, 0.05))
+            return not self._closed
+        return False
+
+    def _submit_sync(self, event: CapturedEvent) -> bool:
+        """``spool_sync="sync"``: return once the event is written to the spool (or on timeout)."""
+        with self._sync_cond:
+            self._queue.append(event)
+            self._appended += 1
+            target = self._appended
+        if self._thread is None:
+            self._start()
+        self._wake.set()
+        with self._sync_cond:
+            self._sync_cond.wait_for(lambda: self._written >= target or self._closed, self._block_timeout)
         return True
 
     @property
@@ -145,8 +255,24 @@ class BatchPipeline(Generic[P]):
 
     @property
     def lost(self) -> int:
-        """Events accepted and then lost (rejected, encode error, shutdown deadline)."""
+        """Events accepted and then lost (rejected, encode error, shutdown deadline, overflow)."""
         return self._lost
+
+    @property
+    def spool_path(self) -> str | None:
+        """This process's spool directory, once the worker has opened it."""
+        path = self._spool.path if self._spool is not None else None
+        return str(path) if path is not None else None
+
+    def stats(self) -> TelemetryStats:
+        """The counters, with the queue and spool figures of this pipeline."""
+        pending, size = self._spool.pending() if self._spool is not None else (0, 0)
+        return self._counters.snapshot(self.queued, pending, size)
+
+    def start_background(self) -> None:
+        """Start the worker now (a spool has events of earlier runs to deliver without a send)."""
+        if self._thread is None:
+            self._start()
 
     def _start(self) -> None:
         with self._lock:
@@ -155,8 +281,13 @@ class BatchPipeline(Generic[P]):
                 thread.start()
                 self._thread = thread
 
+    def _count_lost(self, count: int) -> None:
+        with self._lost_lock:
+            self._lost += count
+
     def flush(self, timeout_s: float) -> bool:
         """Wait until everything submitted before this call is exported; False on timeout or loss."""
+        deadline = time.monotonic() + max(timeout_s, 0.0)
         thread = self._thread
         if thread is None or not thread.is_alive():
             return not any(type(item) is not _FlushMarker for item in list(self._queue))
@@ -164,15 +295,22 @@ class BatchPipeline(Generic[P]):
         self._queue.append(marker)
         self._wake.set()
         self._retry_wake.set()
+        if self._sender is not None:
+            self._sender.wake()
         if not marker.done.wait(max(timeout_s, 0.0)):
             return False
+        if marker.position is not None and self._spool is not None:
+            if not self._spool.wait_delivered(marker.position, deadline - time.monotonic()):
+                return False
+            marker.lost_after = self._lost
         return marker.lost_after == marker.lost_before
 
     def shutdown(self, timeout_s: float) -> bool:
         """Stop accepting, export what is queued within ``timeout_s``, then stop the worker.
 
-        Returns True when everything accepted was exported. What the deadline cuts off is
-        counted as dropped (``shutdown``) and logged.
+        Returns True when everything accepted was exported. Without a spool, what the deadline
+        cuts off is counted as dropped (``shutdown``) and logged; with one, it stays on disk
+        for the next process (not a loss) and only what never reached the disk is dropped.
         """
         deadline = time.monotonic() + max(timeout_s, 0.0)
         with self._lock:
@@ -182,35 +320,69 @@ class BatchPipeline(Generic[P]):
             self._draining_deadline = deadline
             thread = self._thread
         lost_before = self._lost
+        self._stopping.set()
+        self._space.set()
+        with self._sync_cond:
+            self._sync_cond.notify_all()
         if thread is not None:
             self._wake.set()
             thread.join(max(deadline - time.monotonic(), 0.0))
-            if thread.is_alive():
+            if thread.is_alive() and self._sender is None:
                 self._exporter.close()  # interrupt an attempt that is still in flight
                 thread.join(1.0)
-        else:
+        elif self._sender is None:
             self._exporter.close()
         left = sum(1 for item in list(self._queue) if type(item) is not _FlushMarker)
         self._queue.clear()
         if left:
-            self._lost += left
+            self._count_lost(left)
             self._counters.drop("shutdown", left, f"{left} event(s) still queued at the shutdown deadline")
-        return self._lost == lost_before and not (thread is not None and thread.is_alive())
+        delivered = True
+        if self._sender is not None and self._spool is not None:
+            self._sender.stop(deadline)
+            delivered = self._spool.pending()[0] == 0
+            self._spool.close()
+        elif self._spool is not None:
+            self._spool.close()
+        return self._lost == lost_before and delivered and not (thread is not None and thread.is_alive())
 
     # -- worker side -------------------------------------------------------------------------
 
     def _run(self) -> None:
         queue = self._queue
+        delay = self._delay
+        if self._spool is not None:
+            self._open_spool()
+            if self._spool_open:
+                delay = min(delay, SPOOL_WRITE_DELAY_S)
         while True:
-            self._wake.wait(self._delay)
+            self._wake.wait(delay)
             self._wake.clear()
             try:
                 self._drain(queue)
             except Exception:  # never let the worker die: that would silently stop delivery
                 logger.exception("otel-telemetry: unexpected error in the export worker")
             if self._closed and not queue:
-                self._exporter.close()
+                if self._sender is None:
+                    self._exporter.close()
                 return
+
+    def _open_spool(self) -> None:
+        spool = self._spool
+        assert spool is not None
+        if not spool.open():
+            return
+        self._spool_open = True
+        self._sender = SpoolSender(
+            spool,
+            self._exporter,
+            self._counters,
+            batch=self._batch,
+            delay_s=self._delay,
+            timeout_s=self._timeout,
+            backoff=self._backoff.delay,
+        )
+        self._sender.start()
 
     def _drain(self, queue: deque[CapturedEvent | _FlushMarker]) -> None:
         while queue:
@@ -223,22 +395,36 @@ class BatchPipeline(Generic[P]):
                     break
                 batch.append(item)  # type: ignore[arg-type]
             self._counters.taken += len(batch)
+            self._space.set()
             if batch:
                 self._export(batch)
+            if self._spool_open:
+                assert self._spool is not None
+                self._spool.commit()
+            if self._sync:
+                with self._sync_cond:
+                    self._written += len(batch)
+                    self._sync_cond.notify_all()
             if marker is not None:
+                if self._spool_open:
+                    assert self._spool is not None
+                    marker.position = self._spool.write_position()
                 marker.lost_after = self._lost
                 marker.done.set()
 
     def _lose(self, count: int, reason: str, detail: str) -> None:
-        self._lost += count
+        self._count_lost(count)
         self._counters.drop(reason, count, detail)
 
     def _export(self, batch: list[CapturedEvent]) -> None:
         try:
-            prepared = self._exporter.prepare(batch)
+            prepared = self._exporter.prepare(with_ids(batch) if self._event_ids else batch)
         except Exception as exc:
             logger.exception("otel-telemetry: could not encode a batch")
             self._lose(len(batch), "encode_error", repr(exc))
+            return
+        if self._spool_open:
+            self._spool_write(prepared, len(batch))
             return
         attempt = 0
         while True:
@@ -258,9 +444,8 @@ class BatchPipeline(Generic[P]):
             if deadline is not None and now >= deadline:
                 self._lose(len(batch), "shutdown", f"exporter unavailable at shutdown: {outcome.error}")
                 return
-            wait = (
-                outcome.retry_after_s if outcome.retry_after_s is not None else self._backoff.delay(attempt)
-            )
+            hint = outcome.retry_after_s
+            wait = hint if hint is not None else self._backoff.delay(attempt)
             if deadline is not None:
                 wait = min(wait, max(deadline - now, 0.0))
             if attempt == 0:
@@ -272,14 +457,45 @@ class BatchPipeline(Generic[P]):
                 )
             attempt += 1
             self._counters.retries += 1
-            self._retry_wake.wait(wait)
-            self._retry_wake.clear()
+            # the collector said when: a flush() does not hurry it; our own backoff it does
+            self._sleep(wait, by_flush=hint is None)
+
+    def _sleep(self, seconds: float, by_flush: bool) -> None:
+        """Wait ``seconds``, never past the shutdown deadline; a flush ends our own backoff."""
+        end = time.monotonic() + seconds
+        while True:
+            now = time.monotonic()
+            deadline = self._draining_deadline
+            limit = end if deadline is None else min(end, deadline)
+            if now >= limit:
+                return
+            event = self._retry_wake if by_flush else self._stopping
+            if event.wait(limit - now):
+                event.clear()
+                if by_flush:
+                    return
+
+    def _spool_write(self, prepared: Any, count: int) -> None:
+        spool = self._spool
+        assert spool is not None
+        try:
+            payload = prepared.SerializeToString()
+        except Exception as exc:
+            self._lose(count, "encode_error", repr(exc))
+            return
+        timeout = 0.0 if self._closed else self._block_timeout
+        failed = spool.append(payload, count, timeout)
+        if failed is not None:
+            reason, detail = failed
+            self._lose(count, reason, detail)
 
     # -- fork --------------------------------------------------------------------------------
 
     def _after_fork_in_child(self) -> None:
         """The child starts empty: queued events belong to the parent, which exports them."""
         closed = self._closed
+        if self._spool is not None:
+            self._spool.after_fork()
         self._init_threading()
         self._closed = closed
         self._lost = 0

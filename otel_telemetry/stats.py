@@ -18,7 +18,11 @@ logger = logging.getLogger("otel_telemetry")
 DROP_REASONS = {
     "invalid": "the event or its payload broke a rule (see the log line for the field and rule)",
     "rate_limited": "a rate limit for this event name, or the global cap, was reached",
-    "queue_full": "the in-memory queue was full (the exporter is down or too slow)",
+    "queue_full": "the in-memory queue was full (the exporter is down or too slow); with "
+    "overflow='drop_oldest' the oldest queued event was evicted, with 'block' send() waited in vain",
+    "spool_full": "the spool directory reached its size cap (see the overflow policy)",
+    "spool_error": "the spool could not be written (disk full, I/O error, unusable directory)",
+    "spool_corrupt": "a damaged frame in a spool segment was skipped (the rest was delivered)",
     "shutdown": "telemetry was shut down before the event could be exported",
     "rejected": "the collector permanently rejected the batch (e.g. HTTP 400)",
     "encode_error": "the batch could not be encoded",
@@ -36,6 +40,14 @@ class TelemetryStats:
     retries: int
     dropped: dict[str, int] = field(default_factory=dict)
     invalid_properties: int = 0
+    #: Events written to the spool (cumulative; 0 without a spool).
+    spooled: int = 0
+    #: Events in the spool not yet acknowledged by the collector (this process's and adopted).
+    spool_pending: int = 0
+    #: Bytes of spool segment files held by this process.
+    spool_bytes: int = 0
+    #: Events found in the spool directories of earlier (dead or stopped) processes, to deliver.
+    recovered: int = 0
 
     @property
     def dropped_total(self) -> int:
@@ -53,6 +65,10 @@ class Counters:
         self.exported = 0
         self.retries = 0
         self.invalid_properties = 0
+        self.evicted = 0  # accepted, then evicted from the queue by overflow="drop_oldest"
+        self.spooled = 0
+        self.recovered = 0
+        self.spool_corrupt_bytes = 0
         self._logged: set[str] = set()
 
     def drop(self, reason: str, count: int = 1, detail: str = "") -> None:
@@ -71,6 +87,12 @@ class Counters:
                 f": {detail}" if detail else "",
             )
 
+    def evict(self, count: int = 1) -> None:
+        """``count`` accepted events were evicted from the queue to make room (drop_oldest)."""
+        with self._lock:
+            self.evicted += count
+        self.drop("queue_full", count, "the oldest queued event was evicted (overflow='drop_oldest')")
+
     def invalid_property(self, field_name: str, rule: str) -> None:
         """A property was left out of an accepted event (lenient mode)."""
         with self._lock:
@@ -84,15 +106,20 @@ class Counters:
                 rule,
             )
 
-    def snapshot(self, queued: int) -> TelemetryStats:
-        """The counters now."""
+    def snapshot(self, queued: int, spool_pending: int = 0, spool_bytes: int = 0) -> TelemetryStats:
+        """The counters now (``queued`` and the spool figures are the pipeline's)."""
         with self._lock:
             dropped = dict(self.dropped)
+            evicted = self.evicted
         return TelemetryStats(
-            accepted=self.taken + queued,
+            accepted=self.taken + evicted + queued,
             exported=self.exported,
             queued=queued,
             retries=self.retries,
             dropped=dropped,
             invalid_properties=self.invalid_properties,
+            spooled=self.spooled,
+            spool_pending=spool_pending,
+            spool_bytes=spool_bytes,
+            recovered=self.recovered,
         )

@@ -34,6 +34,8 @@ from .pipeline import Backoff, BatchPipeline
 from .provider_exporter import ProviderExporter, sdk_resource
 from .ratelimit import RateLimit, RateLimiter
 from .resources import DEFAULT_MAX_RESOURCES, ResourceCache
+from .selfmetrics import SelfMetrics, register_self_metrics
+from .spool.settings import resolve_delivery
 from .stats import Counters, TelemetryStats
 from .validation import Capturer
 from .values import AttrValue, flatten_into
@@ -96,6 +98,14 @@ class Telemetry:
         policies: Sequence[Policy] = (),
         catalog: Catalog | str | os.PathLike[str] | None = None,
         catalog_mode: str | None = None,
+        overflow: str | None = None,
+        block_timeout_s: float | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int | None = None,
+        spool_fsync: str | None = None,
+        spool_sync: str | None = None,
+        event_ids: bool | None = None,
+        self_metrics: Any = None,
     ) -> None:
         env = os.environ
         self.disabled_reason = disabled_reason(env, disabled=disabled, disable_env=disable_env)
@@ -117,6 +127,25 @@ class Telemetry:
             schedule_delay_s=schedule_delay_s,
             exit_timeout_s=exit_timeout_s,
         )
+        #: Overflow policy and the durable spool (``docs/delivery.md``).
+        self.delivery_settings = resolve_delivery(
+            env,
+            overflow=overflow,
+            block_timeout_s=block_timeout_s,
+            spool_dir=spool_dir,
+            spool_max_bytes=spool_max_bytes,
+            spool_fsync=spool_fsync,
+            spool_sync=spool_sync,
+            event_ids=event_ids,
+        )
+        if logger_provider is not None and self.delivery_settings.spool is not None:
+            if spool_dir is not None:
+                raise TelemetryError(
+                    "spool_dir", "cannot be used with logger_provider (its exporters deliver)"
+                )
+            logger.warning("otel-telemetry: OTEL_TELEMETRY_SPOOL_DIR is ignored with a logger_provider")
+            self.delivery_settings = resolve_delivery({}, overflow=self.delivery_settings.overflow)
+        d = self.delivery_settings
         self._explicit_resource: dict[str, AttrValue] = {}
         flatten_into(self._explicit_resource, "", resource_attributes or {})
         for key, value in (
@@ -169,6 +198,15 @@ class Telemetry:
             schedule_delay_s=p.schedule_delay_s,
             export_timeout_s=min(p.export_timeout_s, self.exporter_settings.timeout_s),
             backoff=backoff,
+            overflow=d.overflow,
+            block_timeout_s=d.block_timeout_s,
+            spool=d.spool,
+            event_ids=d.event_ids,
+        )
+        if d.spool is not None and not self._disabled:
+            self._pipeline.start_background()  # deliver what earlier runs left, even without a send
+        self._self_metrics: SelfMetrics | None = (
+            register_self_metrics(self, self_metrics) if self_metrics and not self._disabled else None
         )
         self.exit_timeout_s = p.exit_timeout_s
         self._project_id: str | None = None
@@ -265,7 +303,7 @@ class Telemetry:
 
     def stats(self) -> TelemetryStats:
         """Counters of accepted, exported, retried and dropped (by reason) events."""
-        return self._counters.snapshot(self._pipeline.queued)
+        return self._pipeline.stats()
 
     # -- identity and resource (built lazily, on the worker thread) --------------------------
 
