@@ -192,8 +192,8 @@ def _type_name(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _schema_rule(error: jsonschema.ValidationError) -> tuple[tuple[Any, ...], str, bool]:
-    """(path, readable rule, point at the key rather than the value) for one schema error."""
+def _schema_rule(error: jsonschema.ValidationError) -> tuple[tuple[Any, ...], str]:
+    """(path, readable rule) of one schema error."""
     path = tuple(error.absolute_path)
     kind = error.validator
     value: Any = error.validator_value
@@ -204,31 +204,31 @@ def _schema_rule(error: jsonschema.ValidationError) -> tuple[tuple[Any, ...], st
         patterns = [re.compile(p) for p in sub_schema.get("patternProperties", {})]
         extra = [k for k in instance if k not in declared and not any(p.search(k) for p in patterns)]
         expected = ", ".join(declared)
-        return (*path, extra[0]) if extra else path, f"unknown key; expected one of: {expected}", True
+        return (*path, extra[0]) if extra else path, f"unknown key; expected one of: {expected}"
     if kind == "required":
         missing = [k for k in value if k not in instance]
-        return path, f"missing required key {missing[0]!r}" if missing else error.message, False
+        return path, f"missing required key {missing[0]!r}" if missing else error.message
     if kind == "enum":
         options = ", ".join(json.dumps(v) for v in value)
-        return path, f"must be one of {options}, not {json.dumps(error.instance, default=str)}", False
+        return path, f"must be one of {options}, not {json.dumps(error.instance, default=str)}"
     if kind == "const":
-        return path, f"must be {json.dumps(value)}, not {json.dumps(error.instance, default=str)}", False
+        return path, f"must be {json.dumps(value)}, not {json.dumps(error.instance, default=str)}"
     if kind == "type":
         wanted = value if isinstance(value, str) else " or ".join(value)
-        return path, f"must be of type {wanted}, not {_type_name(error.instance)}", False
+        return path, f"must be of type {wanted}, not {_type_name(error.instance)}"
     if kind == "minLength":
-        return path, "must not be empty", False
+        return path, "must not be empty"
     if kind == "maxLength":
-        return path, f"must be at most {value} characters", False
+        return path, f"must be at most {value} characters"
     if kind == "minItems":
-        return path, f"must have at least {value} item(s)", False
+        return path, f"must have at least {value} item(s)"
     if kind == "uniqueItems":
-        return path, "must not repeat a value", False
+        return path, "must not repeat a value"
     if kind == "pattern" and error.relative_schema_path and "propertyNames" in error.relative_schema_path:
-        return (*path, error.instance), "invalid name: must not be blank or start or end with a dot", True
+        return (*path, error.instance), "invalid name: must not be blank or start or end with a dot"
     if kind == "pattern":
-        return path, "must not be blank or start or end with a dot", False
-    return path, error.message, False
+        return path, "must not be blank or start or end with a dot"
+    return path, error.message
 
 
 def _semantic_problems(data: Mapping[str, Any]) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -292,11 +292,14 @@ def _property_problems(
             yield (*path, "enum", index), f"allowed value {allowed!r} does not match the pattern"
 
 
-def _locate(marks: Marks, path: tuple[Any, ...], at_key: bool) -> tuple[int | None, int | None]:
-    key_path = (*path, None)
-    if at_key and path and key_path in marks:
-        return marks[key_path]
-    while path and path not in marks:
+def _locate(marks: Marks, path: tuple[Any, ...]) -> tuple[int | None, int | None]:
+    """Where ``path`` is written: its key when it has one (a mapping's value starts a line later)."""
+    while path:
+        key_path = (*path, None)
+        if key_path in marks:
+            return marks[key_path]
+        if path in marks:
+            return marks[path]
         path = path[:-1]
     return marks.get(path, (None, None))
 
@@ -307,12 +310,12 @@ def check_document(data: Any, source: str = "<catalog>", marks: Marks | None = N
     found: list[CatalogProblem] = []
     errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     for error in errors:
-        path, rule, at_key = _schema_rule(error)
-        line, column = _locate(marks, path, at_key)
+        path, rule = _schema_rule(error)
+        line, column = _locate(marks, path)
         found.append(CatalogProblem(source, line, column, path, rule))
     if not found:
         for path, rule in _semantic_problems(data):
-            line, column = _locate(marks, path, False)
+            line, column = _locate(marks, path)
             found.append(CatalogProblem(source, line, column, path, rule))
     found.sort(key=lambda p: (p.line or 0, p.column or 0))
     return found
