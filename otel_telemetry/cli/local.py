@@ -3,6 +3,7 @@ storing into SQLite and serving the web page."""
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +54,7 @@ class LocalBackend:
             raise click.ClickException(f"cannot start the local receiver on {host}: {error}") from None
 
     def _on_request(self, protocol: str, request: ExportLogsServiceRequest) -> None:
-        # Store first: if that fails the receiver answers 500 and the sender retries the batch.
+        # Store first: if that fails the receiver answers 500 / INTERNAL instead of acknowledging.
         if self.store is not None:
             self.store.add_request(protocol, request)
         if self._extra is not None:
@@ -103,11 +104,9 @@ class LocalBackend:
         self.stop()
 
 
-def wait_for_interrupt() -> None:
-    """Block until Ctrl-C or SIGTERM."""
-    import signal
-
-    stop = threading.Event()
+def wait_for_interrupt(stop: threading.Event | None = None) -> None:
+    """Block until Ctrl-C, SIGTERM or ``stop`` is set."""
+    stop = stop or threading.Event()
 
     def handler(signum: int, frame: object) -> None:
         stop.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -62,14 +63,18 @@ def tail(
     setup_logging()
     grpc, http = ports(grpc_port, http_port, no_grpc, no_http)
     lock = threading.Lock()
+    closed = threading.Event()
     render = record_json if as_json else record_line
 
     def on_request(protocol: str, request: ExportLogsServiceRequest) -> None:
         lines = [render(record) for record in iter_records(request, protocol)]
         with lock:
-            for line in lines:
-                sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            try:
+                for line in lines:
+                    sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:  # `tail | head`: the reader is gone, so stop
+                closed.set()
 
     path = (db_path or default_db_path()) if store else None
     with LocalBackend(host, grpc, http, db_path=path, on_request=on_request) as backend:
@@ -77,4 +82,6 @@ def tail(
         click.echo("otel-telemetry tail: listening on", err=True)
         for line in backend.describe():
             click.echo(f"  {line}", err=True)
-        wait_for_interrupt()
+        wait_for_interrupt(closed)
+    if closed.is_set():  # as the Python docs advise: no BrokenPipeError again at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -187,7 +187,7 @@ class EventStore:
         """Store every log record of one export request in one transaction; returns how many.
 
         Matches ``OTLPReceiver(on_request=...)``: if this raises, the receiver answers
-        500 / INTERNAL and the sender retries, so nothing is lost silently.
+        500 / INTERNAL, so the sender learns the batch was not stored (it is not acknowledged).
         """
         return self.add_records(iter_records(request, protocol))
 
