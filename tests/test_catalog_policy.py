@@ -10,7 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otel_telemetry import TelemetryError
-from otel_telemetry.catalog import VIOLATIONS_ATTRIBUTE, CatalogPolicy, catalog_from_dict
+from otel_telemetry.catalog import (
+    DEPRECATED_ATTRIBUTE,
+    REPLACED_BY_ATTRIBUTE,
+    VIOLATIONS_ATTRIBUTE,
+    CatalogPolicy,
+    catalog_from_dict,
+)
 from otel_telemetry.event import CapturedEvent
 from otel_telemetry.identity import salted_hash
 
@@ -149,7 +155,13 @@ def test_each_violation_type_is_classified_and_annotated_in_warn_mode(
 ) -> None:
     checker = policy("warn")
     result = checker(event(name, ep, up, gp))
-    assert expected in labels(result)
+    if expected == "deprecated_event":
+        assert result is not None and result.annotations == {
+            DEPRECATED_ATTRIBUTE: True,
+            REPLACED_BY_ATTRIBUTE: "didCreateEntry",
+        }
+    else:
+        assert expected in labels(result)
     assert checker.violations[expected.split(":")[0]] >= 1
 
 
@@ -168,11 +180,18 @@ def test_enforce_drops_a_violating_event_and_counts_it() -> None:
     assert checker.drop_reason == "catalog"
 
 
-def test_enforce_still_delivers_a_deprecated_event_with_its_annotation() -> None:
+def test_enforce_still_delivers_a_deprecated_event_marked_deprecated_not_violating() -> None:
     checker = policy("enforce")
     result = checker(event("didOld"))
-    assert labels(result) == ("deprecated_event",)
+    assert labels(result) == ()
+    assert result is not None and result.annotations is not None
+    assert result.annotations[DEPRECATED_ATTRIBUTE] is True
     assert checker.violations == {"deprecated_event": 1}
+
+
+def test_a_deprecated_event_with_other_violations_lists_only_those() -> None:
+    result = policy("warn")(event("didOld", ep={"x": 1}))
+    assert labels(result) == ("unplanned_property:eventProperties.x",)
 
 
 def test_strict_enforce_raises_an_error_naming_the_field_and_the_rule() -> None:

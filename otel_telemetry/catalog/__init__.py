@@ -13,9 +13,11 @@ from __future__ import annotations
 from .checker import VIOLATION_TYPES, Violation
 from .loader import CatalogError, CatalogProblem, catalog_from_dict, load_catalog, parse_catalog
 from .model import Catalog, EventSpec, PropertySpec
-from .policy import VIOLATIONS_ATTRIBUTE, CatalogPolicy
+from .policy import DEPRECATED_ATTRIBUTE, REPLACED_BY_ATTRIBUTE, VIOLATIONS_ATTRIBUTE, CatalogPolicy
 
 __all__ = [
+    "DEPRECATED_ATTRIBUTE",
+    "REPLACED_BY_ATTRIBUTE",
     "VIOLATIONS_ATTRIBUTE",
     "VIOLATION_TYPES",
     "Catalog",

@@ -33,7 +33,8 @@ VIOLATION_TYPES = (
     VALUE_NOT_ALLOWED,
     DEPRECATED_EVENT,
 )
-#: Violations that make ``enforce`` drop the event; a deprecated event is still delivered.
+#: Violations that make ``enforce`` drop the event and ``warn`` list it in ``otel_telemetry.violations``;
+#: a deprecated event is still delivered, marked ``otel_telemetry.deprecated``.
 BLOCKING = frozenset(VIOLATION_TYPES) - {DEPRECATED_EVENT}
 
 

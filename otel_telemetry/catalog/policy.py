@@ -5,7 +5,8 @@ strict mode); ``warn`` sends it with an ``otel_telemetry.violations`` attribute 
 it broke, so a collector can route it to quarantine; ``off`` checks nothing. In every mode the
 catalog's PII rules (``pii: hash`` / ``pii: drop``) are applied before the event is queued, so
 a raw value marked as personal data never reaches the exporter. A deprecated event is counted
-and annotated but never dropped: it is still planned.
+but never dropped nor quarantined (it is still planned): it is marked ``otel_telemetry.deprecated``
+(and ``otel_telemetry.replaced_by``) instead.
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ from .model import MODES, Catalog
 
 logger = logging.getLogger("otel_telemetry")
 
-#: The record attribute that lists an event's violations in ``warn`` mode (a string array).
+#: The record attribute that lists an event's violations in ``warn`` mode (a string array such as
+#: ``["type_mismatch:eventProperties.count"]``); a collector routes records that have it to quarantine.
 VIOLATIONS_ATTRIBUTE = "otel_telemetry.violations"
+#: Set (``true``) on a deprecated event, with its replacement in ``otel_telemetry.replaced_by``.
+DEPRECATED_ATTRIBUTE = "otel_telemetry.deprecated"
+REPLACED_BY_ATTRIBUTE = "otel_telemetry.replaced_by"
 _HASH_CACHE_MAX = 65_536
 
 
@@ -136,9 +141,15 @@ class CatalogPolicy:
                         f"{blocking.kind} in catalog event {event.name!r}: {blocking.rule}",
                     )
                 return None
-        labels = tuple(dict.fromkeys(v.label for v in violations))
         annotations = dict(checked.annotations or {})
-        annotations[VIOLATIONS_ATTRIBUTE] = labels
+        labels = tuple(dict.fromkeys(v.label for v in violations if v.kind in BLOCKING))
+        if labels:
+            annotations[VIOLATIONS_ATTRIBUTE] = labels
+        if len(labels) < len(violations):  # a deprecated event: planned, so not quarantined
+            annotations[DEPRECATED_ATTRIBUTE] = True
+            replacement = self.catalog.events[event.name].replaced_by
+            if replacement:
+                annotations[REPLACED_BY_ATTRIBUTE] = replacement
         return checked._replace(annotations=annotations)
 
     def _count(self, event_name: str, violations: list[Violation]) -> None:
