@@ -320,7 +320,8 @@ class BatchPipeline(Generic[P]):
             self._draining_deadline = deadline
             thread = self._thread
         lost_before = self._lost
-        self._stopping.set()
+        self._stopping.set()  # retry waits re-check the deadline
+        self._retry_wake.set()
         self._space.set()
         with self._sync_cond:
             self._sync_cond.notify_all()

@@ -1,0 +1,337 @@
+"""Delivery without loss surprises: overflow policies, bounded flush/shutdown, the spool's
+durability modes, event ids, self-metrics, and flat memory under sustained overload."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from otel_telemetry import Backoff, Telemetry, TelemetryError
+from otel_telemetry.pipeline import EVENT_ID_ATTRIBUTE
+from otel_telemetry.receiver import Fault, OTLPReceiver
+from otel_telemetry.spool.frames import Frame, parse
+
+APP = Path(__file__).with_name("test_delivery_app.py")
+
+
+def free_port() -> int:
+    """A port nobody listens on (yet): the collector is down until a receiver binds it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def telemetry(port: int, **options: Any) -> Iterator[Telemetry]:
+    """A Telemetry exporting over gRPC to 127.0.0.1:``port``, shut down at the end."""
+    options.setdefault("schedule_delay_s", 0.05)
+    options.setdefault("backoff", Backoff(0.05, 0.3))
+    t = Telemetry(
+        endpoint=f"http://127.0.0.1:{port}",
+        protocol="grpc",
+        service_name="delivery-test",
+        project_id="delivery-project",
+        timeout_s=2.0,
+        **options,
+    )
+    try:
+        yield t
+    finally:
+        t.shutdown(2.0)
+
+
+@contextmanager
+def receiver_on(port: int) -> Iterator[OTLPReceiver]:
+    """The collector comes up on ``port``."""
+    with OTLPReceiver(host="127.0.0.1", grpc_port=port, http_port=None) as rx:
+        yield rx
+
+
+def seqs(rx: OTLPReceiver) -> list[int]:
+    return [int(r.attributes["seq"]) for r in rx.records]
+
+
+def send_seq(t: Telemetry, count: int, start: int = 0) -> list[bool]:
+    return [t.send("ev", {"eventProperties": {"seq": i}}) for i in range(start, start + count)]
+
+
+def spooled_records(spool_dir: Path) -> int:
+    """Records in the frames of every segment file under ``spool_dir`` (read from disk)."""
+    total = 0
+    for segment in spool_dir.glob("*/*.seg"):
+        total += sum(item.records for item in parse(segment.read_bytes()) if isinstance(item, Frame))
+    return total
+
+
+# -- overflow policies in memory ---------------------------------------------------------------
+
+
+def test_drop_newest_refuses_events_while_the_queue_is_full_and_counts_each() -> None:
+    port = free_port()
+    with telemetry(port, max_queue_size=50, max_export_batch_size=10) as t:
+        results = send_seq(t, 500)
+        stats = t.stats()
+        assert sum(results) == stats.accepted < 500
+        assert stats.dropped["queue_full"] == 500 - sum(results)
+        with receiver_on(port) as rx:
+            assert t.flush(15.0)
+            assert sorted(seqs(rx)) == [i for i, ok in enumerate(results) if ok]
+
+
+def test_drop_oldest_accepts_every_event_and_evicts_the_oldest_queued() -> None:
+    port = free_port()
+    with telemetry(port, max_queue_size=50, max_export_batch_size=10, overflow="drop_oldest") as t:
+        assert all(send_seq(t, 500))
+        stats = t.stats()
+        assert stats.accepted == 500
+        evicted = stats.dropped["queue_full"]
+        with receiver_on(port) as rx:
+            assert t.flush(15.0)
+            received = seqs(rx)
+            assert len(received) + evicted == 500
+            assert 499 in received  # the newest survive
+            assert t.stats().exported == len(received)
+
+
+def test_block_slows_the_caller_instead_of_dropping() -> None:
+    with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
+        rx.set_default_fault(Fault(hang_s=0.02))  # a slow collector that accepts everything
+        with telemetry(
+            rx.grpc_port, max_queue_size=20, max_export_batch_size=10, overflow="block", block_timeout_s=30.0
+        ) as t:
+            assert all(send_seq(t, 300))
+            assert t.flush(15.0)
+            assert t.stats().dropped == {}
+        assert sorted(seqs(rx)) == list(range(300))
+
+
+def test_block_gives_up_after_its_timeout_and_counts_the_drop() -> None:
+    port = free_port()
+    with telemetry(
+        port, max_queue_size=20, max_export_batch_size=10, overflow="block", block_timeout_s=0.05
+    ) as t:
+        results = send_seq(t, 40)
+        assert not all(results)
+        assert t.stats().dropped["queue_full"] == results.count(False)
+
+
+# -- bounded flush and shutdown ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spooled", [False, True], ids=["memory", "spool"])
+def test_flush_and_shutdown_return_within_their_timeouts_while_the_collector_is_down(
+    tmp_path: Path, spooled: bool
+) -> None:
+    options: dict[str, Any] = {"spool_dir": tmp_path} if spooled else {}
+    t = Telemetry(endpoint=f"http://127.0.0.1:{free_port()}", protocol="grpc", project_id="p", **options)
+    assert all(send_seq(t, 100))
+    started = time.monotonic()
+    assert not t.flush(0.5)
+    assert not t.shutdown(0.5)
+    assert time.monotonic() - started < 0.5 + 0.5 + 5.0  # generous: the contract is "returns"
+    if spooled:
+        assert "shutdown" not in t.stats().dropped  # kept on disk for the next process
+        assert spooled_records(tmp_path) == 100
+    else:
+        assert t.stats().dropped["shutdown"] == 100
+
+
+def test_the_next_instance_delivers_what_a_stopped_one_left_in_the_spool(tmp_path: Path) -> None:
+    port = free_port()
+    with telemetry(port, spool_dir=tmp_path) as first:
+        assert all(send_seq(first, 300))
+        assert not first.flush(0.3)
+    assert spooled_records(tmp_path) == 300
+    with receiver_on(port) as rx, telemetry(port, spool_dir=tmp_path) as second:
+        assert rx.wait_for(300, timeout=20.0)
+        assert second.stats().recovered == 300
+    assert sorted(seqs(rx)) == list(range(300))
+    assert spooled_records(tmp_path) == 0
+
+
+# -- spool durability modes --------------------------------------------------------------------
+
+
+def test_sync_mode_returns_only_once_the_event_is_in_a_segment_file(tmp_path: Path) -> None:
+    with telemetry(free_port(), spool_dir=tmp_path, spool_sync="sync", spool_fsync="always") as t:
+        for i in range(5):
+            assert t.send("ev", {"eventProperties": {"seq": i}})
+            assert spooled_records(tmp_path) == i + 1
+        assert t.stats().spooled == 5
+
+
+def test_a_spool_that_cannot_be_created_falls_back_to_memory_delivery(
+    tmp_path: Path, receiver: OTLPReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with telemetry(receiver.grpc_port, spool_dir=blocker / "spool") as t:
+        assert all(send_seq(t, 20))
+        assert t.flush(10.0)
+    assert sorted(seqs(receiver)) == list(range(20))
+    assert "cannot use spool directory" in caplog.text
+
+
+# -- event ids ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, False),
+        ({"event_ids": True}, True),
+        ({"spool": True}, True),
+        ({"spool": True, "event_ids": False}, False),
+    ],
+)
+def test_event_ids_are_unique_and_on_by_default_only_with_a_spool(
+    tmp_path: Path, receiver: OTLPReceiver, options: dict[str, Any], expected: bool
+) -> None:
+    if options.pop("spool", False):
+        options["spool_dir"] = tmp_path
+    with telemetry(receiver.grpc_port, **options) as t:
+        assert all(send_seq(t, 1000))
+        assert t.flush(10.0)
+    ids = [r.attributes.get(EVENT_ID_ATTRIBUTE) for r in receiver.records]
+    if expected:
+        assert len(set(ids)) == 1000
+        assert all(isinstance(i, str) and len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    else:
+        assert ids == [None] * 1000
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [
+        ("overflow", "drop_random"),
+        ("spool_fsync", "sometimes"),
+        ("spool_sync", "maybe"),
+        ("spool_max_bytes", 10),
+    ],
+)
+def test_a_bad_delivery_argument_names_the_field(argument: str, value: Any) -> None:
+    with pytest.raises(TelemetryError) as raised:
+        Telemetry(**{argument: value})
+    assert raised.value.field == argument
+
+
+def test_delivery_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OTEL_TELEMETRY_SPOOL_DIR", str(tmp_path))
+    monkeypatch.setenv("OTEL_TELEMETRY_SPOOL_MAX_BYTES", "1048576")
+    monkeypatch.setenv("OTEL_TELEMETRY_SPOOL_FSYNC", "always")
+    monkeypatch.setenv("OTEL_TELEMETRY_SPOOL_SYNC", "sync")
+    monkeypatch.setenv("OTEL_TELEMETRY_OVERFLOW", "drop_oldest")
+    monkeypatch.setenv("OTEL_TELEMETRY_BLOCK_TIMEOUT", "250")
+    t = Telemetry(disabled=True)
+    d = t.delivery_settings
+    assert d.spool is not None and d.spool.directory == tmp_path and d.spool.max_bytes == 1048576
+    assert (d.spool.fsync, d.spool.sync, d.overflow, d.block_timeout_s, d.event_ids) == (
+        "always",
+        "sync",
+        "drop_oldest",
+        0.25,
+        True,
+    )
+
+
+def test_a_malformed_delivery_variable_is_logged_and_ignored(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_TELEMETRY_OVERFLOW", "explode")
+    t = Telemetry(disabled=True)
+    assert t.delivery_settings.overflow == "drop_newest"
+    assert "OTEL_TELEMETRY_OVERFLOW" in caplog.text
+
+
+# -- self-telemetry ----------------------------------------------------------------------------
+
+
+def test_stats_and_self_metrics_count_what_happened(tmp_path: Path, receiver: OTLPReceiver) -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    try:
+        with telemetry(receiver.grpc_port, spool_dir=tmp_path, self_metrics=provider) as t:
+            assert all(send_seq(t, 200))
+            assert not t.send("", {})  # invalid: counted
+            assert t.flush(10.0)
+            stats = t.stats()
+            assert (stats.accepted, stats.exported, stats.spooled, stats.spool_pending) == (200, 200, 200, 0)
+            assert stats.dropped == {"invalid": 1}
+            data = reader.get_metrics_data()
+    finally:
+        provider.shutdown()
+    assert data is not None
+    points: dict[str, list[Any]] = {}
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                points[metric.name] = list(metric.data.data_points)
+    assert points["otel_telemetry.events.accepted"][0].value == 200
+    assert points["otel_telemetry.events.exported"][0].value == 200
+    assert points["otel_telemetry.events.spooled"][0].value == 200
+    assert [
+        (p.attributes["otel_telemetry.reason"], p.value) for p in points["otel_telemetry.events.dropped"]
+    ] == [("invalid", 1)]
+    assert points["otel_telemetry.spool.pending"][0].value == 0
+
+
+# -- bounded memory under overload -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["drop_newest", "drop_oldest", "block", "spool"])
+def test_memory_stays_flat_under_sustained_overload(tmp_path: Path, policy: str) -> None:
+    """A real app process sends as fast as it can into a collector ~100x slower; RSS is sampled."""
+    with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
+        rx.set_default_fault(Fault(hang_s=0.5))  # accepts one batch of 100 per 0.5 s: ~200 events/s
+        options: dict[str, Any] = {
+            "endpoint": rx.grpc_endpoint,
+            "protocol": "grpc",
+            "max_queue_size": 20_000,
+            "max_export_batch_size": 100,
+            "schedule_delay_s": 0.05,
+            "overflow": "block" if policy == "block" else "drop_oldest" if policy == "spool" else policy,
+            "block_timeout_s": 0.001,
+        }
+        if policy == "spool":
+            options.update(spool_dir=str(tmp_path), spool_max_bytes=4 * 1024 * 1024)
+        config = {
+            "mode": "overload",
+            "duration_s": 5.0,
+            "sample_s": 0.25,
+            "shutdown_s": 0.5,
+            "options": options,
+        }
+        done = subprocess.run(
+            [sys.executable, str(APP), json.dumps(config)], capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 0, done.stderr
+    samples = [
+        tuple(map(int, line.split()[1:])) for line in done.stdout.splitlines() if line.startswith("rss ")
+    ]
+    stats = json.loads(next(line[6:] for line in done.stdout.splitlines() if line.startswith("stats ")))
+    sent = samples[-1][1]
+    assert sent >= 10 * max(stats["exported"], 1)  # overload: at least ten times the export rate
+    if policy in ("drop_oldest", "spool"):
+        assert stats["accepted"] == sent  # every send() accepted; the oldest were evicted, counted
+        assert stats["dropped"].get("queue_full", 0) + stats["dropped"].get("spool_full", 0) > 0
+    else:
+        assert stats["accepted"] + stats["dropped"]["queue_full"] == sent  # each refusal counted
+    warm = [rss for rss, _ in samples if rss][len(samples) // 3 :]  # after the queue has filled
+    growth_mb = (max(warm) - warm[0]) / 1024
+    rss = f"RSS {warm[0] / 1024:.0f} -> max {max(warm) / 1024:.0f} MB"
+    print(f"{policy}: sent {sent}, exported {stats['exported']}, {rss}")
+    assert growth_mb < 16, f"RSS grew {growth_mb:.1f} MB under overload (samples {samples})"

@@ -1,0 +1,78 @@
+"""A small app run as a real subprocess by the delivery and fault tests (it holds no tests).
+
+``python tests/test_delivery_app.py '<json config>'``; modes:
+
+- ``send``: send ``count`` events (``eventProperties.seq``, ``.proc``), printing ``sent <seq>``
+  after each ``send()`` returned True; then shut down and print ``stats <json>``.
+- ``idle``: create the Telemetry (with its spool), wait until the spool of earlier processes is
+  delivered (or ``wait_s``), shut down, print ``stats <json>``.
+- ``overload``: send as fast as possible for ``duration_s``, printing ``rss <kB> <sent>`` every
+  ``sample_s``; then print ``stats <json>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from typing import Any
+
+
+def rss_kb() -> int:
+    """Resident set size of this process, from /proc."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main(config: dict[str, Any]) -> None:
+    from otel_telemetry import Backoff, Telemetry
+
+    options = dict(config.get("options", {}))
+    if "backoff" in options:
+        options["backoff"] = Backoff(*options["backoff"])
+    telemetry = Telemetry(service_name="fault-app", project_id="fault-project", **options)
+    mode = config["mode"]
+    proc = config.get("proc", "p")
+    out = sys.stdout
+    if mode == "send":
+        for seq in range(config["count"]):
+            if telemetry.send("ev", {"eventProperties": {"seq": seq, "proc": proc}}):
+                out.write(f"sent {seq}\n")
+                out.flush()
+            delay = config.get("delay_s", 0.0)
+            if delay:
+                time.sleep(delay)
+    elif mode == "idle":
+        deadline = time.monotonic() + config.get("wait_s", 30.0)
+        while time.monotonic() < deadline:
+            stats = telemetry.stats()
+            if stats.recovered and not stats.spool_pending:
+                break
+            time.sleep(0.1)
+    elif mode == "overload":
+        payload = {"eventProperties": {"seq": 0, "proc": proc, "text": "x" * 100}}
+        sent = 0
+        end = time.monotonic() + config["duration_s"]
+        next_sample = time.monotonic()
+        while (now := time.monotonic()) < end:
+            if now >= next_sample:
+                out.write(f"rss {rss_kb()} {sent}\n")
+                out.flush()
+                next_sample = now + config.get("sample_s", 0.25)
+            for _ in range(100):
+                telemetry.send("ev", payload)
+                sent += 1
+        out.write(f"rss {rss_kb()} {sent}\n")
+    stats_before = telemetry.stats()
+    telemetry.shutdown(config.get("shutdown_s", 5.0))
+    out.write(f"stats {json.dumps(dataclasses.asdict(stats_before))}\n")
+    out.write(f"final {json.dumps(dataclasses.asdict(telemetry.stats()))}\n")
+    out.flush()
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))

@@ -1,0 +1,233 @@
+"""The spool's parts on real files: frames survive damage, segments roll and are deleted once
+acknowledged, directories of dead processes are adopted, caps evict or refuse with a count."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from otel_telemetry.spool.frames import HEADER_SIZE, Damage, Frame, encode_frame, parse
+from otel_telemetry.spool.segments import ACK_NAME, SpoolDir
+from otel_telemetry.spool.settings import SpoolSettings
+from otel_telemetry.spool.spool import Spool
+from otel_telemetry.stats import Counters
+
+frames_strategy = st.lists(st.tuples(st.binary(max_size=300), st.integers(0, 1000)), max_size=12)
+
+
+# -- frames ----------------------------------------------------------------------------------
+
+
+@given(frames_strategy)
+def test_frames_read_back_exactly_as_written(items: list[tuple[bytes, int]]) -> None:
+    data = b"".join(encode_frame(payload, records) for payload, records in items)
+    parsed = list(parse(data))
+    assert all(isinstance(item, Frame) for item in parsed)
+    assert [(f.payload, f.records) for f in parsed if isinstance(f, Frame)] == items
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(frames_strategy, st.data())
+def test_damaged_bytes_never_raise_and_every_good_frame_is_original(
+    items: list[tuple[bytes, int]], data: st.DataObject
+) -> None:
+    raw = bytearray(b"".join(encode_frame(payload, records) for payload, records in items))
+    if raw:
+        for _ in range(data.draw(st.integers(1, 4))):
+            raw[data.draw(st.integers(0, len(raw) - 1))] ^= data.draw(st.integers(1, 255))
+        raw = raw[: data.draw(st.integers(0, len(raw)))]
+    parsed = list(parse(bytes(raw)))
+    # frames and damage tile the input exactly, in order
+    position = 0
+    for item in parsed:
+        assert item.start == position and item.end > item.start
+        position = item.end
+    assert position == len(raw)
+    originals = {(payload, records) for payload, records in items}
+    for item in parsed:
+        if isinstance(item, Frame):
+            assert (item.payload, item.records) in originals
+
+
+def test_a_frame_after_a_damaged_one_is_still_read() -> None:
+    first, second, third = encode_frame(b"a" * 50, 1), encode_frame(b"b" * 50, 2), encode_frame(b"c" * 50, 3)
+    raw = bytearray(first + second + third)
+    raw[len(first) + HEADER_SIZE + 10] ^= 0xFF  # a bit flip inside the second payload
+    parsed = list(parse(bytes(raw)))
+    assert [type(item) for item in parsed] == [Frame, Damage, Frame]
+    assert isinstance(parsed[1], Damage) and parsed[1].reason == "checksum mismatch"
+    assert parsed[1].records == 2
+    assert [item.payload for item in parsed if isinstance(item, Frame)] == [b"a" * 50, b"c" * 50]
+
+
+def test_an_incomplete_tail_waits_for_more_bytes_unless_the_segment_is_complete() -> None:
+    raw = encode_frame(b"x" * 100, 1) + encode_frame(b"y" * 100, 1)[:-10]
+    assert [type(item) for item in parse(raw, complete=False)] == [Frame]
+    assert [type(item) for item in parse(raw, complete=True)] == [Frame, Damage]
+
+
+# -- one directory ---------------------------------------------------------------------------
+
+
+def _fill(spool_dir: SpoolDir, count: int, size: int = 1000, segment_bytes: int = 4096) -> None:
+    for i in range(count):
+        spool_dir.append(encode_frame(bytes([i % 256]) * size, 1), 1, segment_bytes, fsync_on_roll=False)
+
+
+def test_segments_roll_and_are_deleted_once_acknowledged(tmp_path: Path) -> None:
+    own = SpoolDir.create(tmp_path, fsync=False)
+    _fill(own, 20)
+    assert len(own.segments) > 1 and own.pending_records == 20
+    seen = 0
+    while (chunk := own.read_chunk(3)) is not None:
+        assert 1 <= chunk.records <= 3
+        seen += chunk.records
+        own.ack(chunk)
+    assert seen == 20 and own.pending_records == 0
+    assert len(list(own.path.glob("*.seg"))) == 1  # only the active segment is left
+    own.release()
+    assert not own.path.exists()  # drained: the directory goes away
+
+
+def test_an_adopter_resumes_after_the_last_acknowledgement(tmp_path: Path) -> None:
+    own = SpoolDir.create(tmp_path, fsync=False)
+    _fill(own, 10)
+    acked = 0
+    while acked < 4 and (chunk := own.read_chunk(1)) is not None:
+        own.ack(chunk)
+        acked += 1
+    assert (own.path / ACK_NAME).exists()
+    own.release()  # not drained: the directory stays, unlocked
+    adopted = SpoolDir.adopt(own.path)
+    assert adopted is not None and adopted.pending_records == 6
+    payloads = []
+    while (chunk := adopted.read_chunk(100)) is not None:
+        payloads += [frame.payload[0] for frame in chunk.frames]
+        adopted.ack(chunk)
+    assert payloads == [4, 5, 6, 7, 8, 9]
+    adopted.release()
+    assert not own.path.exists()
+
+
+def test_a_live_directory_cannot_be_adopted_even_from_the_same_process(tmp_path: Path) -> None:
+    own = SpoolDir.create(tmp_path, fsync=False)
+    assert SpoolDir.adopt(own.path) is None
+    own.release(remove_if_drained=False)
+    adopted = SpoolDir.adopt(own.path)
+    assert adopted is not None
+    adopted.release()
+
+
+def test_the_directory_of_a_killed_process_becomes_adoptable(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from otel_telemetry.spool.segments import SpoolDir
+        from otel_telemetry.spool.frames import encode_frame
+        own = SpoolDir.create(Path({str(tmp_path)!r}), fsync=False)
+        own.append(encode_frame(b"payload", 7), 7, 4096, False)
+        print(own.path, flush=True)
+        time.sleep(60)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        path = Path(child.stdout.readline().strip())
+        assert SpoolDir.adopt(path) is None  # its owner is alive
+        child.kill()
+        child.wait(10)
+        adopted = SpoolDir.adopt(path)
+        assert adopted is not None and adopted.pending_records == 7
+        adopted.release(remove_if_drained=False)
+    finally:
+        child.kill()
+        child.wait(10)
+
+
+# -- the spool: caps and policies ------------------------------------------------------------
+
+
+def _spool(tmp_path: Path, overflow: str, max_bytes: int = 64 * 1024) -> tuple[Spool, Counters]:
+    counters = Counters()
+    spool = Spool(SpoolSettings(tmp_path, max_bytes=max_bytes, fsync="never"), counters, overflow)  # type: ignore[arg-type]
+    assert spool.open()
+    return spool, counters
+
+
+def test_a_full_spool_refuses_new_batches_with_drop_newest(tmp_path: Path) -> None:
+    spool, _ = _spool(tmp_path, "drop_newest")
+    results = [spool.append(b"z" * 4000, 10, 0.0) for _ in range(40)]
+    refused = [r for r in results if r is not None]
+    assert refused and all(reason == "spool_full" for reason, _ in refused)
+    pending, size = spool.pending()
+    assert size <= 64 * 1024
+    assert pending == 10 * (40 - len(refused))
+    chunk = spool.next_chunk(10)
+    assert chunk is not None and chunk.frames[0].payload == b"z" * 4000
+    spool.close()
+
+
+def test_a_full_spool_evicts_whole_old_segments_with_drop_oldest(tmp_path: Path) -> None:
+    spool, counters = _spool(tmp_path, "drop_oldest")
+    for i in range(40):
+        assert spool.append(bytes([i]) * 4000, 10, 0.0) is None
+    pending, size = spool.pending()
+    assert size <= 64 * 1024
+    evicted = counters.dropped["spool_full"]
+    assert evicted > 0 and pending + evicted == 400
+    seen = []
+    while (chunk := spool.next_chunk(10)) is not None:
+        seen += [frame.payload[0] for frame in chunk.frames]
+        spool.ack(chunk)
+    assert seen[-1] == 39 and seen == sorted(seen)  # the newest survive, in order
+    assert seen[0] == 0  # the segment being read is never evicted under the sender
+    spool.close()
+
+
+def test_block_waits_for_acknowledgements_then_gives_up(tmp_path: Path) -> None:
+    spool, _ = _spool(tmp_path, "block")
+    while spool.append(b"q" * 4000, 1, 0.0) is None:
+        pass
+    assert spool.append(b"q" * 4000, 1, 0.05) == (
+        "spool_full",
+        f"spool {spool.path} reached its cap of {64 * 1024} bytes",
+    )
+    while (chunk := spool.next_chunk(100)) is not None:  # the sender frees whole segments
+        spool.ack(chunk)
+    assert spool.append(b"q" * 4000, 1, 0.05) is None
+    spool.close()
+
+
+def test_an_unusable_directory_is_reported_and_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    spool = Spool(SpoolSettings(blocker / "spool"), Counters(), "drop_newest")
+    assert not spool.open()
+    assert "cannot use spool directory" in caplog.text
+    assert spool.append(b"x", 1, 0.0) is not None
+
+
+def test_orphans_are_found_and_their_events_counted_as_recovered(tmp_path: Path) -> None:
+    dead = SpoolDir.create(tmp_path, fsync=False)
+    _fill(dead, 5)
+    dead.release(remove_if_drained=False)
+    spool, counters = _spool(tmp_path, "drop_newest")
+    chunk = spool.next_chunk(100)
+    assert chunk is not None and chunk.directory.path == dead.path
+    assert counters.recovered == 5
+    spool.ack(chunk)
+    assert spool.next_chunk(100) is None
+    assert not dead.path.exists()
+    assert os.listdir(tmp_path) == [spool.path.name]  # type: ignore[union-attr]
+    spool.close()
