@@ -307,6 +307,20 @@ def test_serve_stores_received_events_that_events_and_stats_then_query(
     assert "Traceback" not in "\n".join(serve.err_lines)
 
 
+def test_serve_keeps_the_unauthenticated_web_page_local_when_otlp_listens_on_all_interfaces(
+    tmp_path: Path, running: list[Running]
+) -> None:
+    serve = Running(
+        "serve", "--host", "0.0.0.0", "--grpc-port", "0", "--http-port", "0", "--web-port", "0",
+        "--db", str(tmp_path / "all.db"),
+    )  # fmt: skip
+    running.append(serve)
+    found = endpoints(serve.stderr_until("Ctrl-C"))
+    assert found["OTLP/HTTP"].startswith("http://0.0.0.0:")
+    assert found["web page"].startswith("http://127.0.0.1:")
+    assert serve.stop() == 0
+
+
 def test_serve_reports_a_busy_port_without_traceback(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

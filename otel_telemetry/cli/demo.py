@@ -18,7 +18,7 @@ from ..config import PROTOCOLS
 from ..store import EventQuery
 from ..telemetry import Telemetry
 from .common import properties_line, setup_logging, table
-from .local import LocalBackend, wait_for_interrupt
+from .local import LocalBackend, stop_on_sigterm, wait_for_interrupt
 
 #: (event, payload, user id): what a Strapi-like CMS sends during a short editing session.
 DEMO_GROUP = {"projectType": "Community", "useTypescriptOnServer": True, "database": "postgres"}
@@ -97,6 +97,7 @@ def demo(protocol: str, keep_serving: bool, web_port: int, db_path: Path | None)
     go to a temporary SQLite database.
     """
     setup_logging()
+    stop = stop_on_sigterm()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="otel-telemetry-demo-") as tmp:
         path = db_path or Path(tmp) / "events.db"
@@ -148,7 +149,7 @@ def demo(protocol: str, keep_serving: bool, web_port: int, db_path: Path | None)
             )
             line = f"{created.event_name}  {properties_line(created.payload())}"
             click.echo(f"\nAs a line of `otel-telemetry tail`:  {line}")
-            click.echo(f"\nDone in {time.monotonic() - started:.1f}s. Next:")
+            click.echo(f"\nDone in {time.monotonic() - started:.2f}s. Next:")
             click.echo(
                 "  otel-telemetry serve              # receive your app's events on :4317/:4318, "
                 "web page on :8321"
@@ -159,4 +160,4 @@ def demo(protocol: str, keep_serving: bool, web_port: int, db_path: Path | None)
             )
             if keep_serving and backend.web is not None:
                 click.echo(f"\nWeb page: {backend.web.url}  (Ctrl-C to stop)")
-                wait_for_interrupt()
+                wait_for_interrupt(stop)

@@ -104,18 +104,21 @@ class LocalBackend:
         self.stop()
 
 
-def wait_for_interrupt(stop: threading.Event | None = None) -> None:
-    """Block until Ctrl-C, SIGTERM or ``stop`` is set."""
-    stop = stop or threading.Event()
+def stop_on_sigterm() -> threading.Event:
+    """An event set by SIGTERM; install it before announcing readiness, so no SIGTERM is missed."""
+    stop = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def wait_for_interrupt(stop: threading.Event) -> None:
+    """Block until ``stop`` is set (SIGTERM, see :func:`stop_on_sigterm`) or Ctrl-C."""
     try:
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -8,7 +8,7 @@ import click
 
 from ..store import default_db_path
 from .common import db_option, setup_logging
-from .local import LocalBackend, wait_for_interrupt
+from .local import LocalBackend, stop_on_sigterm, wait_for_interrupt
 from .options import DEFAULT_WEB_PORT, ports, receiver_options
 
 
@@ -22,6 +22,12 @@ from .options import DEFAULT_WEB_PORT, ports, receiver_options
     show_default=True,
     help="Port of the events web page (0 picks a free one).",
 )
+@click.option(
+    "--web-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of the web page; it has no authentication, so it stays local unless you say so.",
+)
 @click.option("--no-web", is_flag=True, help="Store events but do not serve the web page.")
 def serve(
     host: str,
@@ -31,6 +37,7 @@ def serve(
     no_http: bool,
     db_path: Path | None,
     web_port: int,
+    web_host: str,
     no_web: bool,
 ) -> None:
     """Receive events over OTLP, store them in SQLite and show them on a web page.
@@ -40,13 +47,16 @@ def serve(
     `otel-telemetry events` and `otel-telemetry stats`. Stop with Ctrl-C.
     """
     setup_logging()
+    stop = stop_on_sigterm()
     grpc, http = ports(grpc_port, http_port, no_grpc, no_http)
     path = db_path or default_db_path()
-    with LocalBackend(host, grpc, http, db_path=path, web_port=None if no_web else web_port) as backend:
+    with LocalBackend(
+        host, grpc, http, db_path=path, web_port=None if no_web else web_port, web_host=web_host
+    ) as backend:
         backend.forget_received()
         click.echo("otel-telemetry is receiving events:", err=True)
         for line in backend.describe():
             click.echo(f"  {line}", err=True)
         click.echo("Press Ctrl-C to stop.", err=True)
-        wait_for_interrupt()
+        wait_for_interrupt(stop)
     click.echo("stopped", err=True)

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -15,8 +16,13 @@ from ..mapping import to_payload
 from ..receiver import ReceivedRecord, iter_records
 from ..store import default_db_path
 from .common import db_option, iso_time, local_clock, properties_line, setup_logging
-from .local import LocalBackend, wait_for_interrupt
+from .local import LocalBackend, stop_on_sigterm, wait_for_interrupt
 from .options import ports, receiver_options
+
+
+def record_time(record: ReceivedRecord) -> int:
+    """The record's time, else its observed time, else now (some senders set neither)."""
+    return record.time_unix_nano or record.observed_time_unix_nano or time.time_ns()
 
 
 def record_line(record: ReceivedRecord) -> str:
@@ -25,13 +31,13 @@ def record_line(record: ReceivedRecord) -> str:
     service = record.resource.get("service.name")
     props = properties_line(payload)
     suffix = f"  [{service}]" if service else ""
-    return f"{local_clock(record.time_unix_nano)}  {record.event_name or '(no event name)'}  {props}{suffix}"
+    return f"{local_clock(record_time(record))}  {record.event_name or '(no event name)'}  {props}{suffix}"
 
 
 def record_json(record: ReceivedRecord) -> str:
     """One JSON object: time, protocol and the Strapi payload."""
     payload = to_payload(record.event_name, record.attributes, record.resource)
-    data = {"time": iso_time(record.time_unix_nano), "protocol": record.protocol, **payload}
+    data = {"time": iso_time(record_time(record)), "protocol": record.protocol, **payload}
     return json.dumps(data, ensure_ascii=False, default=str)
 
 
@@ -61,9 +67,10 @@ def tail(
     Stop with Ctrl-C.
     """
     setup_logging()
+    stop = stop_on_sigterm()
+    broken_pipe = threading.Event()
     grpc, http = ports(grpc_port, http_port, no_grpc, no_http)
     lock = threading.Lock()
-    closed = threading.Event()
     render = record_json if as_json else record_line
 
     def on_request(protocol: str, request: ExportLogsServiceRequest) -> None:
@@ -74,7 +81,8 @@ def tail(
                     sys.stdout.write(line + "\n")
                 sys.stdout.flush()
             except BrokenPipeError:  # `tail | head`: the reader is gone, so stop
-                closed.set()
+                broken_pipe.set()
+                stop.set()
 
     path = (db_path or default_db_path()) if store else None
     with LocalBackend(host, grpc, http, db_path=path, on_request=on_request) as backend:
@@ -82,6 +90,6 @@ def tail(
         click.echo("otel-telemetry tail: listening on", err=True)
         for line in backend.describe():
             click.echo(f"  {line}", err=True)
-        wait_for_interrupt(closed)
-    if closed.is_set():  # as the Python docs advise: no BrokenPipeError again at exit
+        wait_for_interrupt(stop)
+    if broken_pipe.is_set():  # as the Python docs advise: no BrokenPipeError again at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
