@@ -28,9 +28,11 @@ __all__ = [
     "OTTLSemanticError",
     "OTTLSyntaxError",
     "check_condition",
+    "check_path",
     "check_statement",
     "parse_condition",
     "parse_statement",
+    "resolve_path",
     "tokenize",
 ]
 
@@ -578,10 +580,14 @@ _REACHABLE = {
 _LEGACY_UPWARD = ("resource", "instrumentation_scope")
 
 _SEVERITIES = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
-_LOG_ENUMS = frozenset(
-    ["SEVERITY_NUMBER_UNSPECIFIED"]
-    + [f"SEVERITY_NUMBER_{s}{n}" for s in _SEVERITIES for n in ("", "2", "3", "4")]
-)
+#: The log context's enum symbols and their values (plog.SeverityNumber).
+LOG_ENUMS: Mapping[str, int] = {
+    name: number
+    for number, name in enumerate(
+        ["SEVERITY_NUMBER_UNSPECIFIED"]
+        + [f"SEVERITY_NUMBER_{s}{n}" for s in _SEVERITIES for n in ("", "2", "3", "4")]
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -679,7 +685,7 @@ def _version(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.split("."))
 
 
-def _resolve_path(path: Path, spec: ContextSpec) -> tuple[str, tuple[PathField, ...]]:
+def resolve_path(path: Path, spec: ContextSpec) -> tuple[str, tuple[PathField, ...]]:
     names_with_context = ((PathField(path.context),) if path.context else ()) + path.fields
     reachable = _REACHABLE[spec.context]
     if spec.path_mode == "legacy":
@@ -702,8 +708,8 @@ def _resolve_path(path: Path, spec: ContextSpec) -> tuple[str, tuple[PathField, 
     return spec.context, names_with_context
 
 
-def _check_path(path: Path, spec: ContextSpec) -> None:
-    context, rest = _resolve_path(path, spec)
+def check_path(path: Path, spec: ContextSpec) -> None:
+    context, rest = resolve_path(path, spec)
     if not rest:
         raise OTTLSemanticError(f'path "{path.text()}" names a context but no field')
     head = rest[0]
@@ -765,7 +771,7 @@ def _check_call_shape(call: Call, table: Mapping[str, Function], kind: str) -> F
 def _check_value(value: Value | FunctionRef, spec: ContextSpec) -> None:
     for node in _iter_values(value):
         if isinstance(node, Path):
-            _check_path(node, spec)
+            check_path(node, spec)
         elif isinstance(node, Call):
             if node.is_editor:
                 raise OTTLSemanticError(
@@ -773,7 +779,7 @@ def _check_value(value: Value | FunctionRef, spec: ContextSpec) -> None:
                 )
             _check_call_shape(node, spec.converters, "converter")
         elif isinstance(node, EnumSymbol):
-            if node.name not in _LOG_ENUMS and node.name not in spec.converters:
+            if node.name not in LOG_ENUMS and node.name not in spec.converters:
                 raise OTTLSemanticError(f"enum symbol, {node.name}, not found")
         elif isinstance(node, FunctionRef) and node.name not in spec.converters:
             raise OTTLSemanticError(f"undefined function '{node.name}' passed as an argument")

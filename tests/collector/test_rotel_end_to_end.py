@@ -219,7 +219,7 @@ def _send_one_request_through_batching_rotel(
         send_events(t, range(60))  # one request of 60 records in three resources
         assert t.flush(10.0)
         t.shutdown()
-        rx.wait_for(60, timeout=5.0)
+        rx.wait_for(60, timeout=3.0)
         time.sleep(0.5)
         return rx.records
 
