@@ -240,6 +240,17 @@ def test_pii_rules_apply_to_unplanned_events_and_to_values_of_the_wrong_type() -
     assert "a@b.c" not in repr(result.user_properties)
 
 
+def test_a_key_marked_pii_by_one_event_is_protected_in_events_that_do_not_declare_it() -> None:
+    for name in ("didOld", "didNothing"):
+        result = policy("warn")(
+            event(name, ep={"clientIp": "10.1.2.3", "token": "s3cret", "settings": {"a": 1}})
+        )
+        assert result is not None and result.event_properties is not None
+        assert "clientIp" not in result.event_properties
+        assert result.event_properties["token"] == salted_hash("s3cret", SALT)
+        assert result.event_properties["settings"] == {"a": 1}
+
+
 def test_the_user_id_key_in_user_properties_is_always_allowed() -> None:
     result = policy("enforce")(event(ep=VALID, up={"userId": "u1"}))
     assert result is not None
@@ -334,9 +345,11 @@ def test_arbitrary_payloads_never_make_the_policy_raise_in_lenient_mode(
     if result is not None:
         for group in (result.event_properties, result.user_properties, result.group_properties):
             assert group is None or isinstance(group, dict)
-        # a value declared pii: hash never survives as given
+        # a value declared pii: hash never survives as given, one declared pii: drop never survives
         if isinstance(up, dict) and isinstance(up.get("email"), str) and up["email"]:
             assert result.user_properties is not None
             assert result.user_properties["email"] != up["email"]
+        if isinstance(ep, dict) and ep.get("clientIp") is not None:
+            assert result.event_properties is None or "clientIp" not in result.event_properties
     elif mode != "enforce":
         pytest.fail("only enforce mode drops events")

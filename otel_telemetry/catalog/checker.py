@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import numbers
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ..mapping import USER_ID_KEYS
@@ -171,6 +171,10 @@ def hashed(value: Any, hasher: Hasher) -> Any:
     return hasher(_hash_text(value))
 
 
+#: Returned for a property that must be left out of the event.
+_DROP: Any = object()
+
+
 class _Property(NamedTuple):
     #: Exact built-in types that pass without calling ``check`` (empty when values are checked too).
     exact: frozenset[type]
@@ -193,9 +197,17 @@ def _compiled(spec: PropertySpec) -> _Property:
 class GroupChecker:
     """The rules of one property group (``eventProperties`` ...) of one event."""
 
-    def __init__(self, group: str, specs: Mapping[str, PropertySpec], report_unplanned: bool = True) -> None:
+    def __init__(
+        self,
+        group: str,
+        specs: Mapping[str, PropertySpec],
+        report_unplanned: bool = True,
+        fallback_pii: Mapping[str, str] | None = None,
+    ) -> None:
         self.group = group
         self._props = {key: _compiled(spec) for key, spec in specs.items()}
+        #: PII actions of keys this event does not declare (declared as PII by other events).
+        self._fallback_pii = {k: v for k, v in (fallback_pii or {}).items() if k not in self._props}
         self._required = tuple(key for key, spec in specs.items() if spec.required)
         self._required_count = len(self._required)
         self._report_unplanned = report_unplanned
@@ -232,7 +244,10 @@ class GroupChecker:
                 if replacement is not value:
                     if changed is None:
                         changed = dict(props)
-                    changed[raw_key] = replacement
+                    if replacement is _DROP:
+                        del changed[raw_key]
+                    else:
+                        changed[raw_key] = replacement
                 continue
             exact, check, pii, required = prop
             if required:
@@ -253,17 +268,37 @@ class GroupChecker:
     def _other(
         self, raw_key: Any, value: Any, prefix: str, violations: list[Violation], hasher: Hasher
     ) -> tuple[Any, int]:
-        """A key that is not declared as it is: a nested map of declared keys, or unplanned."""
+        """A key that is not declared as it is: a nested map of declared keys, or unplanned.
+
+        Returns the value to send instead (``_DROP`` to leave it out) and the required keys found.
+        """
         key = prefix + (raw_key if type(raw_key) is str else str(raw_key))
         if type(raw_key) is not str and key in self._props:  # a non-str key spelled like a declared one
-            return self._walk({key: value}, "", violations, hasher)[0].get(
-                key
-            ), 1 if key in self._required else 0
-        if isinstance(value, Mapping):
+            checked, count = self._walk({key: value}, "", violations, hasher)
+            return checked.get(key, _DROP), count
+        action = self._fallback_pii.get(key)
+        if isinstance(value, Mapping) and action is None:
             return self._walk(value, key + ".", violations, hasher)
         if self._report_unplanned and key not in self._implicit:
             violations.append(Violation(UNPLANNED_PROPERTY, f"{self.group}.{key}", "not in the catalog"))
+        if action is not None:
+            return (_DROP if action == "drop" else hashed(value, hasher)), 0
         return value, 0
+
+
+def strictest_pii(groups: Iterable[Mapping[str, Mapping[str, PropertySpec]]]) -> dict[str, dict[str, str]]:
+    """Group -> key -> the strictest PII action (``drop`` over ``hash``) any of ``groups`` declares.
+
+    Applied to events that do not declare the key themselves (unplanned events and properties),
+    so a value marked personal anywhere in the catalog is never sent raw in ``warn`` mode.
+    """
+    out: dict[str, dict[str, str]] = {group: {} for group in GROUPS}
+    for properties in groups:
+        for group, specs in properties.items():
+            for key, spec in specs.items():
+                if spec.pii != "allow" and out[group].get(key) != "drop":
+                    out[group][key] = spec.pii
+    return out
 
 
 def _lookup(props: Mapping[str, Any] | None, dotted: str) -> Any:
@@ -295,6 +330,7 @@ class EventChecker:
         deprecated_by: str | None = None,
         deprecated: bool = False,
         report_unplanned: bool = True,
+        fallback_pii: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.name = name
         self.deprecated = deprecated
@@ -307,8 +343,10 @@ class EventChecker:
             if deprecated
             else None
         )
+        fallback = fallback_pii or {}
         self._groups = tuple(
-            GroupChecker(group, groups.get(group) or {}, report_unplanned) for group in GROUPS
+            GroupChecker(group, groups.get(group) or {}, report_unplanned, fallback.get(group))
+            for group in GROUPS
         )
 
     def check(

@@ -4,7 +4,8 @@ Modes: ``enforce`` drops an event that breaks the catalog (or raises ``Telemetry
 strict mode); ``warn`` sends it with an ``otel_telemetry.violations`` attribute listing what
 it broke, so a collector can route it to quarantine; ``off`` checks nothing. In every mode the
 catalog's PII rules (``pii: hash`` / ``pii: drop``) are applied before the event is queued, so
-a raw value marked as personal data never reaches the exporter. A deprecated event is counted
+a raw value marked as personal data never reaches the exporter; a key marked PII for one event is
+treated the same in events that do not declare it (and in unplanned events). A deprecated event is counted
 but never dropped nor quarantined (it is still planned): it is marked ``otel_telemetry.deprecated``
 (and ``otel_telemetry.replaced_by``) instead.
 """
@@ -22,7 +23,7 @@ from ..errors import TelemetryError
 from ..event import CapturedEvent
 from ..identity import project_id as resolve_project_id
 from ..identity import salted_hash
-from .checker import BLOCKING, UNPLANNED_EVENT, EventChecker, Violation
+from .checker import BLOCKING, UNPLANNED_EVENT, EventChecker, Violation, strictest_pii
 from .model import MODES, Catalog
 
 logger = logging.getLogger("otel_telemetry")
@@ -69,17 +70,19 @@ class CatalogPolicy:
         self._project_id_fn = project_id_fn or (lambda: resolve_project_id(None, os.environ))
         self._salt: str | None = None
         self._hashes: dict[str, str] = {}
+        pii = strictest_pii([catalog.common, *(spec.properties for spec in catalog.events.values())])
         self._checkers = {
             name: EventChecker(
                 name,
                 catalog.properties_of(spec),
                 deprecated=spec.deprecated,
                 deprecated_by=spec.replaced_by,
+                fallback_pii=pii,
             )
             for name, spec in catalog.events.items()
         }
-        #: Unplanned events still get the common PII rules (and type checks of common properties).
-        self._unplanned = EventChecker("", catalog.common, report_unplanned=False)
+        #: Unplanned events get the common rules and every PII rule of the catalog.
+        self._unplanned = EventChecker("", catalog.common, report_unplanned=False, fallback_pii=pii)
         self._unplanned_violation = Violation(UNPLANNED_EVENT, "event", "not in the catalog")
         #: Violations seen so far, by type (``unplanned_event``, ``type_mismatch`` ...).
         self.violations: Counter[str] = Counter()
