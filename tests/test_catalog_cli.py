@@ -36,7 +36,7 @@ def run(*args: str | Path) -> Any:
 def test_check_accepts_a_valid_catalog() -> None:
     result = run("check", EXAMPLE)
     assert result.exit_code == 0
-    assert "ok, 11 events (1 deprecated)" in result.output
+    assert "ok, 13 events (1 deprecated)" in result.output
 
 
 def test_check_fails_on_a_broken_catalog_naming_file_line_and_rule(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_docs_writes_a_markdown_page_with_every_event_and_property(tmp_path: Pat
     assert "**deprecated**, use [didEnableResponsiveDimensions](#didenableresponsivedimensions)" in text
     assert "| `email` | string | no |  | hashed (salted SHA-256) |" in text
     assert "| `clientIp` | string | no |  | never sent |" in text
-    assert "one of `draft`, `published`" in text
+    assert "one of `collectionType`, `singleType`" in text
 
 
 def test_docs_escape_table_breaking_text(tmp_path: Path) -> None:
@@ -117,6 +117,12 @@ def test_scan_of_code_that_matches_the_catalog_succeeds(tmp_path: Path) -> None:
     assert "broken.py" in result.output  # reported as not scanned, without failing the scan
     strict = run("scan", tmp_path, "--catalog", SCAN / "catalog.yaml")
     assert strict.exit_code == 1
+
+
+def test_the_example_app_sends_only_what_the_example_catalog_declares() -> None:
+    result = run("scan", EXAMPLE.parent / "strapi_app.py", "--catalog", EXAMPLE, "--allow-unused")
+    assert result.exit_code == 0, result.output
+    assert "5 send() calls of 5 events; 0 error(s)" in result.output
 
 
 def test_scanner_finds_literal_keys_of_nested_and_spread_payloads() -> None:

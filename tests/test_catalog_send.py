@@ -4,6 +4,9 @@ arriving raw, and the ``catalog=`` / ``OTEL_TELEMETRY_CATALOG*`` settings."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +20,13 @@ from otel_telemetry.receiver import OTLPReceiver
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "telemetry-catalog.yaml"
 PROJECT = "4f0c2d4e-0000-4000-8000-000000000001"
-GOOD = {"eventProperties": {"status": "draft", "localesCount": 2}, "userProperties": {"role": "editor"}}
-BAD = {"eventProperties": {"status": "archived", "localesCount": "2", "secretField": 1}}
+GOOD = {
+    "eventProperties": {"model": "api::article.article", "kind": "singleType", "fieldCount": 2},
+    "userProperties": {"role": "Editor"},
+}
+BAD = {
+    "eventProperties": {"model": "api::article.article", "kind": "table", "fieldCount": "2", "secretField": 1}
+}
 
 
 def telemetry(
@@ -49,9 +57,9 @@ def test_warn_mode_delivers_violating_events_marked_with_their_violations(
     good, bad = sorted(receiver.records, key=lambda r: VIOLATIONS_ATTRIBUTE in r.attributes)
     assert VIOLATIONS_ATTRIBUTE not in good.attributes
     assert sorted(bad.attributes[VIOLATIONS_ATTRIBUTE]) == [
-        "required_missing:eventProperties.status"[:0] + "type_mismatch:eventProperties.localesCount",
+        "type_mismatch:eventProperties.fieldCount",
         "unplanned_property:eventProperties.secretField",
-        "value_not_allowed:eventProperties.status",
+        "value_not_allowed:eventProperties.kind",
     ]
     assert bad.attributes["secretField"] == 1  # warn mode loses nothing
 
@@ -129,6 +137,24 @@ def test_values_marked_pii_never_reach_the_receiver_raw(receiver: OTLPReceiver, 
 
 
 # -- settings ------------------------------------------------------------------------------------
+
+
+def test_the_example_app_run_with_the_example_catalog_enforced_loses_no_event(receiver: OTLPReceiver) -> None:
+    env = {
+        **os.environ,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint,
+        "OTEL_TELEMETRY_CATALOG": str(EXAMPLE),
+        "OTEL_TELEMETRY_CATALOG_MODE": "enforce",
+        "OTEL_TELEMETRY_STRICT": "true",
+    }
+    app = EXAMPLE.parent / "strapi_app.py"
+    result = subprocess.run(
+        [sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert receiver.wait_for(8, 10)
+    assert len(receiver.records) == 8
+    assert all(VIOLATIONS_ATTRIBUTE not in r.attributes for r in receiver.records)
 
 
 def test_the_catalog_and_its_mode_come_from_the_environment(
