@@ -405,6 +405,17 @@ def test_events_without_a_database_says_how_to_get_one(tmp_path: Path) -> None:
     no_traceback(result)
 
 
+@pytest.mark.parametrize("content", [b"not a database at all" * 100, b""])
+def test_events_refuses_a_file_that_is_not_an_events_database(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "other.db"
+    path.write_bytes(content)
+    result = run_cli("events", "--db", str(path))
+    assert result.returncode == 1
+    assert "not an otel-telemetry events database" in result.stderr
+    assert path.read_bytes() == content  # untouched
+    no_traceback(result)
+
+
 def test_events_reads_the_database_named_by_the_environment(filled_db: Path) -> None:
     result = run_cli("stats", "--json", env=cli_env(OTEL_TELEMETRY_DB=str(filled_db)))
     assert result.returncode == 0

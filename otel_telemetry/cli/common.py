@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ..store import EventStore, default_db_path
+from ..store import EventStore, NotAnEventStore, default_db_path
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -144,7 +144,9 @@ def open_existing_store(db_path: Path | None) -> EventStore:
             "or pass --db."
         )
     try:
-        return EventStore(path)
+        return EventStore(path, existing=True)
+    except NotAnEventStore as error:
+        raise click.ClickException(str(error)) from None
     except Exception as error:
         raise click.ClickException(f"cannot open events database {path}: {error}") from None
 

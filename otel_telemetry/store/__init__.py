@@ -5,12 +5,13 @@
 
 from .query import EventQuery, PropertyFilter, parse_property_filter
 from .schema import SCHEMA_VERSION
-from .sqlite import EventStore, StoredEvent, default_db_path
+from .sqlite import EventStore, NotAnEventStore, StoredEvent, default_db_path
 
 __all__ = [
     "SCHEMA_VERSION",
     "EventQuery",
     "EventStore",
+    "NotAnEventStore",
     "PropertyFilter",
     "StoredEvent",
     "default_db_path",

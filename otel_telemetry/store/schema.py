@@ -9,12 +9,11 @@ from __future__ import annotations
 
 SCHEMA_VERSION = 1
 
-PRAGMAS = (
-    "PRAGMA journal_mode=WAL",  # readers (web page, CLI) never block the receiver's writes
-    "PRAGMA synchronous=NORMAL",  # durable across process crashes; WAL makes this safe and fast
-    "PRAGMA busy_timeout=5000",
-    "PRAGMA foreign_keys=ON",
-)
+#: For every connection.
+CONNECTION_PRAGMAS = ("PRAGMA busy_timeout=5000",)
+#: For the writer: WAL is stored in the file, so readers (web page, CLI) never block writes;
+#: synchronous=NORMAL is durable across process crashes and, with WAL, fast.
+WRITER_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
 
 DDL = (
     """

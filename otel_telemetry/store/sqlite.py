@@ -27,7 +27,7 @@ from ..identity import state_dir
 from ..mapping import to_payload
 from ..receiver import ReceivedRecord, iter_records
 from .query import EventQuery
-from .schema import DDL, INSERT, PRAGMAS, SCHEMA_VERSION
+from .schema import CONNECTION_PRAGMAS, DDL, INSERT, SCHEMA_VERSION, WRITER_PRAGMAS
 
 #: Every event (up to the default limit, for the queries that list them).
 ALL = EventQuery()
@@ -158,14 +158,30 @@ class StoredEvent:
         }
 
 
-class EventStore:
-    """A SQLite database of received events (created with its schema if missing)."""
+class NotAnEventStore(Exception):
+    """The file is not an otel-telemetry events database (or is of a newer schema)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+
+class EventStore:
+    """A SQLite database of received events (created with its schema if missing).
+
+    ``existing=True`` opens a database for querying only: it must already exist and have the
+    schema, and it is not modified (for ``events``/``stats`` pointed at the wrong file).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, existing: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
+        if existing:
+            if not self.path.is_file():
+                raise NotAnEventStore(f"{self.path} does not exist")
+            self._writer = self._connect()
+            self._check_schema()
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = self._connect()
+        for pragma in WRITER_PRAGMAS:
+            self._writer.execute(pragma)
         with self._write_lock, self._writer:
             for statement in DDL:
                 self._writer.execute(statement)
@@ -174,10 +190,23 @@ class EventStore:
                 (str(SCHEMA_VERSION),),
             )
 
+    def _check_schema(self) -> None:
+        try:
+            row = self._writer.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+            self._writer.execute("SELECT id, event_name, attributes, resource FROM events LIMIT 0")
+        except sqlite3.DatabaseError as error:
+            self._writer.close()
+            raise NotAnEventStore(f"{self.path} is not an otel-telemetry events database ({error})") from None
+        if row is None or int(row[0]) > SCHEMA_VERSION:
+            self._writer.close()
+            raise NotAnEventStore(
+                f"{self.path} has schema version {row and row[0]}; this version reads {SCHEMA_VERSION}"
+            )
+
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         connection.row_factory = sqlite3.Row
-        for pragma in PRAGMAS:
+        for pragma in CONNECTION_PRAGMAS:
             connection.execute(pragma)
         return connection
 
