@@ -27,6 +27,8 @@ DROP_REASONS = {
     "rejected": "the collector permanently rejected the batch (e.g. HTTP 400)",
     "encode_error": "the batch could not be encoded",
     "internal_error": "an unexpected error inside otel-telemetry (please report it)",
+    "catalog": "the event broke the event catalog in enforce mode (counts by violation type: "
+    "Telemetry.catalog_policy.violations)",
 }
 
 
