@@ -185,15 +185,17 @@ def test_the_default_mode_is_warn_and_a_bad_mode_variable_is_ignored_with_a_warn
 
 
 def test_a_broken_catalog_in_the_environment_is_logged_and_does_not_break_the_app(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    receiver: OTLPReceiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = tmp_path / "catalog.yaml"
     broken.write_text("version: 1\nevents:\n  e: {owner: x}\n")
     monkeypatch.setenv("OTEL_TELEMETRY_CATALOG", str(broken))
     caplog.set_level(logging.ERROR, logger="otel_telemetry")
-    with Telemetry(endpoint="http://127.0.0.1:9", project_id=PROJECT) as t:
+    with Telemetry(endpoint=receiver.http_endpoint, project_id=PROJECT) as t:
         assert t.catalog_policy is None
         assert t.send("anything")
+        assert t.flush(10)
+    assert [r.event_name for r in receiver.records] == ["anything"]
     assert f"{broken}:3:" in caplog.text and "missing required key 'description'" in caplog.text
 
 
