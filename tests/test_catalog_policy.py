@@ -251,6 +251,18 @@ def test_a_key_marked_pii_by_one_event_is_protected_in_events_that_do_not_declar
         assert result.event_properties["settings"] == {"a": 1}
 
 
+def test_a_cyclic_or_very_deep_payload_is_reported_not_recursed_forever() -> None:
+    cyclic: dict[str, Any] = {"a": 1}
+    cyclic["self"] = cyclic
+    deep: dict[str, Any] = {"leaf": 1}
+    for _ in range(100):
+        deep = {"d": deep}
+    result = policy("warn")(event(ep={**VALID, "cyclic": cyclic, "deep": deep}))
+    found = labels(result)
+    assert "unplanned_property:eventProperties.cyclic.a" in found
+    assert any(label.startswith("unplanned_property:eventProperties.deep.d.d.") for label in found)
+
+
 def test_the_user_id_key_in_user_properties_is_always_allowed() -> None:
     result = policy("enforce")(event(ep=VALID, up={"userId": "u1"}))
     assert result is not None

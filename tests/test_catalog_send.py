@@ -212,3 +212,39 @@ def test_a_broken_explicit_catalog_raises_naming_line_and_rule(tmp_path: Path) -
     with pytest.raises(TelemetryError) as mode:
         Telemetry(endpoint="http://127.0.0.1:9", catalog=EXAMPLE, catalog_mode="strict")
     assert mode.value.field == "catalog_mode"
+
+
+_json_like = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=6), st.binary(max_size=3)
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.one_of(st.text(max_size=6), st.integers()), inner, max_size=3),
+    ),
+    max_leaves=10,
+)
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_arbitrary_payloads_never_raise_from_send_nor_fail_inside_the_catalog(
+    receiver: OTLPReceiver, mode: str
+) -> None:
+    with telemetry(receiver, mode) as t:
+
+        @settings(max_examples=150, deadline=None, database=None)
+        @given(
+            name=st.sampled_from(["didCreateEntry", "didReceiveRequest", "didUnplanned"]),
+            payload=st.dictionaries(
+                st.sampled_from(["eventProperties", "userProperties", "groupProperties"]),
+                st.dictionaries(
+                    st.sampled_from(["model", "kind", "url", "email", "clientIp", "x"]), _json_like
+                ),
+            ),
+        )
+        def send_one(name: str, payload: dict[str, object]) -> None:
+            assert isinstance(t.send(name, payload), bool)
+
+        send_one()
+        assert t.flush(20)
+        assert "internal_error" not in t.stats().dropped

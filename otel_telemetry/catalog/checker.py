@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ..mapping import USER_ID_KEYS
+from ..values import MAX_DEPTH
 from .model import GROUPS, PropertySpec
 
 UNPLANNED_EVENT = "unplanned_event"
@@ -229,7 +230,12 @@ class GroupChecker:
         return out
 
     def _walk(
-        self, props: Mapping[Any, Any], prefix: str, violations: list[Violation], hasher: Hasher
+        self,
+        props: Mapping[Any, Any],
+        prefix: str,
+        violations: list[Violation],
+        hasher: Hasher,
+        depth: int = 0,
     ) -> tuple[Mapping[str, Any], int]:
         found_required = 0
         changed: dict[Any, Any] | None = None
@@ -239,7 +245,7 @@ class GroupChecker:
             if prop is None or value is None:
                 if value is None:
                     continue  # not sent: same as absent
-                replacement, count = self._other(raw_key, value, prefix, violations, hasher)
+                replacement, count = self._other(raw_key, value, prefix, violations, hasher, depth)
                 found_required += count
                 if replacement is not value:
                     if changed is None:
@@ -266,7 +272,7 @@ class GroupChecker:
         return (props if changed is None else changed), found_required
 
     def _other(
-        self, raw_key: Any, value: Any, prefix: str, violations: list[Violation], hasher: Hasher
+        self, raw_key: Any, value: Any, prefix: str, violations: list[Violation], hasher: Hasher, depth: int
     ) -> tuple[Any, int]:
         """A key that is not declared as it is: a nested map of declared keys, or unplanned.
 
@@ -277,8 +283,9 @@ class GroupChecker:
             checked, count = self._walk({key: value}, "", violations, hasher)
             return checked.get(key, _DROP), count
         action = self._fallback_pii.get(key)
-        if isinstance(value, Mapping) and action is None:
-            return self._walk(value, key + ".", violations, hasher)
+        if isinstance(value, Mapping) and action is None and depth + 1 < MAX_DEPTH:
+            # deeper maps (and cycles) are one JSON-string attribute in the mapping: a leaf here
+            return self._walk(value, key + ".", violations, hasher, depth + 1)
         if self._report_unplanned and key not in self._implicit:
             violations.append(Violation(UNPLANNED_PROPERTY, f"{self.group}.{key}", "not in the catalog"))
         if action is not None:
