@@ -263,6 +263,18 @@ def test_a_cyclic_or_very_deep_payload_is_reported_not_recursed_forever() -> Non
     assert any(label.startswith("unplanned_property:eventProperties.deep.d.d.") for label in found)
 
 
+def test_a_hashed_value_that_json_cannot_encode_is_still_hashed() -> None:
+    deep: list[Any] = ["pii-deep"]
+    for _ in range(1500):  # deeper than the interpreter's recursion limit
+        deep = [deep]
+    cyclic: dict[str, Any] = {"pii": "pii-cyclic"}
+    cyclic["self"] = cyclic
+    for value in (deep, cyclic, {1: "pii-mixed", "a": 2}):
+        result = policy("warn")(event(ep=VALID, up={"email": value}))
+        assert result is not None and result.user_properties is not None
+        assert "pii-" not in repr(result.user_properties)
+
+
 def test_the_user_id_key_in_user_properties_is_always_allowed() -> None:
     result = policy("enforce")(event(ep=VALID, up={"userId": "u1"}))
     assert result is not None

@@ -161,8 +161,12 @@ def _hash_text(value: Any) -> str:
         return value
     try:
         return json.dumps(value, sort_keys=True, default=str)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
+        pass
+    try:
         return repr(value)
+    except Exception:  # an unrepresentable value: its type still hashes, the value never leaks
+        return f"<{type(value).__name__}>"
 
 
 def hashed(value: Any, hasher: Hasher) -> Any:
