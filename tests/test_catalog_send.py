@@ -167,9 +167,15 @@ def test_the_catalog_and_its_mode_come_from_the_environment(
         assert not t.send("didSomethingUnplanned")
 
 
-def test_without_a_catalog_there_is_no_policy() -> None:
+def test_without_a_catalog_there_is_no_policy_and_a_mode_alone_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with Telemetry(endpoint="http://127.0.0.1:9", project_id=PROJECT) as t:
         assert t.catalog_policy is None
+    assert "catalog" not in caplog.text
+    with Telemetry(endpoint="http://127.0.0.1:9", project_id=PROJECT, catalog_mode="enforce") as t:
+        assert t.catalog_policy is None
+    assert "catalog_mode='enforce' but no catalog" in caplog.text
 
 
 def test_the_default_mode_is_warn_and_a_bad_mode_variable_is_ignored_with_a_warning(

@@ -68,6 +68,12 @@ def catalog_policy_from_settings(
             raise TelemetryError("catalog", f"cannot read {where!r}: {error.strerror}") from error
     path = environ.get(CATALOG_ENV, "").strip()
     if not path:
+        if mode is not None and mode != "off":
+            logger.warning(
+                "otel-telemetry: catalog_mode=%r but no catalog (catalog= or %s): events are not checked",
+                mode,
+                CATALOG_ENV,
+            )
         return None
     try:
         return CatalogPolicy(path, chosen_mode, project_id_fn, strict=strict)
