@@ -275,6 +275,13 @@ def test_a_hashed_value_that_json_cannot_encode_is_still_hashed() -> None:
         assert "pii-" not in repr(result.user_properties)
 
 
+def test_a_property_given_both_flat_and_nested_is_one_violation_label() -> None:
+    result = policy("warn")(event(ep={**VALID, "x.y": 1, "x": {"y": 2}}))
+    assert labels(result) == ("unplanned_property:eventProperties.x.y",)
+    assert result is not None and result.annotations is not None
+    assert DEPRECATED_ATTRIBUTE not in result.annotations
+
+
 def test_the_user_id_key_in_user_properties_is_always_allowed() -> None:
     result = policy("enforce")(event(ep=VALID, up={"userId": "u1"}))
     assert result is not None

@@ -23,7 +23,7 @@ from ..errors import TelemetryError
 from ..event import CapturedEvent
 from ..identity import project_id as resolve_project_id
 from ..identity import salted_hash
-from .checker import BLOCKING, UNPLANNED_EVENT, EventChecker, Violation, strictest_pii
+from .checker import BLOCKING, DEPRECATED_EVENT, UNPLANNED_EVENT, EventChecker, Violation, strictest_pii
 from .model import MODES, Catalog
 
 logger = logging.getLogger("otel_telemetry")
@@ -148,11 +148,11 @@ class CatalogPolicy:
         labels = tuple(dict.fromkeys(v.label for v in violations if v.kind in BLOCKING))
         if labels:
             annotations[VIOLATIONS_ATTRIBUTE] = labels
-        if len(labels) < len(violations):  # a deprecated event: planned, so not quarantined
+        if any(v.kind == DEPRECATED_EVENT for v in violations):  # planned, so not quarantined
             annotations[DEPRECATED_ATTRIBUTE] = True
-            replacement = self.catalog.events[event.name].replaced_by
-            if replacement:
-                annotations[REPLACED_BY_ATTRIBUTE] = replacement
+            spec = self.catalog.events.get(event.name)
+            if spec is not None and spec.replaced_by:
+                annotations[REPLACED_BY_ATTRIBUTE] = spec.replaced_by
         return checked._replace(annotations=annotations)
 
     def _count(self, event_name: str, violations: list[Violation]) -> None:
