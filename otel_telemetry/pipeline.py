@@ -177,7 +177,7 @@ class BatchPipeline(Generic[P]):
         self._appended = 0
         self._written = 0
         if self._spool_settings is not None:
-            self._spool = Spool(self._spool_settings, self._counters, self._overflow)
+            self._spool = Spool(self._spool_settings, self._counters, self._overflow, self._count_lost)
 
     # -- caller side -------------------------------------------------------------------------
 
@@ -382,6 +382,7 @@ class BatchPipeline(Generic[P]):
             delay_s=self._delay,
             timeout_s=self._timeout,
             backoff=self._backoff.delay,
+            on_lost=self._count_lost,
         )
         self._sender.start()
 

@@ -32,6 +32,8 @@ ACK_NAME = "ack"
 SUFFIX = ".seg"
 #: How much of a segment one read pulls in (grown when a single frame is larger).
 READ_BUDGET = 1024 * 1024
+#: A fully delivered active segment this large is replaced by a fresh one (its space returned).
+RECYCLE_BYTES = 256 * 1024
 
 
 @dataclass
@@ -109,6 +111,7 @@ class SpoolDir:
         self.ack_seq = 1
         self.ack_offset = 0
         self._fd: int | None = None  # the active segment, owner only
+        self._write_failed = False
         self.pending_records = 0
 
     # -- creation and adoption -----------------------------------------------------------------
@@ -208,6 +211,16 @@ class SpoolDir:
         its owner knows of.
         """
         active = self.active
+        if (
+            active is not None
+            and len(self.segments) == 1
+            and self._delivered_to_end(active)
+            and (active.size >= RECYCLE_BYTES or self._write_failed)
+        ):
+            # all delivered: give the space back now (a full disk needs it) and start afresh
+            self.roll(fsync_on_roll)
+            self._drop_first()
+            active = self.active
         if active is None or active.size >= segment_bytes:
             self.roll(fsync_on_roll)
             active = self.active
@@ -217,12 +230,17 @@ class SpoolDir:
             if written != len(frame):
                 raise OSError(f"short write ({written} of {len(frame)} bytes)")
         except OSError:
+            self._write_failed = True
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, active.size)
             raise
+        self._write_failed = False
         active.size += len(frame)
         active.records += records
         self.pending_records += records
+
+    def _delivered_to_end(self, segment: Segment) -> bool:
+        return segment.size > 0 and self.ack_seq == segment.seq and self.ack_offset >= segment.size
 
     def sync(self) -> None:
         """fsync the active segment."""

@@ -49,6 +49,7 @@ class SpoolSender:
         delay_s: float,
         timeout_s: float,
         backoff: Callable[[int], float],
+        on_lost: Callable[[int], None] = lambda count: None,
     ) -> None:
         self._spool = spool
         self._exporter = exporter
@@ -57,6 +58,7 @@ class SpoolSender:
         self._delay = delay_s
         self._timeout = timeout_s
         self._backoff = backoff
+        self._on_lost = on_lost  # tells the pipeline, so a flush() covering these returns False
         self._retry_wake = threading.Event()  # flush: cut our own backoff short
         self._stopping = threading.Event()  # shutdown: cut any wait short
         self._deadline: float | None = None
@@ -114,7 +116,7 @@ class SpoolSender:
 
     def _deliver(self, chunk: Chunk) -> None:
         if chunk.damage:
-            self._spool.report_damage(chunk)
+            self._on_lost(self._spool.report_damage(chunk))
         if not chunk.frames:
             self._spool.ack(chunk)
             return
@@ -123,6 +125,7 @@ class SpoolSender:
             request = ExportLogsServiceRequest.FromString(chunk.payload)
         except Exception as exc:  # checksums matched, so this is a bug of ours: keep the data
             self._counters.drop("spool_corrupt", records, f"undecodable spooled batch: {exc!r}")
+            self._on_lost(records)
             self._spool.reject(chunk, f"undecodable: {exc!r}")
             return
         attempt = 0
@@ -132,6 +135,7 @@ class SpoolSender:
                 self._counters.exported += records - outcome.rejected
                 if outcome.rejected:
                     self._counters.drop("rejected", outcome.rejected, f"partial success: {outcome.error}")
+                    self._on_lost(outcome.rejected)
                 if attempt:
                     logger.info("otel-telemetry: export recovered after %d retries", attempt)
                 self._spool.ack(chunk)
@@ -140,6 +144,7 @@ class SpoolSender:
                 self._counters.drop(
                     "rejected", records, f"{outcome.error}; the batch was moved to the spool's rejected/"
                 )
+                self._on_lost(records)
                 self._spool.reject(chunk, outcome.error)
                 return
             if self._past_deadline():

@@ -16,6 +16,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from ..stats import Counters
@@ -37,9 +38,16 @@ Position = tuple[int, int]
 class Spool:
     """Durable storage of encoded batches between the worker and the sender."""
 
-    def __init__(self, settings: SpoolSettings, counters: Counters, overflow: Overflow) -> None:
+    def __init__(
+        self,
+        settings: SpoolSettings,
+        counters: Counters,
+        overflow: Overflow,
+        on_lost: Callable[[int], None] = lambda count: None,
+    ) -> None:
         self.settings = settings
         self._counters = counters
+        self._on_lost = on_lost
         self._overflow = overflow
         self._cond = threading.Condition()
         self._own: SpoolDir | None = None
@@ -154,6 +162,7 @@ class Spool:
                 if evicted is None:
                     return False
                 if evicted.records:
+                    self._on_lost(evicted.records)
                     self._counters.drop(
                         "spool_full", evicted.records, f"oldest spooled events evicted from {own.path}"
                     )
@@ -287,8 +296,8 @@ class Spool:
                 self._first_unsent_at = time.monotonic() if own.pending_records > 0 else None
             self._cond.notify_all()
 
-    def report_damage(self, chunk: Chunk) -> None:
-        """Count and log the unreadable spans of a chunk (they are skipped)."""
+    def report_damage(self, chunk: Chunk) -> int:
+        """Count and log the unreadable spans of a chunk (they are skipped); returns events lost."""
         for damage in chunk.damage:
             self._counters.spool_corrupt_bytes += damage.end - damage.start
             logger.error(
@@ -300,9 +309,10 @@ class Spool:
                 chunk.seq,
                 damage.reason,
             )
+        lost = sum(damage.records for damage in chunk.damage)
         if chunk.damage:
-            lost = sum(damage.records for damage in chunk.damage)
             self._counters.drop("spool_corrupt", lost, "damaged spool data skipped (see the error above)")
+        return lost
 
     def reject(self, chunk: Chunk, reason: str) -> None:
         """Move a permanently rejected batch into ``rejected/`` with its reason, then ack it."""
