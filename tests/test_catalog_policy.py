@@ -275,6 +275,11 @@ def test_a_hashed_value_that_json_cannot_encode_is_still_hashed() -> None:
         assert "pii-" not in repr(result.user_properties)
 
 
+def test_a_required_property_given_twice_does_not_hide_another_missing_one() -> None:
+    result = policy("warn")(event(ep={"settings.locale": "en", "settings": {"locale": "fr"}}))
+    assert labels(result) == ("required_missing:eventProperties.status",)
+
+
 def test_a_property_given_both_flat_and_nested_is_one_violation_label() -> None:
     result = policy("warn")(event(ep={**VALID, "x.y": 1, "x": {"y": 2}}))
     assert labels(result) == ("unplanned_property:eventProperties.x.y",)

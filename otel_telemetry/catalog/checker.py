@@ -280,16 +280,18 @@ class GroupChecker:
     ) -> tuple[Any, int]:
         """A key that is not declared as it is: a nested map of declared keys, or unplanned.
 
-        Returns the value to send instead (``_DROP`` to leave it out) and the required keys found.
+        Returns the value to send instead (``_DROP`` to leave it out) and 0: required keys found
+        here are not counted (a key given both flat and nested would count twice), so a missing
+        required key is then looked up by ``check`` in both spellings.
         """
         key = prefix + (raw_key if type(raw_key) is str else str(raw_key))
         if type(raw_key) is not str and key in self._props:  # a non-str key spelled like a declared one
-            checked, count = self._walk({key: value}, "", violations, hasher)
-            return checked.get(key, _DROP), count
+            checked, _ = self._walk({key: value}, "", violations, hasher)
+            return checked.get(key, _DROP), 0
         action = self._fallback_pii.get(key)
         if isinstance(value, Mapping) and action is None and depth + 1 < MAX_DEPTH:
             # deeper maps (and cycles) are one JSON-string attribute in the mapping: a leaf here
-            return self._walk(value, key + ".", violations, hasher, depth + 1)
+            return self._walk(value, key + ".", violations, hasher, depth + 1)[0], 0
         if self._report_unplanned and key not in self._implicit:
             violations.append(Violation(UNPLANNED_PROPERTY, f"{self.group}.{key}", "not in the catalog"))
         if action is not None:
