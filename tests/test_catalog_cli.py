@@ -135,14 +135,16 @@ def test_scanner_finds_literal_keys_of_nested_and_spread_payloads() -> None:
         "tele.send('b', {**base, 'eventProperties': {'k': 1}})\n"
         "tele.send('c', {'eventProperties': {**extra, 'k': 1}})\n"
         "other.send('d')\n"
+        "tele.send('e', None, event_properties={'k': 1})\n"
     )
     calls = {call.event: call for call in find_send_calls(source)}
-    assert set(calls) == {"a", "b", "c"}
+    assert set(calls) == {"a", "b", "c", "e"}
+    assert calls["e"].complete == frozenset({"eventProperties", "userProperties", "groupProperties"})
     assert calls["a"].properties == {"eventProperties": ("settings.locale", "n"), "userProperties": ("r",)}
     assert "eventProperties" in calls["a"].complete
     assert calls["b"].complete == frozenset()
     assert "eventProperties" not in calls["c"].complete
-    assert {c.event for c in find_send_calls(source, all_sends=True)} == {"a", "b", "c", "d"}
+    assert {c.event for c in find_send_calls(source, all_sends=True)} == {"a", "b", "c", "d", "e"}
 
 
 # -- infer ---------------------------------------------------------------------------------------

@@ -201,7 +201,7 @@ def _literal_keys(node: ast.expr, prefix: str = "") -> tuple[list[str], bool] | 
 def _payload(call: ast.Call) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
     found: dict[str, list[str]] = {}
     complete: set[str] = set(GROUPS)
-    if len(call.args) > 1:
+    if len(call.args) > 1 and not (isinstance(call.args[1], ast.Constant) and call.args[1].value is None):
         payload = call.args[1]
         literal = payload if isinstance(payload, ast.Dict) else None
         if literal is None or any(key is None for key in literal.keys):
