@@ -105,7 +105,7 @@ def split_groups(attributes: Mapping[str, Any], resource: Mapping[str, Any]) -> 
 
 
 def type_of(value: Any) -> tuple[str, str | None]:
-    """(catalog type, list item type) of a received value."""
+    """(catalog type, list item type) of a received value; ``("list", None)`` for an empty list."""
     if isinstance(value, bool):
         return "boolean", None
     if isinstance(value, int):
@@ -113,27 +113,41 @@ def type_of(value: Any) -> tuple[str, str | None]:
     if isinstance(value, float):
         return "number", None
     if isinstance(value, (list, tuple)):
+        if not value:
+            return "list", None
         items = {type_of(item) for item in value}
         if len(items) == 1:
-            (item_type, nested), *_ = items
-            if nested is None:
+            ((item_type, _),) = items
+            if item_type != "list":
                 return "list", item_type
-        if items <= {("integer", None), ("number", None)} and items:
+        if items <= {("integer", None), ("number", None)}:
             return "list", "number"
         return "list", "string"
     return "string", None
 
 
 def _widen(types: Counter[tuple[str, str | None]]) -> tuple[str, str | None, str]:
-    """One type for the values seen, and a note when they disagreed."""
-    if len(types) == 1:
-        ((kind, items),) = types
-        return kind, items, ""
-    if set(types) <= {("integer", None), ("number", None)}:
+    """One type for all the values seen (integers and numbers widen to number), and a note when
+    they disagreed; empty lists fit any list type."""
+    kinds = set(types)
+    if all(kind == "list" for kind, _ in kinds):
+        items = {item for _, item in kinds if item is not None}
+        if len(items) <= 1:
+            return "list", items.pop() if items else "string", ""
+        if items <= {"integer", "number"}:
+            return "list", "number", ""
+    elif kinds <= {("integer", None), ("number", None)}:
         return "number", None, ""
-    (kind, items), _ = types.most_common(1)[0]
+    elif len(kinds) == 1:
+        ((kind, items_type),) = kinds
+        return kind, items_type, ""
+    (kind, item), _ = next(
+        (entry for entry in types.most_common() if entry[0] != ("list", None)), (("string", None), 0)
+    )
+    if kind == "list" and item is None:
+        item = "string"
     seen = ", ".join(f"{k if i is None else f'list<{i}>'} x{n}" for (k, i), n in types.most_common())
-    return kind, items, f" Values of several types were seen ({seen})."
+    return kind, item, f" Values of several types were seen ({seen})."
 
 
 @dataclass

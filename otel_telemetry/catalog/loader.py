@@ -113,7 +113,10 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, Marks, list[CatalogProblem
 
     marks: Marks = {}
     duplicates: list[tuple[Any, ...]] = []
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as error:  # a character YAML does not allow, before any parsing
+        return None, marks, [CatalogProblem(source, None, None, (), f"not valid YAML: {error}")]
     try:
         node = loader.get_single_node()
         if node is None:
@@ -125,6 +128,8 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, Marks, list[CatalogProblem
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         rule = f"not valid YAML: {error.problem or error.context}"
         return None, marks, [CatalogProblem(source, line, column, (), rule)]
+    except yaml.YAMLError as error:  # e.g. a forbidden character met while reading
+        return None, marks, [CatalogProblem(source, None, None, (), f"not valid YAML: {error}")]
     finally:
         loader.dispose()
     problems = [
