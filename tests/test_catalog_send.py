@@ -195,6 +195,12 @@ def test_a_broken_catalog_in_the_environment_is_logged_and_does_not_break_the_ap
 ) -> None:
     broken = tmp_path / "catalog.yaml"
     broken.write_text("version: 1\nevents:\n  e: {owner: x}\n")
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00version")
+    for path in (tmp_path / "missing.yaml", binary):
+        monkeypatch.setenv("OTEL_TELEMETRY_CATALOG", str(path))
+        with Telemetry(endpoint=receiver.http_endpoint, project_id=PROJECT) as t:
+            assert t.catalog_policy is None
     monkeypatch.setenv("OTEL_TELEMETRY_CATALOG", str(broken))
     caplog.set_level(logging.ERROR, logger="otel_telemetry")
     with Telemetry(endpoint=receiver.http_endpoint, project_id=PROJECT) as t:

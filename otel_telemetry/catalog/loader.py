@@ -346,7 +346,12 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
     and rule of each problem, or ``OSError`` when the file cannot be read.
     """
     file = Path(path)
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise CatalogError(
+            [CatalogProblem(str(path), None, None, (), f"not UTF-8 text: {error.reason}")]
+        ) from None
     return parse_catalog(text, str(path), "json" if file.suffix.lower() == ".json" else "yaml")
 
 
