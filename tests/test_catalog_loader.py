@@ -198,6 +198,12 @@ def test_the_error_is_a_telemetry_error_whose_message_lists_file_line_and_rule()
     assert str(raised.value).startswith("telemetry-catalog.yaml:8:9: events.didCreateEntry.eventProperties")
 
 
+def test_a_document_nested_deeper_than_python_recurses_is_a_catalog_error() -> None:
+    for fmt, text in (("yaml", "[" * 5000 + "]" * 5000), ("json", "[" * 5000 + "]" * 5000)):
+        with pytest.raises(CatalogError):
+            parse_catalog(text, "deep", fmt)
+
+
 def test_a_catalog_built_in_code_is_checked_like_a_file() -> None:
     with pytest.raises(CatalogError):
         catalog_from_dict({"version": 1, "events": {"x": {"description": "d"}}})

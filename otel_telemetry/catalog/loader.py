@@ -331,9 +331,12 @@ def check_document(data: Any, source: str = "<catalog>", marks: Marks | None = N
 
 def parse_catalog(text: str, source: str = "<catalog>", fmt: str = "yaml") -> Catalog:
     """A catalog from YAML (``fmt="yaml"``) or JSON text; raises :class:`CatalogError`."""
-    data, marks, problems = (_parse_json if fmt == "json" else _parse_yaml)(text, source)
-    if not problems:
-        problems = check_document(data, source, marks)
+    try:
+        data, marks, problems = (_parse_json if fmt == "json" else _parse_yaml)(text, source)
+        if not problems:
+            problems = check_document(data, source, marks)
+    except RecursionError:
+        problems = [CatalogProblem(source, None, None, (), "nested too deeply to be a catalog")]
     if problems:
         raise CatalogError(problems)
     return Catalog.from_dict(data, source)

@@ -77,7 +77,9 @@ def catalog_policy_from_settings(
         return None
     try:
         return CatalogPolicy(path, chosen_mode, project_id_fn, strict=strict)
-    except (OSError, CatalogError) as error:
+    except Exception as error:  # from the environment: never crash the host app
+        if not isinstance(error, (OSError, CatalogError)):
+            logger.debug("otel-telemetry: unexpected error loading the catalog", exc_info=True)
         logger.error(
             "otel-telemetry: ignoring %s=%r, the catalog cannot be used:\n%s", CATALOG_ENV, path, error
         )
