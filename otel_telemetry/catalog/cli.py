@@ -38,7 +38,10 @@ def catalog() -> None:
 @catalog.command()
 @click.argument("files", nargs=-1, required=True, type=_FILE)
 def check(files: tuple[Path, ...]) -> None:
-    """Check that each catalog FILE (YAML or JSON) is valid; problems are listed with their line."""
+    """Check catalog files; list every problem with its line.
+
+    Exit 0 when every file is valid, 1 otherwise.
+    """
     failed = False
     for path in files:
         try:
@@ -72,7 +75,7 @@ def check(files: tuple[Path, ...]) -> None:
     help="Markdown file to write (default: standard output).",
 )
 def docs(file: Path, output: Path | None) -> None:
-    """Write the Markdown documentation of every event and property of the catalog FILE."""
+    """Write the Markdown page documenting the catalog FILE."""
     from .docs import render_markdown
 
     text = render_markdown(_load(file))
@@ -97,8 +100,9 @@ def docs(file: Path, output: Path | None) -> None:
 def scan(
     sources: tuple[Path, ...], catalog_file: Path, allow_unused: bool, all_sends: bool, as_json: bool
 ) -> None:
-    """Find send("event", ...) calls in the Python files under SOURCES and compare them with the catalog.
+    """Compare the send() calls in Python code with the catalog.
 
+    Finds send("event", ...) calls in the Python files under SOURCES (parsed with ast).
     Fails (exit 1) on events sent but not declared, literal property keys not declared, required
     properties missing from a literal payload, and declared events never sent (unless
     --allow-unused). Deprecated events and non-literal event names are warnings.
@@ -168,8 +172,9 @@ def scan(
 def infer(
     db_path: Path | None, json_files: tuple[Path, ...], limit: int, title: str | None, output: Path | None
 ) -> None:
-    """Build a first catalog from received events: every event and property seen, typed.
+    """Infer a first catalog from received events.
 
+    Every event and property seen, typed.
     Reads the local event store (what `otel-telemetry serve` received), or OTLP/JSON lines
     files. Descriptions and owners are TODO: edit the result, then `catalog check` it.
     """
