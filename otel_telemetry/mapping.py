@@ -68,6 +68,8 @@ class Mapper:
         self._event_name_attribute = event_name_attribute
         self._on_invalid = on_invalid_property
         self._hashes: dict[str, str] = {}
+        #: Event property keys already known not to use a reserved prefix (keys repeat).
+        self._plain_keys: set[str] = set()
 
     def user_hash(self, user_id: str) -> str:
         """``user.hash``: the id salted with the project id; cached (ids repeat)."""
@@ -78,22 +80,30 @@ class Mapper:
             digest = self._hashes[user_id] = salted_hash(user_id, self._salt)
         return digest
 
+    def _check_reserved(self, out: dict[str, AttrValue]) -> None:
+        """Drop (and report) event property keys under a reserved prefix; remember the others."""
+        reserved = [key for key in out if key.startswith(RESERVED_PREFIXES)]
+        for key in reserved:
+            del out[key]
+            if self._on_invalid is not None:
+                self._on_invalid(
+                    f"eventProperties.{key}", f"keys may not start with {', '.join(RESERVED_PREFIXES)}"
+                )
+        if len(self._plain_keys) > 65_536:
+            self._plain_keys.clear()
+        self._plain_keys.update(out)
+
     def attributes(self, event: CapturedEvent) -> tuple[dict[str, AttrValue], int]:
         """The record attributes of one event and how many were dropped by the count limit."""
         out: dict[str, AttrValue] = {}
         if event.event_properties:
             flatten_into(out, "", event.event_properties)
-            reserved = [key for key in out if key.startswith(RESERVED_PREFIXES)]
-            for key in reserved:
-                del out[key]
-                if self._on_invalid is not None:
-                    self._on_invalid(
-                        f"eventProperties.{key}", f"keys may not start with {', '.join(RESERVED_PREFIXES)}"
-                    )
+            if not self._plain_keys.issuperset(out):
+                self._check_reserved(out)
         user_id = event.user_id
         if event.user_properties:
             props = event.user_properties
-            if any(key in props for key in USER_ID_KEYS):
+            if "userId" in props or "user_id" in props:  # USER_ID_KEYS, spelled out: a hot path
                 props = dict(props)
                 for key in USER_ID_KEYS:
                     raw = props.pop(key, None)

@@ -32,7 +32,7 @@ class ResourceHandle(Generic[R]):
 def group_key(group: Mapping[str, Any]) -> tuple[Any, ...]:
     """A hashable key for a group-properties dict (types included: ``True`` is not ``1``)."""
     try:
-        key = tuple((k, type(v), v) for k, v in group.items())
+        key = (*group.items(), *map(type, group.values()))
         hash(key)
         return key
     except TypeError:
@@ -59,8 +59,12 @@ class ResourceCache(Generic[R]):
         """The resource for events with these group properties (the base one for none)."""
         if not group:
             return self.base
-        key = group_key(group)
-        handle = self._cache.get(key)
+        key: tuple[Any, ...] = (*group.items(), *map(type, group.values()))  # group_key, inlined
+        try:
+            handle = self._cache.get(key)
+        except TypeError:  # an unhashable value
+            key = group_key(group)
+            handle = self._cache.get(key)
         if handle is not None:
             self._cache.move_to_end(key)
             return handle

@@ -44,7 +44,7 @@ def check_event_name(name: object) -> str:
 def _group(value: object, field: str) -> dict[str, Any] | None:
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise TelemetryError(field, f"must be a mapping (dict), not {type(value).__name__}")
     return snapshot(value) if value else None
 
@@ -104,7 +104,7 @@ class Capturer:
             if len(self._known_names) < _KNOWN_NAMES_MAX:
                 self._known_names.add(name)
         if payload is not None:
-            if not isinstance(payload, Mapping):
+            if type(payload) is not dict and not isinstance(payload, Mapping):
                 raise TelemetryError("payload", f"must be a mapping (dict), not {type(payload).__name__}")
             if not payload.keys() <= PAYLOAD_KEYS:
                 unknown = sorted(str(k) for k in payload.keys() - PAYLOAD_KEYS)

@@ -136,3 +136,144 @@ def test_ratio_of_a_missing_figure_is_a_dash() -> None:
     assert ratio(None, 2.0) == "-"
     assert ratio(2.0, None) == "-"
     assert ratio(3.0, 1.5) == "2.00x"
+
+
+# -- the performance edits keep behaviour identical --------------------------------------------
+# The benchmark-driven fast paths (encoding.py, values.py, resources.py) are checked here against
+# the straightforward implementations they replace.
+
+_scalars = st.one_of(
+    st.text(max_size=8),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.binary(max_size=8),
+)
+_attr_values = st.one_of(
+    _scalars,
+    st.lists(st.text(max_size=4), max_size=3).map(tuple),
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=3).map(tuple),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=3).map(tuple),
+    st.lists(st.booleans(), max_size=3).map(tuple),
+)
+
+
+def _reference_request(records: list[Any], scope: tuple[str, str]) -> Any:
+    """The request built message by message, as the encoder did before it wrote bytes itself."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+    from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
+
+    from otel_telemetry.encoding import any_value
+
+    by_resource: dict[int, list[Any]] = {}
+    for record in records:
+        by_resource.setdefault(id(record.resource), []).append(record)
+    request = ExportLogsServiceRequest()
+    for group in by_resource.values():
+        resource_logs = request.resource_logs.add()
+        resource_logs.resource.CopyFrom(group[0].resource.proto)
+        scope_logs = resource_logs.scope_logs.add()
+        scope_logs.scope.CopyFrom(InstrumentationScope(name=scope[0], version=scope[1]))
+        for r in group:
+            log = scope_logs.log_records.add(
+                time_unix_nano=r.time_ns,
+                observed_time_unix_nano=r.time_ns,
+                severity_number=SeverityNumber.SEVERITY_NUMBER_INFO,
+                severity_text="INFO",
+                event_name=r.name,
+                dropped_attributes_count=r.dropped_attributes,
+            )
+            log.attributes.extend([KeyValue(key=k, value=any_value(v)) for k, v in r.attributes.items()])
+            if r.trace_id:
+                log.trace_id = r.trace_id.to_bytes(16, "big")
+                log.span_id = r.span_id.to_bytes(8, "big")
+                log.flags = r.trace_flags
+            if r.body is not None:
+                log.body.CopyFrom(AnyValue(string_value=r.body))
+    return request
+
+
+@st.composite
+def _mapped_batches(draw: st.DrawFn) -> list[Any]:
+    from otel_telemetry.encoding import resource_proto
+    from otel_telemetry.mapping import MappedRecord
+    from otel_telemetry.resources import ResourceHandle
+
+    resources = [
+        ResourceHandle({"i": i}, resource_proto({"service.name": f"s{i}", "i": i})) for i in range(3)
+    ]
+    records = st.builds(
+        MappedRecord,
+        st.text(min_size=1, max_size=8),
+        st.integers(0, 2**64 - 1),
+        st.dictionaries(st.text(min_size=1, max_size=5), _attr_values, max_size=6),
+        st.integers(0, 300),
+        st.sampled_from(resources),
+        st.one_of(st.just(0), st.integers(1, 2**128 - 1)),
+        st.integers(0, 2**64 - 1),
+        st.integers(0, 255),
+        st.one_of(st.none(), st.text(max_size=5)),
+    )
+    return draw(st.lists(records, max_size=8))
+
+
+@given(_mapped_batches())
+def test_encoder_writes_the_same_bytes_as_building_the_protobuf_messages(records: list[Any]) -> None:
+    from otel_telemetry.encoding import BatchEncoder
+
+    encoder = BatchEncoder("otel_telemetry", "1.2.3")
+    expected = _reference_request(records, ("otel_telemetry", "1.2.3"))
+    assert encoder.encode_bytes(records) == expected.SerializeToString()
+    assert encoder.encode(records) == expected
+    assert encoder.encode_bytes(records) == expected.SerializeToString()  # again, from the caches
+
+
+_props = st.recursive(
+    st.one_of(_scalars, st.none(), st.lists(st.text(max_size=3), max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.one_of(st.text(max_size=4), st.integers(0, 3)), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+@given(
+    st.dictionaries(st.one_of(st.text(max_size=5), st.integers(0, 5)), _props, max_size=6),
+    st.text(max_size=3),
+)
+def test_flatten_fast_path_matches_the_general_rules(props: dict[Any, Any], prefix: str) -> None:
+    from otel_telemetry.values import flatten_into
+
+    fast: dict[str, Any] = {"pre": "existing"}
+    general: dict[str, Any] = {"pre": "existing"}
+    flatten_into(fast, prefix, props)
+    flatten_into(general, prefix, props, set())  # an explicit ``seen`` bypasses the fast path
+    assert list(fast.items()) == list(general.items())
+
+
+@given(st.dictionaries(st.text(max_size=5), _props, max_size=6))
+def test_snapshot_is_a_deep_copy(props: dict[str, Any]) -> None:
+    import copy
+
+    from otel_telemetry.values import snapshot
+
+    copied = snapshot(props)
+    assert copied == copy.deepcopy(props)
+    for key, value in props.items():
+        if isinstance(value, (list, dict, set)):
+            assert copied[key] is not value  # the caller may mutate its own afterwards
+
+
+@given(
+    st.lists(st.dictionaries(st.sampled_from("abc"), st.one_of(st.booleans(), st.integers(0, 2)), max_size=3))
+)
+def test_resource_cache_separates_groups_that_differ_in_value_or_type(groups: list[dict[str, Any]]) -> None:
+    from otel_telemetry.resources import ResourceCache
+
+    cache = ResourceCache({"service.name": "s"}, dict)
+    for group in groups:
+        handle = cache.get(group)
+        assert handle.attributes == {"service.name": "s", **group}
+        assert [type(v) for v in handle.attributes.values()] == [str, *map(type, group.values())]
