@@ -25,8 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
 from .event import CapturedEvent
-from .spool.sender import SpoolSender
+from .spool.sender import MAX_RETRY_AFTER_S, SpoolSender
 from .spool.settings import SPOOL_WRITE_DELAY_S, Overflow, SpoolSettings
 from .spool.spool import Position, Spool
 from .stats import Counters, TelemetryStats
@@ -89,14 +91,21 @@ class EventIds:
 _ids = EventIds()
 
 
-def with_ids(batch: Sequence[CapturedEvent]) -> list[CapturedEvent]:
-    """The batch with an ``otel_telemetry.event.id`` annotation on each event."""
+def stamp_ids(prepared: Any) -> None:
+    """Add an ``otel_telemetry.event.id`` attribute to every record of a prepared batch.
+
+    Done after encoding, straight into the protobuf (or the mapped records of a provider
+    exporter): unique values would only churn the encoder's attribute cache.
+    """
     new_id = _ids
-    out = []
-    for event in batch:
-        annotations = {**event.annotations, EVENT_ID_ATTRIBUTE: new_id()} if event.annotations else None
-        out.append(event._replace(annotations=annotations or {EVENT_ID_ATTRIBUTE: new_id()}))
-    return out
+    if isinstance(prepared, ExportLogsServiceRequest):
+        for resource_logs in prepared.resource_logs:
+            for scope_logs in resource_logs.scope_logs:
+                for record in scope_logs.log_records:
+                    record.attributes.add(key=EVENT_ID_ATTRIBUTE).value.string_value = new_id()
+    elif isinstance(prepared, list):
+        for record in prepared:
+            record.attributes[EVENT_ID_ATTRIBUTE] = new_id()
 
 
 class _FlushMarker:
@@ -420,7 +429,9 @@ class BatchPipeline(Generic[P]):
 
     def _export(self, batch: list[CapturedEvent]) -> None:
         try:
-            prepared = self._exporter.prepare(with_ids(batch) if self._event_ids else batch)
+            prepared = self._exporter.prepare(batch)
+            if self._event_ids:
+                stamp_ids(prepared)
         except Exception as exc:
             logger.exception("otel-telemetry: could not encode a batch")
             self._lose(len(batch), "encode_error", repr(exc))
@@ -447,7 +458,7 @@ class BatchPipeline(Generic[P]):
                 self._lose(len(batch), "shutdown", f"exporter unavailable at shutdown: {outcome.error}")
                 return
             hint = outcome.retry_after_s
-            wait = hint if hint is not None else self._backoff.delay(attempt)
+            wait = min(hint, MAX_RETRY_AFTER_S) if hint is not None else self._backoff.delay(attempt)
             if deadline is not None:
                 wait = min(wait, max(deadline - now, 0.0))
             if attempt == 0:

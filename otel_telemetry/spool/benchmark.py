@@ -1,0 +1,160 @@
+"""Measure the spool on this machine: ``python -m otel_telemetry.spool.benchmark [N] [DIR]``.
+
+Two tables: the storage choice (append-only segment files vs SQLite in WAL mode, written in
+group commits of 512 records of 430 bytes, then read and deleted), and the delivery modes
+(caller cost of ``send()`` and end-to-end rate into a real OTLP receiver in this process).
+fsync costs vary a lot between disks: run it where the spool will live.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .frames import Frame, encode_frame, parse
+
+RECORD = os.urandom(430)
+GROUP = 512
+
+
+def _segments(directory: Path, n: int, fsync: bool) -> tuple[float, float]:
+    path = directory / "segment"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    start = time.perf_counter()
+    for _ in range(n // GROUP):
+        os.write(fd, encode_frame(RECORD * GROUP, GROUP))
+        if fsync:
+            os.fsync(fd)
+    written = time.perf_counter() - start
+    os.close(fd)
+    start = time.perf_counter()
+    records = sum(item.records for item in parse(path.read_bytes()) if isinstance(item, Frame))
+    path.unlink()
+    assert records == n // GROUP * GROUP
+    return written, time.perf_counter() - start
+
+
+def _sqlite(directory: Path, n: int, synchronous: str) -> tuple[float, float]:
+    db = sqlite3.connect(directory / "spool.db", isolation_level=None)
+    db.execute("pragma journal_mode=wal")
+    db.execute(f"pragma synchronous={synchronous}")
+    db.execute("create table q(id integer primary key, body blob)")
+    start = time.perf_counter()
+    for _ in range(n // GROUP):
+        db.execute("begin")
+        db.executemany("insert into q(body) values(?)", [(RECORD,)] * GROUP)
+        db.execute("commit")
+    written = time.perf_counter() - start
+    start = time.perf_counter()
+    while rows := db.execute("select id, body from q order by id limit ?", (GROUP,)).fetchall():
+        db.execute("delete from q where id <= ?", (rows[-1][0],))
+    read = time.perf_counter() - start
+    db.close()
+    return written, read
+
+
+def storage(n: int, base: Path) -> None:
+    """Print the storage comparison."""
+    cases: list[tuple[str, Callable[[Path], tuple[float, float]]]] = [
+        ("segment files, no fsync", lambda d: _segments(d, n, False)),
+        ("segment files, fsync per group", lambda d: _segments(d, n, True)),
+        ("SQLite WAL, synchronous=NORMAL", lambda d: _sqlite(d, n, "NORMAL")),
+        ("SQLite WAL, synchronous=FULL", lambda d: _sqlite(d, n, "FULL")),
+    ]
+    print(
+        f"| storage ({GROUP}-record groups) | write records/s | ms per group commit | read+delete records/s |"
+    )
+    print("|---|---|---|---|")
+    for name, case in cases:
+        results = []
+        for _ in range(3):
+            directory = Path(tempfile.mkdtemp(dir=base))
+            try:
+                results.append(case(directory))
+            finally:
+                shutil.rmtree(directory, ignore_errors=True)
+        written, read = min(results)
+        print(f"| {name} | {n / written:,.0f} | {written / (n // GROUP) * 1e3:.2f} | {n / read:,.0f} |")
+
+
+def delivery(n: int, base: Path) -> None:
+    """Print caller cost and end-to-end rate per delivery mode."""
+    from ..receiver import OTLPReceiver
+    from ..telemetry import Telemetry
+
+    payload = {"eventProperties": {"model": "article", "count": 3}, "userProperties": {"plan": "pro"}}
+    modes: list[tuple[str, int, int, dict[str, Any]]] = [
+        ("memory (default)", 1, n, {}),
+        ("memory + event ids", 1, n, {"event_ids": True}),
+        ("spool async, fsync=interval (default)", 1, n, {"spool": True}),
+        ("spool async, fsync=always", 1, n, {"spool": True, "spool_fsync": "always"}),
+        ("spool sync, fsync=never", 1, n // 4, {"spool": True, "spool_sync": "sync", "spool_fsync": "never"}),
+        (
+            "spool sync, fsync=always",
+            1,
+            n // 4,
+            {"spool": True, "spool_sync": "sync", "spool_fsync": "always"},
+        ),
+        (
+            "spool sync, fsync=always",
+            8,
+            n // 4,
+            {"spool": True, "spool_sync": "sync", "spool_fsync": "always"},
+        ),
+    ]
+    print("| mode | caller threads | caller µs/event | end-to-end events/s | delivered |")
+    print("|---|---|---|---|---|")
+    for name, threads, count, options in modes:
+        options = dict(options)
+        directory = Path(tempfile.mkdtemp(dir=base)) if options.pop("spool", False) else None
+        if directory is not None:
+            options["spool_dir"] = directory
+        with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
+            t = Telemetry(endpoint=rx.grpc_endpoint, protocol="grpc", project_id="bench", **options)
+            t.send("warm-up", payload)
+            t.flush(10.0)
+            rx.clear()
+            per = count // threads
+
+            def work(sender: Telemetry = t, per: int = per) -> None:
+                for _ in range(per):
+                    sender.send("ev", payload)
+
+            workers = [threading.Thread(target=work) for _ in range(threads)]
+            start = time.perf_counter()
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            caller = time.perf_counter() - start
+            flushed = t.flush(120.0)
+            total_s = time.perf_counter() - start
+            got = len(rx.records)
+            t.shutdown(5.0)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+        sent = per * threads
+        status = "" if flushed else " (flush timed out)"
+        rate = f"{sent / total_s:,.0f}"
+        print(f"| {name} | {threads} | {caller / sent * 1e6:.1f} | {rate} | {got}/{sent}{status} |")
+
+
+def main(argv: list[str]) -> None:
+    """Both tables, ``argv``: [N events] [directory on the disk to measure]."""
+    n = int(argv[0]) if argv else 20_000
+    base = Path(argv[1]) if len(argv) > 1 else Path(tempfile.gettempdir())
+    storage(5 * n, base)
+    print()
+    delivery(n, base)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
