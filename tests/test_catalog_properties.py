@@ -116,8 +116,8 @@ _values_of = {
 
 
 @st.composite
-def _received(draw: st.DrawFn) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """Received events whose keys each keep one type (as a real app's do)."""
+def _received(draw: st.DrawFn) -> tuple[dict[str, str], list[tuple[str, dict[str, Any], dict[str, Any]]]]:
+    """Types by key, and received events whose keys each keep that type (as a real app's do)."""
     keys = draw(st.dictionaries(st.sampled_from(["a", "b", "c.d", "user.role", "user.email", "ip"]), _types))
     records = []
     for _ in range(draw(st.integers(1, 6))):
@@ -125,17 +125,24 @@ def _received(draw: st.DrawFn) -> list[tuple[str, dict[str, Any], dict[str, Any]
         present = draw(st.sets(st.sampled_from(sorted(keys)))) if keys else set()
         attributes = {key: draw(_values_of[keys[key]]) for key in sorted(present)}
         records.append((name, attributes, {"service.name": "x", "plan": "pro"}))
-    return records
+    return keys, records
 
 
 @settings(max_examples=200, deadline=None)
 @given(received=_received())
-def test_events_always_pass_the_catalog_inferred_from_them(
-    received: list[tuple[str, dict[str, Any], dict[str, Any]]],
+def test_events_always_pass_the_catalog_inferred_from_them_and_scalar_types_are_kept(
+    received: tuple[dict[str, str], list[tuple[str, dict[str, Any], dict[str, Any]]]],
 ) -> None:
-    inferred = catalog_from_dict(infer_catalog(received).to_dict())
+    types, received_events = received
+    inferred = catalog_from_dict(infer_catalog(received_events).to_dict())
+    for event in inferred.events.values():
+        for group, props in event.properties.items():
+            for key, spec in props.items():
+                sent_as = f"user.{key}" if group == "userProperties" else key
+                if types.get(sent_as) in ("string", "integer", "boolean"):
+                    assert spec.type == types[sent_as]
     policy = CatalogPolicy(inferred, "enforce", lambda: "salt")
-    for name, attributes, resource in received:
+    for name, attributes, resource in received_events:
         groups = split_groups(attributes, resource)
         event = CapturedEvent(
             name,

@@ -130,6 +130,9 @@ def _widen(types: Counter[tuple[str, str | None]]) -> tuple[str, str | None, str
     """One type for all the values seen (integers and numbers widen to number), and a note when
     they disagreed; empty lists fit any list type."""
     kinds = set(types)
+    if len(kinds) == 1 and ("list", None) not in kinds:
+        ((kind, items_type),) = kinds
+        return kind, items_type, ""
     if all(kind == "list" for kind, _ in kinds):
         items = {item for _, item in kinds if item is not None}
         if len(items) <= 1:
@@ -138,9 +141,6 @@ def _widen(types: Counter[tuple[str, str | None]]) -> tuple[str, str | None, str
             return "list", "number", ""
     elif kinds <= {("integer", None), ("number", None)}:
         return "number", None, ""
-    elif len(kinds) == 1:
-        ((kind, items_type),) = kinds
-        return kind, items_type, ""
     (kind, item), _ = next(
         (entry for entry in types.most_common() if entry[0] != ("list", None)), (("string", None), 0)
     )
