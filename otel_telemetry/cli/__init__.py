@@ -1,4 +1,4 @@
-"""The ``otel-telemetry`` command line: send, serve, tail, events, stats, demo, doctor.
+"""The ``otel-telemetry`` command line: send, serve, tail, events, stats, demo, doctor, catalog.
 
 Each command lives in its own module and is added to :data:`main` here. Other command groups
 (the event catalog's ``catalog``) are added with ``main.add_command(group)`` below.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from ..catalog.cli import catalog
 from ..version import __version__
 from .demo import demo
 from .doctor import doctor
@@ -28,10 +29,7 @@ def main() -> None:
     """
 
 
-for _command in (send, serve, tail, events, stats, demo, doctor):
+for _command in (send, serve, tail, events, stats, demo, doctor, catalog):
     main.add_command(_command)
-
-# Other command groups register here, one line each, e.g.:
-#   from ..catalog.cli import catalog; main.add_command(catalog)
 
 __all__ = ["main"]
