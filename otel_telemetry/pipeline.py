@@ -329,6 +329,8 @@ class BatchPipeline(Generic[P]):
             self._draining_deadline = deadline
             thread = self._thread
         lost_before = self._lost
+        if self._spool is not None:
+            self._spool.begin_close()  # the sender stops waiting for full batches
         self._stopping.set()  # retry waits re-check the deadline
         self._retry_wake.set()
         self._space.set()

@@ -160,6 +160,16 @@ def test_the_next_instance_delivers_what_a_stopped_one_left_in_the_spool(tmp_pat
     assert spooled_records(tmp_path) == 0
 
 
+def test_shutdown_with_a_spool_delivers_the_queue_and_removes_its_directory(
+    tmp_path: Path, receiver: OTLPReceiver
+) -> None:
+    t = Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc", project_id="p", spool_dir=tmp_path)
+    assert all(send_seq(t, 1000))
+    assert t.shutdown(10.0)
+    assert sorted(seqs(receiver)) == list(range(1000))
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- spool durability modes --------------------------------------------------------------------
 
 

@@ -79,7 +79,7 @@ class SpoolSender:
     def stop(self, deadline: float) -> bool:
         """Deliver until ``deadline`` (monotonic), then stop; True if the thread ended in time."""
         self._deadline = deadline
-        self._spool.begin_close()
+        self._spool.writer_finished()
         self._retry_wake.set()
         self._stopping.set()
         thread = self._thread
@@ -102,7 +102,7 @@ class SpoolSender:
                 try:
                     chunk = self._spool.next_chunk(self._batch)
                     if chunk is None:
-                        if self._spool.closing:
+                        if self._spool.finished:
                             return
                         self._spool.wait_for_work(self._batch, self._delay, 1.0)
                         continue

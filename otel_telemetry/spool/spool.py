@@ -54,6 +54,7 @@ class Spool:
         self._adopted: SpoolDir | None = None
         self._failed = False
         self._closing = False
+        self._writer_done = False
         self._flush_requested = 0
         self._last_fsync = 0.0
         self._dirty = False
@@ -91,15 +92,21 @@ class Spool:
         return own.path if own is not None else None
 
     def begin_close(self) -> None:
-        """Shutdown started: the sender sends what it has without waiting for fuller batches."""
+        """Shutdown started: send partial batches at once, stop waiting for space, stop adopting."""
         with self._cond:
             self._closing = True
+            self._cond.notify_all()
+
+    def writer_finished(self) -> None:
+        """The worker wrote its last batch: once the sender has read everything, it may stop."""
+        with self._cond:
+            self._closing = self._writer_done = True
             self._cond.notify_all()
 
     def close(self) -> None:
         """Release directories; what was not delivered stays on disk for the next process."""
         with self._cond:
-            self._closing = True
+            self._closing = self._writer_done = True
             for spool_dir in (self._own, self._adopted):
                 if spool_dir is not None:
                     with contextlib.suppress(OSError):
@@ -123,7 +130,7 @@ class Spool:
                 spool_dir.forget_after_fork()
         self._cond = threading.Condition()
         self._own = self._adopted = None
-        self._closing = False
+        self._closing = self._writer_done = False
         self._flush_requested = 0
         self._first_unsent_at = None
 
@@ -249,11 +256,11 @@ class Spool:
                 self._cond.wait(wait)
 
     def _ready(self, batch: int, delay_s: float, now: float) -> bool:
-        if self._adopted is not None or now >= self._next_scan:
+        if self._adopted is not None or (now >= self._next_scan and not self._closing):
             return True
         own = self._own
         if own is None or own.pending_records <= 0:
-            return self._closing
+            return self._writer_done
         return (
             self._closing
             or self._flush_requested > 0
@@ -387,9 +394,9 @@ class Spool:
             return records, size
 
     @property
-    def closing(self) -> bool:
-        """True once shutdown began."""
-        return self._closing
+    def finished(self) -> bool:
+        """True once shutdown began and the writer is done: nothing new will arrive."""
+        return self._writer_done
 
     def notify(self) -> None:
         """Wake the sender (used by flush and shutdown)."""
