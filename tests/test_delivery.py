@@ -193,6 +193,17 @@ def test_a_spool_that_cannot_be_created_falls_back_to_memory_delivery(
     assert "cannot use spool directory" in caplog.text
 
 
+def test_raw_user_ids_never_reach_the_spool(tmp_path: Path) -> None:
+    with telemetry(free_port(), spool_dir=tmp_path) as t:
+        assert t.send("ev", {"userProperties": {"userId": "alice@example.com", "plan": "pro"}})
+        assert t.send("ev", user_id="bob@example.com")
+        assert not t.flush(0.3)
+    data = b"".join(segment.read_bytes() for segment in tmp_path.glob("*/*.seg"))
+    assert spooled_records(tmp_path) == 2
+    assert b"alice@example.com" not in data and b"bob@example.com" not in data
+    assert b"user.hash" in data and b"pro" in data
+
+
 # -- event ids ---------------------------------------------------------------------------------
 
 

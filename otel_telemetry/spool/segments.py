@@ -120,16 +120,27 @@ class SpoolDir:
     def create(cls, parent: Path, fsync: bool) -> SpoolDir:
         """A new, locked directory of this process under ``parent``."""
         parent.mkdir(parents=True, exist_ok=True)
-        name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        staging = parent / f".{name}.new"
-        staging.mkdir()
-        fd = os.open(staging / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        final = parent / name
-        os.rename(staging, final)
-        if fsync:
-            _fsync_dir(parent)
-        return cls(final, fd, owned=True)
+        for attempt in range(3):
+            name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+            staging = parent / f".{name}.new"
+            staging.mkdir()
+            try:
+                fd = os.open(staging / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except FileNotFoundError:  # swept away as stale by another process: try a new name
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                final = parent / name
+                os.rename(staging, final)
+            except OSError:
+                os.close(fd)
+                if attempt == 2:
+                    raise
+                continue
+            if fsync:
+                _fsync_dir(parent)
+            return cls(final, fd, owned=True)
+        raise OSError(f"could not create a spool directory in {parent}")
 
     @classmethod
     def adopt(cls, path: Path) -> SpoolDir | None:

@@ -31,6 +31,8 @@ REJECTED_DIR = "rejected"
 MAX_REJECTED_FILES = 100
 #: How often the sender looks for directories left by dead processes.
 ADOPT_SCAN_S = 5.0
+#: A half-created directory older than this was left by a process that died creating it.
+STALE_STAGING_S = 60.0
 
 Position = tuple[int, int]
 
@@ -374,6 +376,11 @@ class Spool:
     @staticmethod
     def _remove_stale_staging(path: Path) -> None:
         """A ``.name.new`` directory whose creator died before renaming it (it holds no events)."""
+        try:
+            if time.time() - path.stat().st_mtime < STALE_STAGING_S:
+                return  # its creator may be between mkdir and flock
+        except OSError:
+            return
         staged = SpoolDir.adopt(path)
         if staged is not None and not staged.segments:
             staged.release()
