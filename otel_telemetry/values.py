@@ -40,6 +40,7 @@ _SCALARS = frozenset({str, bool, int, float, type(None), bytes})
 _CONTAINERS = frozenset({dict, list, set, bytearray, tuple, frozenset})
 #: Containers whose copy is shallow when every item is an immutable scalar.
 _FLAT_COPIES = frozenset({list, set, tuple, frozenset})
+_STR = frozenset({str})
 
 
 def snapshot(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def snapshot(props: Mapping[str, Any]) -> dict[str, Any]:
         kind = type(value)
         if kind in _SCALARS or kind not in _CONTAINERS:
             continue
-        if kind in _FLAT_COPIES and all(type(item) in _SCALARS for item in value):
+        if kind in _FLAT_COPIES and _SCALARS.issuperset(map(type, value)):
             # Only immutable scalars inside: a shallow copy is a deep copy (and ~10x cheaper);
             # tuples and frozensets of them are immutable already.
             if kind is list or kind is set:
@@ -192,7 +193,7 @@ def _flatten_flat(out: dict[str, AttrValue], prefix: str, props: Mapping[Any, An
             return False
         if kind is str or kind is bool or (kind is int and INT64_MIN <= value <= INT64_MAX):
             out[prefix + key] = value
-        elif (kind is list or kind is tuple) and value and all(type(item) is str for item in value):
+        elif (kind is list or kind is tuple) and value and _STR.issuperset(map(type, value)):
             out[prefix + key] = tuple(value)
         else:
             return False
