@@ -133,8 +133,11 @@ def test_every_command_has_help(command: list[str]) -> None:
         assert command[0] in result.stdout
 
 
-def test_top_level_help_lists_every_command() -> None:
-    result = run_cli("--help")
+@pytest.mark.parametrize("args", [["--help"], []])
+def test_top_level_help_lists_every_command(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 0
+    assert "otel-telemetry demo" in result.stdout
     for command in COMMANDS:
         assert re.search(rf"^\s+{command}\s", result.stdout, re.MULTILINE), command
 

@@ -19,14 +19,20 @@ from .stats import stats
 from .tail import tail
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    invoke_without_command=True,
+)
 @click.version_option(__version__, prog_name="otel-telemetry")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Product telemetry for Python apps, over OpenTelemetry.
 
     Start with `otel-telemetry demo`: it sends example events to a receiver inside the
     command and shows what arrived.
     """
+    if ctx.invoked_subcommand is None:  # a bare `otel-telemetry` is a request for help
+        click.echo(ctx.get_help())
 
 
 for _command in (send, serve, tail, events, stats, demo, doctor, catalog):
