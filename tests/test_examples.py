@@ -86,7 +86,6 @@ def test_wsgi_example_reports_its_requests(receiver: OTLPReceiver) -> None:
 
 
 def test_asgi_example_reports_its_requests(receiver: OTLPReceiver) -> None:
-    pytest.importorskip("uvicorn")
     run_example("asgi_app.py", receiver)
     events = sorted((r.attributes["url"], r.attributes["success"]) for r in receiver.records)
     assert events == [("/api/articles", True), ("/api/articles/1", True), ("/missing", False)]

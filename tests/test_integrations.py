@@ -13,6 +13,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import requests
+import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -187,7 +188,6 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def serve_asgi(app: Any) -> tuple[str, Any]:
-    uvicorn = pytest.importorskip("uvicorn")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="on"))
