@@ -711,7 +711,7 @@ def test_on_request_callback_sees_every_accepted_request() -> None:
     assert seen == [("grpc", 1), ("http/protobuf", 1)]
 
 
-def test_on_request_exception_becomes_500_or_internal_and_nothing_is_stored(
+def test_on_request_exception_becomes_a_retryable_503_or_unavailable_and_nothing_is_stored(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     def broken(protocol: str, request: ExportLogsServiceRequest) -> None:
@@ -720,12 +720,13 @@ def test_on_request_exception_becomes_500_or_internal_and_nothing_is_stored(
     with OTLPReceiver(on_request=broken) as rx:
         payload = sample_request().SerializeToString()
         response = requests.post(rx.http_endpoint + "/v1/logs", data=payload, headers=PROTOBUF, timeout=5)
-        assert response.status_code == 500
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
         assert "disk full" in parse_status(response.content).message
         error = grpc_error(rx, payload)
-        assert error.code() == grpc.StatusCode.INTERNAL
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
         assert rx.records == [] and rx.requests == []
-        assert outcomes(rx) == [("http/protobuf", "500"), ("grpc", "INTERNAL")]
+        assert outcomes(rx) == [("http/protobuf", "503"), ("grpc", "UNAVAILABLE")]
     assert "on_request callback failed" in caplog.text
 
 

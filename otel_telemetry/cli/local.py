@@ -54,7 +54,7 @@ class LocalBackend:
             raise click.ClickException(f"cannot start the local receiver on {host}: {error}") from None
 
     def _on_request(self, protocol: str, request: ExportLogsServiceRequest) -> None:
-        # Store first: if that fails the receiver answers 500 / INTERNAL instead of acknowledging.
+        # Store first: if that fails the receiver answers 503 / UNAVAILABLE, so the sender retries.
         if self.store is not None:
             self.store.add_request(protocol, request)
         if self._extra is not None:

@@ -207,13 +207,23 @@ class ReceiverCore:
         return reply
 
     def _accept(self, protocol: str, request: ExportLogsServiceRequest, reply: Reply) -> Reply:
-        """Run ``on_request`` then store the records; a failing callback turns into a 500/INTERNAL."""
+        """Run ``on_request`` then store the records.
+
+        A failing callback (the store's disk is full or locked) answers 503 / UNAVAILABLE with a
+        retry hint, so OTLP senders keep the batch and retry instead of dropping it.
+        """
         if self._on_request is not None:
             try:
                 self._on_request(protocol, request)
             except Exception as exc:
                 _logger.exception("otel-telemetry receiver: on_request callback failed")
-                return Reply.error(500, grpc.StatusCode.INTERNAL, f"receiver callback failed: {exc!r}")
+                return Reply(
+                    http_status=503,
+                    grpc_code=grpc.StatusCode.UNAVAILABLE,
+                    message=f"receiver callback failed: {exc!r}",
+                    retry_after="1",
+                    retry_delay_s=1.0,
+                )
         records = list(iter_records(request, protocol)) if self._keep else []
         count = sum(
             len(scope.log_records) for resource in request.resource_logs for scope in resource.scope_logs

@@ -32,7 +32,7 @@ class OTLPReceiver:
 
     ``grpc_port`` / ``http_port``: 0 picks a free port, None disables that protocol.
     ``on_request(protocol, request)`` runs for every accepted logs request before
-    its records are stored; if it raises, the request is answered 500 / INTERNAL
+    its records are stored; if it raises, the request is answered 503 / UNAVAILABLE (retryable)
     and not stored. ``keep_records=False`` keeps nothing in memory (``records``,
     ``requests`` and ``request_log`` stay empty; ``wait_for*`` and ``signal_counts``
     still work) for long-running use where ``on_request`` is the consumer.

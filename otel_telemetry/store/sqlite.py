@@ -216,7 +216,7 @@ class EventStore:
         """Store every log record of one export request in one transaction; returns how many.
 
         Matches ``OTLPReceiver(on_request=...)``: if this raises, the receiver answers
-        500 / INTERNAL, so the sender learns the batch was not stored (it is not acknowledged).
+        503 / UNAVAILABLE, so the sender keeps the batch and retries it.
         """
         return self.add_records(iter_records(request, protocol))
 
