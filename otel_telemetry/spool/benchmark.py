@@ -1,16 +1,21 @@
 """Measure the spool on this machine: ``python -m otel_telemetry.spool.benchmark [N] [DIR]``.
 
-Two tables: the storage choice (append-only segment files vs SQLite in WAL mode, written in
-group commits of 512 records of 430 bytes, then read and deleted), and the delivery modes
-(caller cost of ``send()`` and end-to-end rate into a real OTLP receiver in this process).
-fsync costs vary a lot between disks: run it where the spool will live.
+Three tables: the storage choice (append-only segment files vs SQLite in WAL mode, written in
+group commits of 512 records of 430 bytes, then read and deleted), the delivery modes (caller
+cost of ``send()`` and end-to-end rate into a real OTLP receiver in this process), and the
+crash window (an app process sending flat out is SIGKILLed; a successor delivers its spool;
+how many events that ``send()`` had accepted never arrive). fsync costs vary a lot between
+disks: run it where the spool will live.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -147,6 +152,67 @@ def delivery(n: int, base: Path) -> None:
         print(f"| {name} | {threads} | {caller / sent * 1e6:.1f} | {rate} | {got}/{sent}{status} |")
 
 
+_CRASH_APP = """
+import json, sys
+from otel_telemetry import Telemetry
+options = json.loads(sys.argv[1])
+t = Telemetry(project_id="bench", **options)
+for seq in range(10**9):
+    if t.send("ev", {"eventProperties": {"seq": seq}}):
+        sys.stdout.write(f"{seq}\\n")
+        sys.stdout.flush()
+"""
+
+_SUCCESSOR = """
+import json, sys, time
+from otel_telemetry import Telemetry
+t = Telemetry(project_id="bench", **json.loads(sys.argv[1]))
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline and not (t.stats().recovered and not t.stats().spool_pending):
+    time.sleep(0.1)
+t.shutdown(5)
+"""
+
+
+def crash(kill_after: int, base: Path) -> None:
+    """Print how many accepted events a SIGKILL loses per durability setting."""
+    from ..receiver import Fault, OTLPReceiver
+
+    print("| spool_sync | spool_fsync | send() returned True | lost at SIGKILL |")
+    print("|---|---|---|---|")
+    for sync, fsync in (("async", "interval"), ("async", "always"), ("sync", "interval"), ("sync", "always")):
+        directory = Path(tempfile.mkdtemp(dir=base))
+        with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
+            rx.set_default_fault(Fault(http_status=503))  # nothing leaves before the kill
+            options = json.dumps(
+                {
+                    "endpoint": rx.grpc_endpoint,
+                    "protocol": "grpc",
+                    "spool_dir": str(directory),
+                    "spool_sync": sync,
+                    "spool_fsync": fsync,
+                }
+            )
+            app = subprocess.Popen(
+                [sys.executable, "-c", _CRASH_APP, options], stdout=subprocess.PIPE, text=True
+            )
+            assert app.stdout is not None
+            accepted = 0
+            for _ in app.stdout:
+                accepted += 1
+                if accepted >= kill_after:
+                    app.send_signal(signal.SIGKILL)
+                    break
+            accepted += len(app.stdout.read().splitlines())
+            app.wait()
+            rx.set_default_fault(None)
+            subprocess.run([sys.executable, "-c", _SUCCESSOR, options], timeout=120, check=False)
+            arrived = {int(record.attributes["seq"]) for record in rx.records}
+        shutil.rmtree(directory, ignore_errors=True)
+        lost = sum(1 for seq in range(accepted) if seq not in arrived)
+        print(f"| {sync} | {fsync} | {accepted} | {lost} |")
+
+
 def main(argv: list[str]) -> None:
     """Both tables, ``argv``: [N events] [directory on the disk to measure]."""
     n = int(argv[0]) if argv else 20_000
@@ -154,6 +220,8 @@ def main(argv: list[str]) -> None:
     storage(5 * n, base)
     print()
     delivery(n, base)
+    print()
+    crash(n, base)
 
 
 if __name__ == "__main__":
