@@ -6,13 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from otel_telemetry import Telemetry
+from otel_telemetry.receiver import OTLPReceiver
 from otel_telemetry.spool.frames import HEADER_SIZE, Damage, Frame, encode_frame, parse
 from otel_telemetry.spool.segments import ACK_NAME, SpoolDir
 from otel_telemetry.spool.settings import SpoolSettings
@@ -231,3 +236,97 @@ def test_orphans_are_found_and_their_events_counted_as_recovered(tmp_path: Path)
     assert not dead.path.exists()
     assert os.listdir(tmp_path) == [spool.path.name]  # type: ignore[union-attr]
     spool.close()
+
+
+def test_directories_and_files_that_are_not_the_spools_are_never_touched(tmp_path: Path) -> None:
+    (tmp_path / "empty-dir").mkdir()
+    (tmp_path / "12-notours").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    other = SpoolDir.create(tmp_path, fsync=False)
+    (other.path / "extra.txt").write_text("someone's")
+    other.release()  # drained, but holds a foreign file: the directory stays, our files go
+    spool, _ = _spool(tmp_path, "drop_newest")
+    assert spool.next_chunk(10) is None
+    spool.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["empty-dir", "12-notours", "notes.txt", other.path.name]
+    )
+    assert [p.name for p in other.path.iterdir()] == ["extra.txt"]
+
+
+# -- what arrives through the spool is what arrives without it -------------------------------
+
+_keys = st.text(min_size=1, max_size=10).filter(
+    lambda k: not k.startswith(("user.", "otel.", "otel_telemetry."))
+)
+_values = st.recursive(
+    st.one_of(
+        st.text(max_size=30),
+        st.booleans(),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.floats(allow_nan=False),
+        st.none(),
+        st.lists(st.integers(0, 9), max_size=3),
+    ),
+    lambda inner: st.dictionaries(_keys, inner, max_size=3) | st.lists(inner, max_size=3),
+    max_leaves=8,
+)
+_events = st.lists(
+    st.tuples(
+        st.text(min_size=1, max_size=20).filter(str.isprintable).filter(str.strip),
+        st.dictionaries(_keys, _values, max_size=4),
+        st.dictionaries(_keys, _values, max_size=2),
+        st.dictionaries(_keys, st.text(max_size=8), max_size=2),
+        st.one_of(st.none(), st.text(min_size=1, max_size=12)),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@pytest.fixture(scope="module")
+def shared_receiver() -> Iterator[OTLPReceiver]:
+    with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
+        yield rx
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_events)
+def test_arbitrary_events_arrive_through_the_spool_exactly_as_from_memory(
+    shared_receiver: OTLPReceiver,
+    events: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], str | None]],
+) -> None:
+    received = []
+    for spooled in (False, True):
+        shared_receiver.clear()
+        with tempfile.TemporaryDirectory() as directory:
+            t = Telemetry(
+                endpoint=shared_receiver.grpc_endpoint,
+                protocol="grpc",
+                project_id="property-project",
+                schedule_delay_s=0.01,
+                event_ids=False,
+                **({"spool_dir": directory} if spooled else {}),
+            )
+            try:
+                for name, event_props, user_props, group_props, user_id in events:
+                    t.send(
+                        name,
+                        {
+                            "eventProperties": event_props,
+                            "userProperties": user_props,
+                            "groupProperties": group_props,
+                        },
+                        user_id=user_id,
+                    )
+                assert t.flush(10.0)
+            finally:
+                t.shutdown(5.0)
+        assert shared_receiver.wait_for(len(events), timeout=10.0)
+        received.append(
+            [
+                (r.event_name, r.attributes, r.resource, r.body, r.time_unix_nano > 0)
+                for r in shared_receiver.records
+            ]
+        )
+    assert received[0] == received[1]

@@ -18,7 +18,7 @@ import contextlib
 import fcntl
 import logging
 import os
-import shutil
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,9 @@ logger = logging.getLogger("otel_telemetry")
 LOCK_NAME = "lock"
 ACK_NAME = "ack"
 SUFFIX = ".seg"
+#: Names of spool directories (``<pid>-<12 hex>``) and of ones being created (``.<name>.new``).
+DIR_NAME = re.compile(r"\d+-[0-9a-f]{12}")
+STAGING_NAME = re.compile(r"\.\d+-[0-9a-f]{12}\.new")
 #: How much of a segment one read pulls in (grown when a single frame is larger).
 READ_BUDGET = 1024 * 1024
 #: A fully delivered active segment this large is replaced by a fresh one (its space returned).
@@ -146,7 +149,7 @@ class SpoolDir:
     def adopt(cls, path: Path) -> SpoolDir | None:
         """Lock and load the directory of a dead process; None if its owner (or an adopter) lives."""
         try:
-            fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CLOEXEC)  # only directories of ours
         except OSError:
             return None
         try:
@@ -370,10 +373,18 @@ class SpoolDir:
     # -- the end --------------------------------------------------------------------------------
 
     def release(self, remove_if_drained: bool = True) -> None:
-        """Close files; delete the directory if nothing is left in it; then drop the lock."""
+        """Close files; delete the directory if nothing is left in it; then drop the lock.
+
+        Only the spool's own files are deleted: a directory holding anything else stays.
+        """
         self.close_active(fsync=False)
         if remove_if_drained and self.drained:
-            shutil.rmtree(self.path, ignore_errors=True)
+            for segment in self.segments:
+                segment.path.unlink(missing_ok=True)
+            for name in (ACK_NAME, f".{ACK_NAME}.tmp", LOCK_NAME):
+                (self.path / name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
         if self._lock_fd is not None:
             fd, self._lock_fd = self._lock_fd, None
             os.close(fd)

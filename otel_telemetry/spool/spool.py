@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..stats import Counters
 from .frames import encode_frame
-from .segments import LOCK_NAME, Chunk, SpoolDir
+from .segments import DIR_NAME, LOCK_NAME, STAGING_NAME, Chunk, SpoolDir
 from .settings import FSYNC_INTERVAL_S, Overflow, SpoolSettings
 
 logger = logging.getLogger("otel_telemetry")
@@ -356,9 +356,11 @@ class Spool:
             path = Path(entry.path)
             if own is not None and path == own.path:
                 continue
-            if entry.name.startswith("."):
+            if STAGING_NAME.fullmatch(entry.name):
                 self._remove_stale_staging(path)
                 continue
+            if not DIR_NAME.fullmatch(entry.name):
+                continue  # not ours: never touched
             adopted = SpoolDir.adopt(path)
             if adopted is None:
                 continue
@@ -380,6 +382,10 @@ class Spool:
             if time.time() - path.stat().st_mtime < STALE_STAGING_S:
                 return  # its creator may be between mkdir and flock
         except OSError:
+            return
+        if not (path / LOCK_NAME).exists():  # died between mkdir and creating the lock
+            with contextlib.suppress(OSError):
+                path.rmdir()
             return
         staged = SpoolDir.adopt(path)
         if staged is not None and not staged.segments:
