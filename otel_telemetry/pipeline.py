@@ -171,6 +171,7 @@ class BatchPipeline(Generic[P]):
         self._queue: deque[CapturedEvent | _FlushMarker] = deque()
         self._lock = threading.Lock()
         self._lost_lock = threading.Lock()
+        self._drain_lock = threading.Lock()  # one drainer at a time: the worker or a sync caller
         self._wake = threading.Event()
         self._retry_wake = threading.Event()
         self._stopping = threading.Event()
@@ -242,7 +243,19 @@ class BatchPipeline(Generic[P]):
             target = self._appended
         if self._thread is None:
             self._start()
-        self._wake.set()
+        if self._spool_open and self._drain_lock.acquire(blocking=False):
+            # group commit on the caller's thread: write everything queued, ours included,
+            # instead of waiting for the worker to wake up (a thread hand-off costs ~150 µs)
+            try:
+                self._drain(self._queue, until=target)
+            except Exception:  # never raise into the app; the worker will retry
+                logger.exception("otel-telemetry: unexpected error writing to the spool")
+            finally:
+                self._drain_lock.release()
+            if self._queue:
+                self._wake.set()  # what others queued meanwhile is the worker's
+        else:
+            self._wake.set()
         with self._sync_cond:
             self._sync_cond.wait_for(lambda: self._written >= target or self._closed, self._block_timeout)
         return True
@@ -371,7 +384,8 @@ class BatchPipeline(Generic[P]):
             self._wake.wait(delay)
             self._wake.clear()
             try:
-                self._drain(queue)
+                with self._drain_lock:
+                    self._drain(queue)
             except Exception:  # never let the worker die: that would silently stop delivery
                 logger.exception("otel-telemetry: unexpected error in the export worker")
             if self._closed and not queue:
@@ -397,8 +411,9 @@ class BatchPipeline(Generic[P]):
         )
         self._sender.start()
 
-    def _drain(self, queue: deque[CapturedEvent | _FlushMarker]) -> None:
-        while queue:
+    def _drain(self, queue: deque[CapturedEvent | _FlushMarker], until: int | None = None) -> None:
+        """Export (or spool) what is queued; a sync caller stops once ``until`` events are written."""
+        while queue and (until is None or self._written < until):
             batch: list[CapturedEvent] = []
             marker: _FlushMarker | None = None
             while queue and len(batch) < self._batch:
