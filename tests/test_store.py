@@ -199,7 +199,7 @@ def test_malformed_grpc_request_gets_invalid_argument_and_the_store_keeps_workin
     assert [e.event_name for e in store_of(backend).events()] == ["afterGarbage"]
 
 
-def test_a_store_that_cannot_write_answers_500_instead_of_acknowledging(tmp_path: Path) -> None:
+def test_a_store_that_cannot_write_answers_a_retryable_503_instead_of_acknowledging(tmp_path: Path) -> None:
     store = EventStore(tmp_path / "events.db")
     store.close()  # every insert now fails
     with OTLPReceiver(on_request=store.add_request) as rx:
@@ -209,7 +209,8 @@ def test_a_store_that_cannot_write_answers_500_instead_of_acknowledging(tmp_path
             headers={"Content-Type": "application/x-protobuf"},
             timeout=5,
         )
-    assert response.status_code == 500
+    assert response.status_code == 503  # the sender keeps the batch and retries it
+    assert response.headers["Retry-After"]
 
 
 # -- the schema -------------------------------------------------------------------------------
