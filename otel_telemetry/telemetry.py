@@ -108,6 +108,9 @@ class Telemetry:
         self_metrics: Any = None,
     ) -> None:
         env = os.environ
+        # First: the spool's background sender (started below) may ask for the project id at once.
+        self._project_id: str | None = None
+        self._lock = threading.Lock()
         self.disabled_reason = disabled_reason(env, disabled=disabled, disable_env=disable_env)
         self._disabled = self.disabled_reason is not None
         self._strict = strict if strict is not None else is_truthy(env.get("OTEL_TELEMETRY_STRICT"))
@@ -209,9 +212,6 @@ class Telemetry:
             register_self_metrics(self, self_metrics) if self_metrics and not self._disabled else None
         )
         self.exit_timeout_s = p.exit_timeout_s
-        self._project_id: str | None = None
-        self._base_resource: dict[str, AttrValue] | None = None
-        self._lock = threading.Lock()
         _instances.add(self)
         if self._disabled:
             logger.debug("otel-telemetry is disabled (%s): nothing will be sent", self.disabled_reason)
