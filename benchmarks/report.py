@@ -119,7 +119,10 @@ def write_markdown(report: Report, path: Path, chart: Path | None) -> str:
         f"{m.get('os', '?')}; "
         f"{m.get('python', '?')}.",
         "",
-        "Packages: " + ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items()) + ".",
+        f"otel-telemetry at commit `{m.get('commit', 'unknown')}` (`-dirty`: with uncommitted changes "
+        "in the working tree). Packages: "
+        + ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items())
+        + ".",
         "",
         f"Settings: caller-cost bursts of {s.get('caller_n', 0):,} calls x {s.get('repeats')} repeats; "
         f"end to end and memory N = {s.get('n', 0):,} x {s.get('e2e_repeats')} / {s.get('memory_repeats')} "

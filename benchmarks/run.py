@@ -335,7 +335,14 @@ def machine() -> dict[str, Any]:
         "posthog",
         "amplitude-analytics",
     ]
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
     return {
+        "commit": commit or "unknown",
         "cpu": cpu,
         "cpus": os.cpu_count(),
         "memory": memory,

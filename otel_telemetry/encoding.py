@@ -9,6 +9,7 @@ the messages (``tests`` compare the two) at a third of the cost.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -40,9 +41,46 @@ def any_value(value: AttrValue) -> AnyValue:
     return AnyValue(array_value=ArrayValue(values=[any_value(item) for item in value]))
 
 
+def cache_key(key: str, value: AttrValue) -> tuple[Any, ...]:
+    """A key under which the encoding of attribute ``key=value`` may be cached.
+
+    Equal values must encode alike: ``(0, 1) == (False, True)`` and ``0.0 == -0.0`` in Python,
+    so tuples also carry their item type (they are homogeneous) and floats their sign.
+    """
+    kind = type(value)
+    if kind is tuple:
+        items: tuple[Any, ...] = value  # type: ignore[assignment]
+        if items and type(items[0]) is float:
+            return (key, kind, tuple(math.copysign(1.0, item) for item in items), items)
+        return (key, kind, value, type(items[0]) if items else None)
+    if kind is float:
+        return (key, kind, value, math.copysign(1.0, value))  # type: ignore[arg-type]
+    return (key, kind, value)
+
+
+_key_values: dict[tuple[Any, ...], bytes] = {}
+
+
+def key_value_bytes(key: str, value: AttrValue) -> bytes:
+    """The serialised ``KeyValue`` of one attribute; cached (resources repeat their attributes)."""
+    lookup = cache_key(key, value)
+    encoded = _key_values.get(lookup)
+    if encoded is None:
+        if len(_key_values) >= _MAX_CACHED:
+            _key_values.clear()
+        encoded = KeyValue(key=key, value=any_value(value)).SerializeToString()
+        _key_values[lookup] = encoded
+    return encoded
+
+
 def resource_proto(attributes: Mapping[str, AttrValue]) -> ResourceProto:
-    """An OTLP ``Resource`` with these attributes."""
-    return ResourceProto(attributes=[KeyValue(key=k, value=any_value(v)) for k, v in attributes.items()])
+    """An OTLP ``Resource`` with these attributes (built from cached attribute bytes)."""
+    parts: list[bytes] = []
+    for key, value in attributes.items():
+        encoded = key_value_bytes(key, value)
+        parts += (_RESOURCE_ATTRIBUTE, _varint(len(encoded)), encoded)
+    resource: ResourceProto = ResourceProto.FromString(b"".join(parts))
+    return resource
 
 
 def _tag(message: Any, field: str, wire_type: int) -> bytes:
@@ -64,6 +102,7 @@ def _varint(value: int) -> bytes:
 
 _BYTES = [bytes((i,)) for i in range(0x80)]
 _VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
+_RESOURCE_ATTRIBUTE = _tag(ResourceProto, "attributes", _LEN)
 _REQUEST_RESOURCE_LOGS = _tag(ExportLogsServiceRequest, "resource_logs", _LEN)
 _RESOURCE_LOGS_RESOURCE = _tag(ResourceLogs, "resource", _LEN)
 _RESOURCE_LOGS_SCOPE_LOGS = _tag(ResourceLogs, "scope_logs", _LEN)
@@ -99,12 +138,11 @@ class BatchEncoder:
         self._cache: dict[tuple[Any, ...], bytes] = {}
         self._names: dict[str, bytes] = {}
 
-    def _attribute(self, cache_key: tuple[Any, ...]) -> bytes:
+    def _attribute(self, key: str, value: AttrValue) -> bytes:
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()
-        key, _, value = cache_key
         kv: bytes = KeyValue(key=key, value=any_value(value)).SerializeToString()
-        encoded = self._cache[cache_key] = _ATTRIBUTE + _varint(len(kv)) + kv
+        encoded = self._cache[cache_key(key, value)] = _ATTRIBUTE + _varint(len(kv)) + kv
         return encoded
 
     def _event_name(self, name: str) -> bytes:
@@ -126,8 +164,11 @@ class BatchEncoder:
             body = AnyValue(string_value=r.body).SerializeToString()
             parts.append(_BODY + _varint(len(body)) + body)
         for key, value in r.attributes.items():
-            cache_key = (key, type(value), value)
-            parts.append(cache.get(cache_key) or attribute(cache_key))
+            kind = type(value)
+            if kind is str or kind is int or kind is bool or kind is bytes:  # cache_key, inlined
+                parts.append(cache.get((key, kind, value)) or attribute(key, value))
+            else:
+                parts.append(cache.get(cache_key(key, value)) or attribute(key, value))
         if r.dropped_attributes:
             parts.append(_DROPPED + _varint(r.dropped_attributes))
         if r.trace_id:

@@ -277,3 +277,48 @@ def test_resource_cache_separates_groups_that_differ_in_value_or_type(groups: li
         handle = cache.get(group)
         assert handle.attributes == {"service.name": "s", **group}
         assert [type(v) for v in handle.attributes.values()] == [str, *map(type, group.values())]
+
+
+_shared_encoder: list[Any] = []
+
+
+@given(_mapped_batches())
+def test_encoder_caches_never_mix_up_values_that_compare_equal(records: list[Any]) -> None:
+    """One encoder across all examples: ``(1, 0)`` vs ``(True, False)``, ``0.0`` vs ``-0.0`` ... ."""
+    from otel_telemetry.encoding import BatchEncoder
+
+    if not _shared_encoder:
+        _shared_encoder.append(BatchEncoder("otel_telemetry", "1.2.3"))
+    expected = _reference_request(records, ("otel_telemetry", "1.2.3"))
+    assert _shared_encoder[0].encode_bytes(records) == expected.SerializeToString()
+
+
+def test_encoder_keeps_bools_apart_from_ints_and_negative_zero_apart_from_zero() -> None:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    from otel_telemetry.encoding import BatchEncoder, resource_proto
+    from otel_telemetry.mapping import MappedRecord
+    from otel_telemetry.receiver import decode_attributes
+    from otel_telemetry.resources import ResourceHandle
+
+    handle = ResourceHandle({}, resource_proto({}))
+    first = {"flags": (True, False), "zero": 0.0, "zeros": (0.0,)}
+    second = {"flags": (1, 0), "zero": -0.0, "zeros": (-0.0,)}
+    records = [MappedRecord("e", 1, attributes, 0, handle, 0, 0, 0, None) for attributes in (first, second)]
+    request = ExportLogsServiceRequest.FromString(BatchEncoder("s", "1").encode_bytes(records))
+    decoded = [decode_attributes(r.attributes) for r in request.resource_logs[0].scope_logs[0].log_records]
+    assert [type(v) for v in decoded[0]["flags"]] == [bool, bool]
+    assert [type(v) for v in decoded[1]["flags"]] == [int, int]
+    assert [str(d["zero"]) for d in decoded] == ["0.0", "-0.0"]
+    assert [str(d["zeros"][0]) for d in decoded] == ["0.0", "-0.0"]
+
+
+@given(st.dictionaries(st.text(max_size=6), _attr_values, max_size=8))
+def test_resource_proto_equals_the_message_built_attribute_by_attribute(attributes: dict[str, Any]) -> None:
+    from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+    from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+    from otel_telemetry.encoding import any_value, resource_proto
+
+    expected = Resource(attributes=[KeyValue(key=k, value=any_value(v)) for k, v in attributes.items()])
+    assert resource_proto(attributes).SerializeToString() == expected.SerializeToString()
