@@ -151,8 +151,9 @@ class SpoolSender:
                 return  # stays on disk
             hint = outcome.retry_after_s
             wait = min(hint, MAX_RETRY_AFTER_S) if hint is not None else self._backoff(attempt)
-            if self._deadline is not None:
-                wait = min(wait, max(self._deadline - time.monotonic(), 0.0))
+            if self._deadline is not None and time.monotonic() + wait >= self._deadline:
+                self._stop = True  # shutting down and the next attempt is past the deadline
+                return  # stays on disk
             if attempt == 0:
                 logger.warning(
                     "otel-telemetry: export failed (%s); %d spooled event(s) kept, retrying in %.1fs",
@@ -168,13 +169,17 @@ class SpoolSender:
                 return
 
     def _sleep(self, seconds: float, by_flush: bool) -> None:
-        """Wait ``seconds``, never past the shutdown deadline; a flush ends our own backoff."""
+        """Wait ``seconds``; a flush ends our own backoff; a shutdown whose deadline comes first
+        ends the wait and the sender (what it holds stays on disk)."""
         end = time.monotonic() + seconds
         while True:
             now = time.monotonic()
-            limit = end if self._deadline is None else min(end, self._deadline)
-            if self._stop or now >= limit:
+            if self._deadline is not None and end >= self._deadline:
+                self._stop = True
                 return
+            if self._stop or now >= end:
+                return
+            limit = end
             event = self._retry_wake if by_flush else self._stopping
             if event.wait(limit - now):
                 event.clear()
