@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -112,7 +112,7 @@ class SelfMetrics:
         ]
 
 
-def register_self_metrics(telemetry: Telemetry, provider: Any) -> SelfMetrics:
-    """Instruments on ``provider`` (a ``MeterProvider``), or on the global one for ``True``."""
-    chosen = metrics.get_meter_provider() if provider is True else provider
+def register_self_metrics(telemetry: Telemetry, provider: metrics.MeterProvider | bool) -> SelfMetrics:
+    """Instruments on ``provider``, or on the global ``MeterProvider`` for ``True``."""
+    chosen = provider if isinstance(provider, metrics.MeterProvider) else metrics.get_meter_provider()
     return SelfMetrics(telemetry, chosen)

@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -105,7 +106,7 @@ class Telemetry:
         spool_fsync: str | None = None,
         spool_sync: str | None = None,
         event_ids: bool | None = None,
-        self_metrics: Any = None,
+        self_metrics: MeterProvider | bool | None = None,
     ) -> None:
         env = os.environ
         # First: the spool's background sender (started below) may ask for the project id at once.
@@ -206,8 +207,6 @@ class Telemetry:
             spool=d.spool,
             event_ids=d.event_ids,
         )
-        if d.spool is not None and not self._disabled:
-            self._pipeline.start_background()  # deliver what earlier runs left, even without a send
         self._self_metrics: SelfMetrics | None = (
             register_self_metrics(self, self_metrics) if self_metrics and not self._disabled else None
         )
@@ -215,6 +214,8 @@ class Telemetry:
         _instances.add(self)
         if self._disabled:
             logger.debug("otel-telemetry is disabled (%s): nothing will be sent", self.disabled_reason)
+        elif d.spool is not None:  # last: the worker may use any of the above at once
+            self._pipeline.start_background()  # deliver what earlier runs left, even without a send
 
     # -- the hot path ------------------------------------------------------------------------
 
