@@ -192,7 +192,14 @@ class GrpcTransport:
     def __init__(self, settings: ExporterSettings) -> None:
         self._settings = settings
         target = grpc_target(settings.endpoint)
-        options = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
+        options = [
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            # gRPC's own reconnect backoff grows to 120 s, so after a long outage the channel
+            # would stay down long after the collector is back; our retry loop paces attempts.
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ]
         if settings.insecure:
             self._channel = grpc.insecure_channel(target, options=options)
         else:
