@@ -167,6 +167,10 @@ def steps(spec: Spec, n: int, repeats: int, variant: str) -> dict[str, Any]:
         from otel_telemetry.catalog import catalog_from_dict
 
         options = {"catalog": catalog_from_dict(CATALOG), "catalog_mode": "enforce"}
+    elif variant == "spool":
+        import tempfile
+
+        options = {"spool_dir": tempfile.mkdtemp(prefix="otel-telemetry-bench-spool-")}
     telemetry = Telemetry(
         service_name="bench",
         endpoint=spec.grpc_endpoint,

@@ -201,7 +201,8 @@ def write_markdown(report: Report, path: Path, chart: Path | None) -> str:
             "",
             "Caller µs per `send()` with the worker parked, then worker µs per event (map, encode, "
             "serialise, export to the counting receiver) timed by `flush()` draining the queue in one "
-            "batch.",
+            "batch. With the spool, its writer thread still moves events to disk every 0.1 s during "
+            "the burst (that cost lands in the caller column).",
             "",
             "| step | caller µs | x default | worker µs/event | x default |",
             "|---|---|---|---|---|",

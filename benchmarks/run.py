@@ -56,7 +56,7 @@ STEP_VARIANTS = [
     ("group-varying", "+ group properties varying per call (a new resource each call)"),
     ("pii-hash", "+ PII hashing (user_id -> user.hash, a new id each call)"),
     ("catalog", "+ catalog validation"),
-    ("spool", "+ spool (disk buffer)"),
+    ("spool", "+ spool (events written to disk first; default async, fsync every second)"),
 ]
 
 
@@ -303,7 +303,9 @@ def _optional_features() -> set[str]:
     from otel_telemetry import Telemetry
 
     parameters = inspect.signature(Telemetry.__init__).parameters
-    return {name for name in ("catalog", "spool") if name in parameters}
+    return {
+        name for name, argument in (("catalog", "catalog"), ("spool", "spool_dir")) if argument in parameters
+    }
 
 
 def machine() -> dict[str, Any]:
