@@ -388,7 +388,7 @@ class BatchPipeline(Generic[P]):
                     self._drain(queue)
             except Exception:  # never let the worker die: that would silently stop delivery
                 logger.exception("otel-telemetry: unexpected error in the export worker")
-            if self._closed and not queue:
+            if self._closed and (not queue or self._past_deadline()):
                 if self._sender is None:
                     self._exporter.close()
                 return
@@ -414,6 +414,8 @@ class BatchPipeline(Generic[P]):
     def _drain(self, queue: deque[CapturedEvent | _FlushMarker], until: int | None = None) -> None:
         """Export (or spool) what is queued; a sync caller stops once ``until`` events are written."""
         while queue and (until is None or self._written < until):
+            if self._past_deadline():
+                return  # shutdown() counts what is left; encoding it to fail at once helps nobody
             batch: list[CapturedEvent] = []
             marker: _FlushMarker | None = None
             while queue and len(batch) < self._batch:
@@ -439,6 +441,11 @@ class BatchPipeline(Generic[P]):
                     marker.position = self._spool.write_position()
                 marker.lost_after = self._lost
                 marker.done.set()
+
+    def _past_deadline(self) -> bool:
+        """True once a memory-only pipeline's shutdown deadline has passed (a spool keeps going)."""
+        deadline = self._draining_deadline
+        return deadline is not None and self._spool is None and time.monotonic() >= deadline
 
     def _lose(self, count: int, reason: str, detail: str) -> None:
         self._count_lost(count)
