@@ -270,12 +270,12 @@ def write_chart(report: Report, path: Path) -> Path | None:
     positions = list(range(len(rows)))[::-1]
     ax.barh(positions, medians, xerr=errors, color=colors, capsize=3)
     ax.set_yticks(positions, labels, fontsize=8)
-    for y, value in zip(positions, medians, strict=True):
-        ax.text(value, y, f"  {value:.1f} µs", va="center", fontsize=8)
+    for y, summary in zip(positions, summaries, strict=True):
+        ax.text(summary.high, y, f"  {summary.median:.1f} µs", va="center", fontsize=8)
     ax.set_xlabel("µs per call on the calling thread (median, whiskers min-max); lower is better")
     m = report.machine
     ax.set_title(f"Caller cost per event — {m.get('python', '')}, {m.get('cpus', '?')} CPUs", fontsize=10)
-    ax.set_xlim(0, max(s.high for s in summaries) * 1.2)
+    ax.set_xlim(0, max(s.high for s in summaries) * 1.25)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

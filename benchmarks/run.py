@@ -367,6 +367,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks", help="where RESULTS.md etc. go")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     parser.add_argument("--silent", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--render", type=Path, metavar="RESULTS_JSON", help="only re-render RESULTS.md and the chart"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.n = args.n or (2_000 if quick else 100_000)
@@ -381,8 +384,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def render(args: argparse.Namespace) -> int:
+    """Re-render the Markdown and the chart of a saved ``results.json`` into ``--out``."""
+    report = Report(**json.loads(args.render.read_text(encoding="utf-8")))
+    args.out.mkdir(parents=True, exist_ok=True)
+    chart = None if args.no_chart else write_chart(report, args.out / "caller_cost.png")
+    write_markdown(report, args.out / "RESULTS.md", chart)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render is not None:
+        return render(args)
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="otel-telemetry-bench-") as state,
