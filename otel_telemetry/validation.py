@@ -49,8 +49,13 @@ def _group(value: object, field: str) -> dict[str, Any] | None:
     return snapshot(value) if value else None
 
 
+_PAYLOAD_FIELDS = {key: f"payload.{key}" for key in PAYLOAD_KEYS}
+
+
 def _merged(from_payload: object, explicit: object, field: str) -> dict[str, Any] | None:
-    group = _group(from_payload, f"payload.{field}")
+    group = _group(from_payload, _PAYLOAD_FIELDS[field])
+    if explicit is None:  # the common case: everything in the payload
+        return group
     extra = _group(explicit, field)
     if group is None:
         return extra
