@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
@@ -16,7 +17,10 @@ from .config import ExporterSettings
 from .encoding import BatchEncoder
 from .event import CapturedEvent
 from .mapping import Mapper
-from .transport import ExportOutcome, Transport, make_transport
+from .outcome import ExportOutcome
+
+if TYPE_CHECKING:
+    from .transport import Transport
 
 MapperFactory = Callable[[], Mapper]
 
@@ -54,6 +58,8 @@ class OTLPExporter:
     def send(self, prepared: ExportLogsServiceRequest, timeout_s: float) -> ExportOutcome:
         with self._lock:
             if self._transport is None:
+                from .transport import make_transport  # grpc / requests load here, not at import
+
                 self._transport = make_transport(self.settings)
             transport = self._transport
         return transport.send(prepared, timeout_s)

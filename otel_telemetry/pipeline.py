@@ -28,11 +28,11 @@ from typing import Any, Generic, Protocol, TypeVar
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from .event import CapturedEvent
+from .outcome import ExportOutcome
 from .spool.sender import MAX_RETRY_AFTER_S, SpoolSender
 from .spool.settings import SPOOL_WRITE_DELAY_S, Overflow, SpoolSettings
 from .spool.spool import Position, Spool
 from .stats import Counters, TelemetryStats
-from .transport import ExportOutcome
 
 logger = logging.getLogger("otel_telemetry")
 

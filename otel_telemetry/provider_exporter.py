@@ -19,7 +19,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 from .event import CapturedEvent
 from .mapping import MappedRecord, Mapper
 from .otlp_exporter import MapperFactory
-from .transport import OK, ExportOutcome
+from .outcome import OK, ExportOutcome
 from .values import AttrValue
 
 

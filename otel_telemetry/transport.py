@@ -16,7 +16,7 @@ import math
 import time
 import zlib
 from email.utils import parsedate_to_datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import grpc
 import requests
@@ -29,6 +29,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2_grpc import LogsServiceStub
 
 from .config import ExporterSettings
+from .outcome import OK, ExportOutcome
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -45,19 +46,6 @@ RETRYABLE_GRPC = frozenset(
         grpc.StatusCode.DATA_LOSS,
     }
 )
-
-
-class ExportOutcome(NamedTuple):
-    """The result of one attempt. ``rejected`` counts records refused in a partial success."""
-
-    ok: bool
-    retryable: bool = False
-    retry_after_s: float | None = None
-    error: str = ""
-    rejected: int = 0
-
-
-OK = ExportOutcome(True)
 
 
 class Transport(Protocol):

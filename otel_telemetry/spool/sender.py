@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from ..outcome import ExportOutcome
 from ..stats import Counters
-from ..transport import ExportOutcome
 from .segments import Chunk
 from .spool import Spool
 
