@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -194,3 +197,16 @@ def test_strict_mode_does_not_raise_for_drops_that_are_not_input_errors() -> Non
     t = Telemetry(strict=True, rate_limits={"a": RateLimit(0)})
     assert t.send("a") is False
     t.shutdown(0.1)
+
+
+def test_a_disabled_app_never_loads_the_network_libraries() -> None:
+    code = (
+        "import sys, otel_telemetry\n"
+        "assert otel_telemetry.send('e', {'eventProperties': {'a': 1}})\n"
+        "assert otel_telemetry.flush(1)\n"
+        "print(sorted(m for m in ('grpc', 'requests') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "DO_NOT_TRACK": "1"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
