@@ -16,7 +16,6 @@ from ..store import EventStore
 from ..web import WebViewer
 
 #: The receiver keeps every record in memory for tests; a long-running server forgets them.
-FORGET_EVERY_S = 5.0
 
 OnRequest = Callable[[str, ExportLogsServiceRequest], None]
 
@@ -33,18 +32,21 @@ class LocalBackend:
         web_port: int | None = None,
         on_request: OnRequest | None = None,
         web_host: str | None = None,
+        keep_records: bool = True,
     ) -> None:
         self.store: EventStore | None = None
         self.web: WebViewer | None = None
         self._extra = on_request
         self._protocols = (grpc_port is not None, http_port is not None)
-        self._stop = threading.Event()
-        self._forgetter: threading.Thread | None = None
         try:
             if db_path is not None:
                 self.store = EventStore(db_path)
             self.receiver = OTLPReceiver(
-                host=host, grpc_port=grpc_port, http_port=http_port, on_request=self._on_request
+                host=host,
+                grpc_port=grpc_port,
+                http_port=http_port,
+                on_request=self._on_request,
+                keep_records=keep_records,  # long-running commands keep nothing in memory
             )
             self.receiver.start()
             if web_port is not None and self.store is not None:
@@ -59,16 +61,6 @@ class LocalBackend:
             self.store.add_request(protocol, request)
         if self._extra is not None:
             self._extra(protocol, request)
-
-    def forget_received(self) -> None:
-        """Let the receiver drop its in-memory copies periodically (the store keeps the events)."""
-
-        def loop() -> None:
-            while not self._stop.wait(FORGET_EVERY_S):
-                self.receiver.clear()
-
-        self._forgetter = threading.Thread(target=loop, name="otel-telemetry-forget", daemon=True)
-        self._forgetter.start()
 
     def describe(self) -> list[str]:
         """Lines saying where to send and where to look."""
@@ -86,7 +78,6 @@ class LocalBackend:
 
     def stop(self) -> None:
         """Stop everything that was started; safe to call more than once."""
-        self._stop.set()
         if self.web is not None:
             self.web.stop()
             self.web = None

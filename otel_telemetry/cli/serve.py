@@ -51,9 +51,14 @@ def serve(
     grpc, http = ports(grpc_port, http_port, no_grpc, no_http)
     path = db_path or default_db_path()
     with LocalBackend(
-        host, grpc, http, db_path=path, web_port=None if no_web else web_port, web_host=web_host
+        host,
+        grpc,
+        http,
+        db_path=path,
+        web_port=None if no_web else web_port,
+        web_host=web_host,
+        keep_records=False,
     ) as backend:
-        backend.forget_received()
         click.echo("otel-telemetry is receiving events:", err=True)
         for line in backend.describe():
             click.echo(f"  {line}", err=True)

@@ -85,8 +85,7 @@ def tail(
                 stop.set()
 
     path = (db_path or default_db_path()) if store else None
-    with LocalBackend(host, grpc, http, db_path=path, on_request=on_request) as backend:
-        backend.forget_received()
+    with LocalBackend(host, grpc, http, db_path=path, on_request=on_request, keep_records=False) as backend:
         click.echo("otel-telemetry tail: listening on", err=True)
         for line in backend.describe():
             click.echo(f"  {line}", err=True)
