@@ -1,13 +1,23 @@
-"""What ``send()`` captures on the calling thread: one immutable, cheap-to-build record."""
+"""What ``send()`` captures on the calling thread: one immutable, cheap-to-build record.
+
+The queue holds it as an :data:`Event`: a plain tuple whose property groups are frozen into
+flat tuples (:data:`~otel_telemetry.values.Props`). Policies see the same fields as a
+:class:`CapturedEvent`, with dicts. Why not queue that: Python's garbage collector stops
+tracking a plain tuple of scalars and such tuples, but never a NamedTuple nor anything holding
+a dict. A burst of 100,000 queued events that it tracks makes its full passes cost more than
+encoding the events (``benchmarks/README.md``); a NamedTuple also costs ~150 ns more to build.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
+
+from .values import Props, freeze, thaw
 
 
 class CapturedEvent(NamedTuple):
-    """An accepted event, before mapping. Property dicts are private copies (see ``snapshot``).
+    """An accepted event as policies see it. Property dicts are private copies.
 
     The trace context is read here, on the caller's thread, because it lives in contextvars.
     """
@@ -24,6 +34,67 @@ class CapturedEvent(NamedTuple):
     body: str | None
     #: Attributes added by policies (e.g. ``otel_telemetry.violations``); set after limits.
     annotations: dict[str, Any] | None = None
+
+
+#: An event as queued: the fields of :class:`CapturedEvent`, in order, in a plain tuple, with
+#: the property groups (and annotations) frozen.
+Event = tuple[
+    str,
+    int,
+    "Props | None",
+    "Props | None",
+    "Props | None",
+    "str | None",
+    int,
+    int,
+    int,
+    "str | None",
+    "Props | None",
+]
+
+
+def _thawed(props: Props | None) -> dict[str, Any] | None:
+    return None if props is None else thaw(props)
+
+
+def _frozen(props: Mapping[str, Any] | None) -> Props | None:
+    return freeze(props) if props else None
+
+
+def as_captured(event: Event) -> CapturedEvent:
+    """The policies' view of a queued event (new dicts: a policy may change them)."""
+    name, time_ns, ep, up, gp, user_id, trace_id, span_id, flags, body, annotations = event
+    return CapturedEvent(
+        name,
+        time_ns,
+        _thawed(ep),
+        _thawed(up),
+        _thawed(gp),
+        user_id,
+        trace_id,
+        span_id,
+        flags,
+        body,
+        _thawed(annotations),
+    )
+
+
+def as_queued(event: CapturedEvent) -> Event:
+    """A policy's result, frozen for the queue."""
+    name, time_ns, ep, up, gp, user_id, trace_id, span_id, flags, body, annotations = event
+    return (
+        name,
+        time_ns,
+        _frozen(ep),
+        _frozen(up),
+        _frozen(gp),
+        user_id,
+        trace_id,
+        span_id,
+        int(flags),
+        body,
+        _frozen(annotations),
+    )
 
 
 #: A step between capture and the queue (the event catalog is one): returns the event to send

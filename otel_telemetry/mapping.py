@@ -13,17 +13,19 @@ from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import Any, NamedTuple
 
-from .event import CapturedEvent
+from .event import Event
 from .identity import salted_hash
 from .resources import ResourceCache, ResourceHandle
 from .validation import RESERVED_PREFIXES
-from .values import AttrValue, flatten_into
+from .values import AttrValue, flatten_into, thaw
 
 USER_PREFIX = "user."
 USER_HASH = "user.hash"
 EVENT_NAME_ATTRIBUTE = "otel.event.name"
 #: Strapi's own spelling of a user id inside userProperties; hashed like ``user_id``.
 USER_ID_KEYS = ("userId", "user_id")
+#: User property keys that do not simply become ``user.<key>`` (``hash`` would clash).
+_SPECIAL_USER_KEYS = frozenset({*USER_ID_KEYS, USER_HASH[len(USER_PREFIX) :]})
 
 
 class MappedRecord(NamedTuple):
@@ -70,6 +72,10 @@ class Mapper:
         self._hashes: dict[str, str] = {}
         #: Event property keys already known not to use a reserved prefix (keys repeat).
         self._plain_keys: set[str] = set()
+        #: User property keys already known to map to ``user.<key>`` unchanged.
+        self._plain_user_keys: set[str] = set()
+        #: Without limits or extra attributes, a plain event's attributes are its properties.
+        self._may_be_plain = attribute_value_length_limit is None and not event_name_attribute
 
     def user_hash(self, user_id: str) -> str:
         """``user.hash``: the id salted with the project id; cached (ids repeat)."""
@@ -93,18 +99,49 @@ class Mapper:
             self._plain_keys.clear()
         self._plain_keys.update(out)
 
-    def attributes(self, event: CapturedEvent) -> tuple[dict[str, AttrValue], int]:
+    def is_plain(self, event: Event) -> bool:
+        """True if the attributes of ``event`` are its event properties (keys as they are),
+        then its user properties under ``user.``, then ``user.hash`` of its user id: no key is
+        reserved, special or clashing, no limit applies, no policy annotated it. Values are not
+        checked here: the encoder takes only those that are attribute values already.
+        """
+        _, _, event_properties, user_properties, _, user_id, _, _, _, _, annotations = event
+        if annotations or not self._may_be_plain:
+            return False
+        count = 0 if user_id is None else 1
+        if event_properties:
+            half = len(event_properties) >> 1  # a frozen group: keys, then values
+            if not self._plain_keys.issuperset(event_properties[:half]):
+                return False
+            count += half
+        if user_properties:
+            half = len(user_properties) >> 1
+            if not self._plain_user_keys.issuperset(user_properties[:half]):
+                return False
+            count += half
+        return count <= self._count_limit
+
+    def _learn_user_keys(self, props: Mapping[Any, Any]) -> None:
+        """Remember the user property keys that map to ``user.<key>`` as they are."""
+        if len(self._plain_user_keys) > 65_536:
+            self._plain_user_keys.clear()
+        self._plain_user_keys.update(
+            key for key in props if type(key) is str and key and key not in _SPECIAL_USER_KEYS
+        )
+
+    def attributes(self, event: Event) -> tuple[dict[str, AttrValue], int]:
         """The record attributes of one event and how many were dropped by the count limit."""
+        name, _, event_properties, user_properties, _, user_id, _, _, _, _, annotations = event
         out: dict[str, AttrValue] = {}
-        if event.event_properties:
-            flatten_into(out, "", event.event_properties)
+        if event_properties:
+            flatten_into(out, "", thaw(event_properties))
             if not self._plain_keys.issuperset(out):
                 self._check_reserved(out)
-        user_id = event.user_id
-        if event.user_properties:
-            props = event.user_properties
-            if "userId" in props or "user_id" in props:  # USER_ID_KEYS, spelled out: a hot path
-                props = dict(props)
+        if user_properties:
+            props = thaw(user_properties)
+            if not self._plain_user_keys.issuperset(props):
+                self._learn_user_keys(props)
+            if "userId" in props or "user_id" in props:  # USER_ID_KEYS, spelled out
                 for key in USER_ID_KEYS:
                     raw = props.pop(key, None)
                     if raw is not None and user_id is None:
@@ -113,7 +150,7 @@ class Mapper:
         if user_id is not None:
             out[USER_HASH] = self.user_hash(user_id)
         if self._event_name_attribute:
-            out[EVENT_NAME_ATTRIBUTE] = event.name
+            out[EVENT_NAME_ATTRIBUTE] = name
         dropped = 0
         if len(out) > self._count_limit:
             dropped = len(out) - self._count_limit
@@ -121,23 +158,24 @@ class Mapper:
         if self._length_limit is not None:
             limit = self._length_limit
             out = {key: _truncate(value, limit) for key, value in out.items()}
-        if event.annotations:
-            flatten_into(out, "", event.annotations)
+        if annotations:
+            flatten_into(out, "", thaw(annotations))
         return out, dropped
 
-    def map(self, event: CapturedEvent) -> MappedRecord:
+    def map(self, event: Event) -> MappedRecord:
         """One captured event -> one record under the resource of its group properties."""
         attributes, dropped = self.attributes(event)
+        name, time_ns, _, _, group_properties, _, trace_id, span_id, trace_flags, body, _ = event
         return MappedRecord(
-            event.name,
-            event.time_ns,
+            name,
+            time_ns,
             attributes,
             dropped,
-            self.resources.get(event.group_properties),
-            event.trace_id,
-            event.span_id,
-            event.trace_flags,
-            event.body,
+            self.resources.get(group_properties),
+            trace_id,
+            span_id,
+            trace_flags,
+            body,
         )
 
 

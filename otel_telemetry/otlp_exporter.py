@@ -11,11 +11,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-
 from .config import ExporterSettings
 from .encoding import BatchEncoder
-from .event import CapturedEvent
+from .event import Event
 from .mapping import Mapper
 from .outcome import ExportOutcome
 
@@ -26,7 +24,7 @@ MapperFactory = Callable[[], Mapper]
 
 
 class OTLPExporter:
-    """Prepares ``ExportLogsServiceRequest`` s and sends them with the configured transport."""
+    """Prepares serialised ``ExportLogsServiceRequest`` s and sends them with the configured transport."""
 
     def __init__(
         self,
@@ -51,11 +49,10 @@ class OTLPExporter:
                 self._mapper = self._mapper_factory()
             return self._mapper
 
-    def prepare(self, batch: Sequence[CapturedEvent]) -> ExportLogsServiceRequest:
-        mapper = self.mapper
-        return self._encoder.encode([mapper.map(event) for event in batch])
+    def prepare(self, batch: Sequence[Event], new_id: Callable[[], str] | None = None) -> bytes:
+        return self._encoder.encode_events(batch, self.mapper, new_id)
 
-    def send(self, prepared: ExportLogsServiceRequest, timeout_s: float) -> ExportOutcome:
+    def send(self, prepared: bytes, timeout_s: float) -> ExportOutcome:
         with self._lock:
             if self._transport is None:
                 from .transport import make_transport  # grpc / requests load here, not at import

@@ -21,13 +21,11 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-
-from .event import CapturedEvent
+from .event import Event
 from .outcome import ExportOutcome
 from .spool.sender import MAX_RETRY_AFTER_S, SpoolSender
 from .spool.settings import SPOOL_WRITE_DELAY_S, Overflow, SpoolSettings
@@ -38,14 +36,13 @@ logger = logging.getLogger("otel_telemetry")
 
 P = TypeVar("P")
 
-#: The attribute carrying each record's stable id (duplicates after a crash share it).
-EVENT_ID_ATTRIBUTE = "otel_telemetry.event.id"
-
 
 class BatchExporter(Protocol[P]):
     """What the worker needs from an exporter: prepare once, send (maybe many times)."""
 
-    def prepare(self, batch: Sequence[CapturedEvent]) -> P: ...
+    def prepare(self, batch: Sequence[Event], new_id: Callable[[], str] | None) -> P:
+        """Map and encode ``batch`` once; ``new_id`` (if given) makes each record's event id."""
+        ...
 
     def send(self, prepared: P, timeout_s: float) -> ExportOutcome: ...
 
@@ -72,8 +69,9 @@ class Backoff:
 class EventIds:
     """Unique record ids: 64 random bits per process + a 64-bit counter, as 32 hex digits.
 
-    Assigned when a batch is prepared (on the worker thread, so ``send()`` pays nothing); the
-    id then travels with the encoded record, through the spool and every retry, unchanged.
+    Assigned when a batch is prepared (on the worker thread, so ``send()`` pays nothing) as
+    the ``otel_telemetry.event.id`` attribute; the id then travels with the encoded record,
+    through the spool and every retry, unchanged (duplicates after a crash share it).
     """
 
     def __init__(self) -> None:
@@ -89,23 +87,6 @@ class EventIds:
 
 
 _ids = EventIds()
-
-
-def stamp_ids(prepared: Any) -> None:
-    """Add an ``otel_telemetry.event.id`` attribute to every record of a prepared batch.
-
-    Done after encoding, straight into the protobuf (or the mapped records of a provider
-    exporter): unique values would only churn the encoder's attribute cache.
-    """
-    new_id = _ids
-    if isinstance(prepared, ExportLogsServiceRequest):
-        for resource_logs in prepared.resource_logs:
-            for scope_logs in resource_logs.scope_logs:
-                for record in scope_logs.log_records:
-                    record.attributes.add(key=EVENT_ID_ATTRIBUTE).value.string_value = new_id()
-    elif isinstance(prepared, list):
-        for record in prepared:
-            record.attributes[EVENT_ID_ATTRIBUTE] = new_id()
 
 
 class _FlushMarker:
@@ -168,7 +149,7 @@ class BatchPipeline(Generic[P]):
         _live.add(self)
 
     def _init_threading(self) -> None:
-        self._queue: deque[CapturedEvent | _FlushMarker] = deque()
+        self._queue: deque[Event | _FlushMarker] = deque()
         self._lock = threading.Lock()
         self._lost_lock = threading.Lock()
         self._drain_lock = threading.Lock()  # one drainer at a time: the worker or a sync caller
@@ -191,7 +172,7 @@ class BatchPipeline(Generic[P]):
 
     # -- caller side -------------------------------------------------------------------------
 
-    def submit(self, event: CapturedEvent) -> bool:
+    def submit(self, event: Event) -> bool:
         """Queue one event; False when it was refused (queue full per policy, or shut down)."""
         queue = self._queue
         if (len(queue) >= self._max_queue or self._closed) and not self._make_room():
@@ -235,7 +216,7 @@ class BatchPipeline(Generic[P]):
             return not self._closed
         return False
 
-    def _submit_sync(self, event: CapturedEvent) -> bool:
+    def _submit_sync(self, event: Event) -> bool:
         """``spool_sync="sync"``: return once the event is written to the spool (or on timeout)."""
         with self._sync_cond:
             self._queue.append(event)
@@ -411,12 +392,12 @@ class BatchPipeline(Generic[P]):
         )
         self._sender.start()
 
-    def _drain(self, queue: deque[CapturedEvent | _FlushMarker], until: int | None = None) -> None:
+    def _drain(self, queue: deque[Event | _FlushMarker], until: int | None = None) -> None:
         """Export (or spool) what is queued; a sync caller stops once ``until`` events are written."""
         while queue and (until is None or self._written < until):
             if self._past_deadline():
                 return  # shutdown() counts what is left; encoding it to fail at once helps nobody
-            batch: list[CapturedEvent] = []
+            batch: list[Event] = []
             marker: _FlushMarker | None = None
             while queue and len(batch) < self._batch:
                 item = queue.popleft()
@@ -451,11 +432,9 @@ class BatchPipeline(Generic[P]):
         self._count_lost(count)
         self._counters.drop(reason, count, detail)
 
-    def _export(self, batch: list[CapturedEvent]) -> None:
+    def _export(self, batch: list[Event]) -> None:
         try:
-            prepared = self._exporter.prepare(batch)
-            if self._event_ids:
-                stamp_ids(prepared)
+            prepared = self._exporter.prepare(batch, _ids if self._event_ids else None)
         except Exception as exc:
             logger.exception("otel-telemetry: could not encode a batch")
             self._lose(len(batch), "encode_error", repr(exc))
@@ -515,11 +494,7 @@ class BatchPipeline(Generic[P]):
     def _spool_write(self, prepared: Any, count: int) -> None:
         spool = self._spool
         assert spool is not None
-        try:
-            payload = prepared.SerializeToString()
-        except Exception as exc:
-            self._lose(count, "encode_error", repr(exc))
-            return
+        payload = prepared if isinstance(prepared, bytes) else prepared.SerializeToString()
         timeout = 0.0 if self._closed else self._block_timeout
         failed = spool.append(payload, count, timeout)
         if failed is not None:

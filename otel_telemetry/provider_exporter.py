@@ -8,7 +8,7 @@ properties (the provider's resource merged with them), as in the default pipelin
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider, ReadWriteLogRecord
@@ -16,7 +16,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
-from .event import CapturedEvent
+from .encoding import EVENT_ID_ATTRIBUTE
+from .event import Event
 from .mapping import MappedRecord, Mapper
 from .otlp_exporter import MapperFactory
 from .outcome import OK, ExportOutcome
@@ -49,9 +50,13 @@ class ProviderExporter:
                 self._mapper = self._mapper_factory()
             return self._mapper
 
-    def prepare(self, batch: Sequence[CapturedEvent]) -> list[MappedRecord]:
+    def prepare(self, batch: Sequence[Event], new_id: Callable[[], str] | None = None) -> list[MappedRecord]:
         mapper = self.mapper
-        return [mapper.map(event) for event in batch]
+        records = [mapper.map(event) for event in batch]
+        if new_id is not None:
+            for record in records:
+                record.attributes[EVENT_ID_ATTRIBUTE] = new_id()
+        return records
 
     def _record(self, r: MappedRecord) -> ReadWriteLogRecord:
         context = None

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from .values import AttrValue, flatten_into
+from .values import AttrValue, Props, flatten_into, thaw
 
 DEFAULT_MAX_RESOURCES = 256
 
@@ -55,21 +55,21 @@ class ResourceCache(Generic[R]):
         self._max = max_resources
         self._cache: OrderedDict[tuple[Any, ...], ResourceHandle[R]] = OrderedDict()
 
-    def get(self, group: Mapping[str, Any] | None) -> ResourceHandle[R]:
-        """The resource for events with these group properties (the base one for none)."""
+    def get(self, group: Props | None) -> ResourceHandle[R]:
+        """The resource for events with these (frozen) group properties (the base one for none)."""
         if not group:
             return self.base
-        key: tuple[Any, ...] = (*group.items(), *map(type, group.values()))  # group_key, inlined
+        key: tuple[Any, ...] = (group, *map(type, group))  # types too: ``True`` is not ``1``
         try:
             handle = self._cache.get(key)
         except TypeError:  # an unhashable value
-            key = group_key(group)
+            key = group_key(thaw(group))
             handle = self._cache.get(key)
         if handle is not None:
             self._cache.move_to_end(key)
             return handle
         attributes = dict(self.base.attributes)
-        flatten_into(attributes, "", group)
+        flatten_into(attributes, "", thaw(group))
         handle = ResourceHandle(attributes, self._encode(attributes))
         self._cache[key] = handle
         if len(self._cache) > self._max:

@@ -26,7 +26,7 @@ from .catalog.settings import catalog_policy_from_settings
 from .encoding import resource_proto
 from .environment import default_attributes, disabled_defaults
 from .errors import TelemetryError
-from .event import Policy
+from .event import CapturedEvent, Policy, as_captured, as_queued
 from .identity import project_id as resolve_project_id
 from .mapping import Mapper
 from .optout import DEFAULT_DISABLE_ENV, disabled_reason, is_truthy
@@ -251,21 +251,11 @@ class Telemetry:
         except Exception as error:  # a bug of ours must not reach the host app
             self._counters.drop("internal_error", 1, repr(error))
             return False
-        for policy in self._policies:
-            try:
-                checked = policy(event)
-            except TelemetryError as error:
-                if self._strict:
-                    raise
-                self._counters.drop("invalid", 1, str(error))
-                return False
-            except Exception as error:
-                self._counters.drop("internal_error", 1, repr(error))
-                return False
+        if self._policies:
+            checked = self._apply_policies(as_captured(event), event_name)
             if checked is None:
-                self._counters.drop(getattr(policy, "drop_reason", "policy"), 1, event_name)
                 return False
-            event = checked
+            event = as_queued(checked)
         if self._limiter is not None and not self._limiter.allow(event_name):
             self._counters.drop("rate_limited", 1, event_name)
             return False
@@ -273,6 +263,25 @@ class Telemetry:
             return True
         self._counters.drop("shutdown" if self._pipeline.closed else "queue_full")
         return False
+
+    def _apply_policies(self, event: CapturedEvent, event_name: str) -> CapturedEvent | None:
+        """Run the policies in order; ``None`` (the drop counted) when one refuses the event."""
+        for policy in self._policies:
+            try:
+                checked = policy(event)
+            except TelemetryError as error:
+                if self._strict:
+                    raise
+                self._counters.drop("invalid", 1, str(error))
+                return None
+            except Exception as error:
+                self._counters.drop("internal_error", 1, repr(error))
+                return None
+            if checked is None:
+                self._counters.drop(getattr(policy, "drop_reason", "policy"), 1, event_name)
+                return None
+            event = checked
+        return event
 
     # -- lifecycle ---------------------------------------------------------------------------
 

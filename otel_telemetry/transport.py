@@ -1,4 +1,4 @@
-"""OTLP transports: send one encoded request, and say whether and when to retry.
+"""OTLP transports: send one serialised request, and say whether and when to retry.
 
 The SDK's exporters retry internally and then drop the batch; the pipeline needs the decision
 instead (retryable or permanent, and the server's ``Retry-After`` / gRPC ``RetryInfo``), so
@@ -22,11 +22,11 @@ import grpc
 import requests
 from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2_grpc import LogsServiceStub
 
 from .config import ExporterSettings
 from .outcome import OK, ExportOutcome
@@ -49,9 +49,9 @@ RETRYABLE_GRPC = frozenset(
 
 
 class Transport(Protocol):
-    """Sends one request; never raises."""
+    """Sends one request, already serialised (the encoder writes wire bytes); never raises."""
 
-    def send(self, request: ExportLogsServiceRequest, timeout_s: float) -> ExportOutcome: ...
+    def send(self, request: bytes, timeout_s: float) -> ExportOutcome: ...
 
     def close(self) -> None: ...
 
@@ -113,15 +113,15 @@ class HttpTransport:
         if settings.client_certificate_file and settings.client_key_file:
             self._session.cert = (settings.client_certificate_file, settings.client_key_file)
 
-    def _body(self, request: ExportLogsServiceRequest) -> bytes:
-        data = to_otlp_json(request) if self._json else request.SerializeToString()
+    def _body(self, request: bytes) -> bytes:
+        data = to_otlp_json(ExportLogsServiceRequest.FromString(request)) if self._json else request
         if self._settings.compression == "gzip":
             return gzip.compress(data, compresslevel=6)
         if self._settings.compression == "deflate":
             return zlib.compress(data)
         return data
 
-    def send(self, request: ExportLogsServiceRequest, timeout_s: float) -> ExportOutcome:
+    def send(self, request: bytes, timeout_s: float) -> ExportOutcome:
         try:
             response = self._session.post(
                 self._settings.endpoint, data=self._body(request), timeout=timeout_s, verify=self._verify
@@ -167,6 +167,10 @@ def _retry_info(error: grpc.RpcError) -> float | None:
     return None
 
 
+#: ``/opentelemetry.proto.collector.logs.v1.LogsService/Export``, from the descriptor.
+EXPORT_METHOD = f"/{logs_service_pb2.DESCRIPTOR.services_by_name['LogsService'].full_name}/Export"
+
+
 def grpc_target(endpoint: str) -> str:
     """``host:port`` of a gRPC endpoint given as a URL or as ``host:port``."""
     if "://" in endpoint:
@@ -192,7 +196,10 @@ class GrpcTransport:
             self._channel = grpc.insecure_channel(target, options=options)
         else:
             self._channel = grpc.secure_channel(target, self._credentials(), options=options)
-        self._stub = LogsServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        # The request is sent as the encoder wrote it: no message object, no serialiser.
+        self._export = self._channel.unary_unary(
+            EXPORT_METHOD, request_serializer=None, response_deserializer=ExportLogsServiceResponse.FromString
+        )
         self._metadata = tuple((k, v) for k, v in settings.headers.items())
         self._compression = grpc.Compression.Gzip if settings.compression == "gzip" else None
 
@@ -210,9 +217,9 @@ class GrpcTransport:
             certificate_chain=read(s.client_certificate_file),
         )
 
-    def send(self, request: ExportLogsServiceRequest, timeout_s: float) -> ExportOutcome:
+    def send(self, request: bytes, timeout_s: float) -> ExportOutcome:
         try:
-            response = self._stub.Export(
+            response = self._export(
                 request, timeout=timeout_s, metadata=self._metadata, compression=self._compression
             )
         except grpc.RpcError as error:

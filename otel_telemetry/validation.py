@@ -1,21 +1,22 @@
 """The cheap checks ``send()`` runs on the calling thread, and the capture of one event.
 
-Everything here either returns a :class:`CapturedEvent` or raises :class:`TelemetryError`
-naming the field and the rule; ``Telemetry.send`` turns that into a counted drop unless the
-user asked for strict mode. Costly conversions are left to the background thread.
+Everything here either returns an :data:`~otel_telemetry.event.Event` or raises
+:class:`TelemetryError` naming the field and the rule; ``Telemetry.send`` turns that into a
+counted drop unless the user asked for strict mode. Costly conversions are left to the
+background thread.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry import trace
 
 from .errors import TelemetryError
-from .event import CapturedEvent
-from .values import snapshot
+from .event import Event
+from .values import Props, freeze
 
 MAX_EVENT_NAME_LENGTH = 256
 PAYLOAD_KEYS = frozenset({"eventProperties", "userProperties", "groupProperties", "userId"})
@@ -41,32 +42,34 @@ def check_event_name(name: object) -> str:
     return name
 
 
-def _group(value: object, field: str) -> dict[str, Any] | None:
+def _mapping(value: object, field: str) -> Mapping[str, Any] | None:
     if value is None:
         return None
     if type(value) is not dict and not isinstance(value, Mapping):
         raise TelemetryError(field, f"must be a mapping (dict), not {type(value).__name__}")
-    return snapshot(value) if value else None
+    return value or None
+
+
+def _group(value: object, field: str) -> Props | None:
+    group = _mapping(value, field)
+    return freeze(group) if group else None
 
 
 _PAYLOAD_FIELDS = {key: f"payload.{key}" for key in PAYLOAD_KEYS}
 
 
-def _merged(from_payload: object, explicit: object, field: str) -> dict[str, Any] | None:
-    group = _group(from_payload, _PAYLOAD_FIELDS[field])
+def _merged(from_payload: object, explicit: object, field: str) -> Props | None:
     if explicit is None:  # the common case: everything in the payload
-        return group
-    extra = _group(explicit, field)
-    if group is None:
-        return extra
-    if extra is not None:
-        group.update(extra)
-    return group
+        return _group(from_payload, _PAYLOAD_FIELDS[field])
+    group = _mapping(from_payload, _PAYLOAD_FIELDS[field])
+    extra = _mapping(explicit, field)
+    merged = {**group, **extra} if group and extra else group or extra
+    return freeze(merged) if merged else None
 
 
-def check_reserved(properties: Mapping[str, Any] | None) -> None:
+def check_reserved(keys: Iterable[Any]) -> None:
     """Strict mode only: event property keys must be strings and not use a reserved prefix."""
-    for key in properties or ():
+    for key in keys:
         if not isinstance(key, str) or not key:
             raise TelemetryError(f"eventProperties[{key!r}]", "keys must be non-empty strings")
         if key.startswith(RESERVED_PREFIXES):
@@ -87,7 +90,7 @@ def _user_id(value: object) -> str | None:
 
 
 class Capturer:
-    """Builds :class:`CapturedEvent` s; remembers names it has already validated."""
+    """Builds :data:`~otel_telemetry.event.Event` s; remembers names it has already validated."""
 
     def __init__(self, strict: bool = False) -> None:
         self._strict = strict
@@ -102,7 +105,7 @@ class Capturer:
         group_properties: Mapping[str, Any] | None,
         user_id: object,
         body: str | None,
-    ) -> CapturedEvent:
+    ) -> Event:
         """Validate cheaply and copy what the caller could mutate; raises TelemetryError."""
         if name not in self._known_names:
             check_event_name(name)
@@ -127,10 +130,10 @@ class Capturer:
             gp = _group(group_properties, "group_properties")
         if body is not None and not isinstance(body, str):
             raise TelemetryError("body", f"must be a string, not {type(body).__name__}")
-        if self._strict:
-            check_reserved(ep)
+        if self._strict and ep:
+            check_reserved(ep[: len(ep) >> 1])
         context = _get_current_span().get_span_context()
-        return CapturedEvent(
+        return (
             name,
             time.time_ns(),
             ep,
@@ -139,6 +142,7 @@ class Capturer:
             _user_id(user_id),
             context.trace_id,
             context.span_id,
-            context.trace_flags,
+            int(context.trace_flags),  # a TraceFlags would keep the event tuple tracked by the GC
             body,
+            None,
         )

@@ -1,7 +1,7 @@
 """Turning arbitrary Python property values into OpenTelemetry attribute values.
 
 These are the documented rules of ``docs/mapping.md``; they run on the background thread,
-so the caller only pays for :func:`snapshot`, which copies what it could mutate later.
+so the caller only pays for :func:`freeze`, which copies what it could mutate later.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 import numbers
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 #: A value OTLP carries as one attribute: scalars, homogeneous arrays, bytes.
@@ -43,27 +43,73 @@ _FLAT_COPIES = frozenset({list, set, tuple, frozenset})
 _STR = frozenset({str})
 
 
-def snapshot(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy ``props`` so that the caller may mutate it after ``send()`` returns.
+#: A property group as queued: its keys, then its values, in one flat tuple. Unlike a dict, a
+#: tuple whose items are scalars (or such tuples) is one Python's garbage collector stops
+#: tracking, so a burst of queued events adds nothing to its full passes (``event.py``).
+Props = tuple[Any, ...]
 
-    Top-level scalars are immutable; containers are deep-copied (rare on the hot path).
+
+def freeze(props: Mapping[str, Any]) -> Props:
+    """Copy ``props`` so that the caller may mutate it after ``send()`` returns: ``(*keys, *values)``.
+
+    Scalars are immutable; lists of scalars become tuples; other containers are deep-copied
+    (rare on the hot path).
     """
-    copied = props.copy() if type(props) is dict else dict(props)
-    for key, value in copied.items():
-        kind = type(value)
-        if kind in _SCALARS or kind not in _CONTAINERS:
-            continue
-        if kind in _FLAT_COPIES and _SCALARS.issuperset(map(type, value)):
-            # Only immutable scalars inside: a shallow copy is a deep copy (and ~10x cheaper);
-            # tuples and frozensets of them are immutable already.
-            if kind is list or kind is set:
-                copied[key] = value.copy()
-            continue
-        try:
-            copied[key] = copy.deepcopy(value)
-        except Exception:  # an uncopyable element: converted now instead
-            copied[key] = _to_json_string(value, set(), 0)
-    return copied
+    values = props.values()
+    if _SCALARS.issuperset(map(type, values)):
+        return (*props, *values)
+    return (*props, *map(_frozen, values))
+
+
+def items(props: Props) -> Iterator[tuple[Any, Any]]:
+    """The ``(key, value)`` pairs of a frozen property group, in order."""
+    half = len(props) >> 1
+    return zip(props[:half], props[half:], strict=True)
+
+
+def thaw(props: Props) -> dict[str, Any]:
+    """A frozen property group as a new dict."""
+    return dict(items(props))
+
+
+def _frozen(value: Any) -> Any:
+    """An immutable (or private) copy of one property value."""
+    kind = type(value)
+    if kind not in _CONTAINERS:
+        return value  # not a container we know how to copy: converted on the worker
+    if kind in _FLAT_COPIES:
+        kinds = set(map(type, value))
+        if kinds <= _SCALARS:  # only immutable scalars inside: a shallow copy is a deep copy
+            if kind is set or kind is frozenset:
+                return frozenset(value)
+            return _shared(tuple(value)) if kinds == _STR else tuple(value)
+    try:
+        copied = copy.deepcopy(value)
+    except Exception:  # an uncopyable element: converted now instead
+        return _to_json_string(value, set(), 0)
+    # Other sequences stay (or become) lists: unhashable, so no encoder cache mistakes one for
+    # an equal tuple of scalars (``(MyStr("a"),) == ("a",)`` maps differently).
+    return list(copied) if kind is tuple else copied
+
+
+_SHARED_MAX = 4096
+_shared_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _shared(frozen: tuple[str, ...]) -> tuple[str, ...]:
+    """An equal tuple of strings seen before, if any: it is no longer tracked by the collector.
+
+    A new tuple stays tracked until a collection has looked at it, and so does a tuple
+    holding it: each collection pass untracks one level only. Lists of strings repeat (tags,
+    locales), so sharing the first copy keeps later frozen groups untracked. Only strings: with
+    ``(1,) == (True,)`` sharing would change a value's type.
+    """
+    shared = _shared_tuples.get(frozen)
+    if shared is None:
+        if len(_shared_tuples) >= _SHARED_MAX:
+            _shared_tuples.clear()
+        shared = _shared_tuples[frozen] = frozen
+    return shared
 
 
 def _float(value: float) -> float | str:

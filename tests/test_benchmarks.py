@@ -75,6 +75,7 @@ def test_results_table_has_every_section_and_system(quick_run: tuple[str, dict[s
         "PostHog capture",
         "Amplitude track",
         "+ PII hashing",
+        "default, with event properties varying per call",
         "+ catalog validation",
         "+ spool",
     ):
@@ -85,7 +86,8 @@ def test_results_table_has_every_section_and_system(quick_run: tuple[str, dict[s
 def test_otel_telemetry_delivers_every_event_end_to_end(quick_run: tuple[str, dict[str, Any]]) -> None:
     _, results = quick_run
     ours = [row for row in results["e2e"] if row["key"].startswith("ours-")]
-    assert {row["key"] for row in ours} == {"ours-grpc", "ours-http", "ours-grpc-full", "ours-http-full"}
+    expected = {"ours-grpc", "ours-http", "ours-grpc-distinct", "ours-grpc-full", "ours-http-full"}
+    assert {row["key"] for row in ours} == expected
     for row in ours:
         assert row.get("status") is None, row
         assert row["delivered_worst"] == N
@@ -253,17 +255,39 @@ def test_flatten_fast_path_matches_the_general_rules(props: dict[Any, Any], pref
     assert list(fast.items()) == list(general.items())
 
 
+def _mutate_all(value: Any) -> None:
+    """Change every mutable container inside ``value`` in place."""
+    if isinstance(value, list):
+        for item in value:
+            _mutate_all(item)
+        value.append("mutated")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _mutate_all(item)
+        value["mutated"] = True
+    elif isinstance(value, set):
+        value.add("mutated")
+
+
 @given(st.dictionaries(st.text(max_size=5), _props, max_size=6))
-def test_snapshot_is_a_deep_copy(props: dict[str, Any]) -> None:
+def test_freeze_keeps_the_attributes_the_caller_sent_even_if_it_mutates_them_afterwards(
+    props: dict[str, Any],
+) -> None:
     import copy
 
-    from otel_telemetry.values import snapshot
+    from otel_telemetry.values import flatten_into, freeze, thaw
 
-    copied = snapshot(props)
-    assert copied == copy.deepcopy(props)
-    for key, value in props.items():
-        if isinstance(value, (list, dict, set)):
-            assert copied[key] is not value  # the caller may mutate its own afterwards
+    def attributes(p: dict[str, Any]) -> list[tuple[str, Any, type]]:
+        out: dict[str, Any] = {}
+        flatten_into(out, "", p)
+        return [(k, v, type(v)) for k, v in out.items()]
+
+    original = copy.deepcopy(props)
+    copied = thaw(freeze(props)) if props else {}
+    assert attributes(copied) == attributes(original)
+    for value in props.values():
+        _mutate_all(value)
+    assert attributes(copied) == attributes(original)
 
 
 @given(
@@ -271,10 +295,11 @@ def test_snapshot_is_a_deep_copy(props: dict[str, Any]) -> None:
 )
 def test_resource_cache_separates_groups_that_differ_in_value_or_type(groups: list[dict[str, Any]]) -> None:
     from otel_telemetry.resources import ResourceCache
+    from otel_telemetry.values import freeze
 
     cache = ResourceCache({"service.name": "s"}, dict)
     for group in groups:
-        handle = cache.get(group)
+        handle = cache.get(freeze(group) if group else None)
         assert handle.attributes == {"service.name": "s", **group}
         assert [type(v) for v in handle.attributes.values()] == [str, *map(type, group.values())]
 

@@ -18,7 +18,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otel_telemetry import Backoff, Telemetry, TelemetryError
-from otel_telemetry.pipeline import EVENT_ID_ATTRIBUTE
+from otel_telemetry.encoding import EVENT_ID_ATTRIBUTE
 from otel_telemetry.receiver import Fault, OTLPReceiver
 from otel_telemetry.spool.frames import Frame, parse
 

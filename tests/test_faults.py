@@ -19,7 +19,7 @@ import pytest
 from test_delivery import APP, free_port, receiver_on, send_seq, seqs, telemetry
 
 from otel_telemetry import Backoff, Telemetry
-from otel_telemetry.pipeline import EVENT_ID_ATTRIBUTE
+from otel_telemetry.encoding import EVENT_ID_ATTRIBUTE
 from otel_telemetry.receiver import Fault, OTLPReceiver
 from otel_telemetry.spool.frames import HEADER_SIZE, Frame, parse
 from otel_telemetry.spool.spool import REJECTED_DIR

@@ -122,7 +122,7 @@ class SpoolSender:
             return
         records = chunk.records
         try:
-            request = ExportLogsServiceRequest.FromString(chunk.payload)
+            ExportLogsServiceRequest.FromString(chunk.payload)  # sent as it is, once it parses
         except Exception as exc:  # checksums matched, so this is a bug of ours: keep the data
             self._counters.drop("spool_corrupt", records, f"undecodable spooled batch: {exc!r}")
             self._on_lost(records)
@@ -130,7 +130,7 @@ class SpoolSender:
             return
         attempt = 0
         while True:
-            outcome = self._exporter.send(request, self._timeout)
+            outcome = self._exporter.send(chunk.payload, self._timeout)
             if outcome.ok:
                 self._counters.exported += records - outcome.rejected
                 if outcome.rejected:
