@@ -193,6 +193,11 @@ def steps(spec: Spec, n: int, repeats: int, variant: str) -> dict[str, Any]:
             {**base_payload, "groupProperties": {**p.GROUP_PROPERTIES, "projectId": i}} for i in range(n)
         ]
         calls = [lambda i=i: send(name, payloads[i]) for i in range(n)]  # type: ignore[misc]
+    elif variant == "event-varying":
+        payloads = [
+            {**base_payload, "eventProperties": {**p.EVENT_PROPERTIES, "fields": i}} for i in range(n)
+        ]
+        calls = [lambda i=i: send(name, payloads[i]) for i in range(n)]  # type: ignore[misc]
     elif variant == "pii-hash":
         ids = [f"user-{i}" for i in range(n)]
         calls = [lambda i=i: send(name, base_payload, user_id=ids[i]) for i in range(n)]  # type: ignore[misc]

@@ -34,10 +34,8 @@ def best(fn: Callable[[], Any], number: int, per: int = 1, repeat: int = 5) -> f
 
 def rows() -> list[tuple[str, float]]:
     """(step, µs per event) for otel-telemetry's caller and worker, then the raw SDK's."""
-    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-
     from otel_telemetry import Telemetry
-    from otel_telemetry.values import snapshot
+    from otel_telemetry.values import freeze
 
     def parked() -> Telemetry:
         """The worker stays parked (no batch is ever full, the timer is an hour): send() alone."""
@@ -68,37 +66,29 @@ def rows() -> list[tuple[str, float]]:
             best(lambda: capturer.capture(name, payload, None, None, None, None, None), 200_000),
         )
     )
-    out.append(("caller:     snapshot(eventProperties)", best(lambda: snapshot(p.EVENT_PROPERTIES), 200_000)))
-    out.append(("caller:     snapshot(userProperties)", best(lambda: snapshot(p.USER_PROPERTIES), 200_000)))
+    out.append(("caller:     freeze(eventProperties)", best(lambda: freeze(p.EVENT_PROPERTIES), 200_000)))
+    out.append(("caller:     freeze(userProperties)", best(lambda: freeze(p.USER_PROPERTIES), 200_000)))
 
     batch = [capturer.capture(name, payload, None, None, None, None, None) for _ in range(BATCH)]
     exporter = telemetry._otlp_exporter
     assert exporter is not None
     mapper, encoder = exporter.mapper, exporter._encoder
     records = [mapper.map(event) for event in batch]
-    request = encoder.encode(records)
-    data = request.SerializeToString()
-    out.append(("worker: prepare (map + encode)", best(lambda: exporter.prepare(batch), 40, BATCH)))
-    out.append(("worker:   map", best(lambda: [mapper.map(event) for event in batch], 40, BATCH)))
+    data = exporter.prepare(batch)
+    out.append(
+        (
+            "worker: prepare (one pass: map + encode to bytes)",
+            best(lambda: exporter.prepare(batch), 40, BATCH),
+        )
+    )
+    out.append(
+        ("worker:   resource lookup", best(lambda: [mapper.resources.get(e[4]) for e in batch], 40, BATCH))
+    )
+    out.append(("worker: general path: map", best(lambda: [mapper.map(event) for event in batch], 40, BATCH)))
     out.append(
         ("worker:     attributes (flatten)", best(lambda: [mapper.attributes(e) for e in batch], 40, BATCH))
     )
-    out.append(
-        (
-            "worker:     resource lookup",
-            best(lambda: [mapper.resources.get(e.group_properties) for e in batch], 40, BATCH),
-        )
-    )
-    out.append(("worker:   encode (request message)", best(lambda: encoder.encode(records), 40, BATCH)))
-    if hasattr(encoder, "encode_bytes"):  # since the wire-format encoder
-        out.append(("worker:     to wire bytes", best(lambda: encoder.encode_bytes(records), 40, BATCH)))
-        out.append(
-            (
-                "worker:     bytes -> request message",
-                best(lambda: ExportLogsServiceRequest.FromString(data), 40, BATCH),
-            )
-        )
-    out.append(("worker: transport: SerializeToString", best(request.SerializeToString, 40, BATCH)))
+    out.append(("worker:   encode mapped records", best(lambda: encoder.encode_bytes(records), 40, BATCH)))
     out.append((f"(wire bytes per event: {len(data) / BATCH:.0f})", float("nan")))
     telemetry.shutdown(0.0)
     batch.clear()

@@ -53,6 +53,7 @@ CALLER_CASES: list[tuple[str, str, dict[str, Any]]] = [
 STEP_VARIANTS = [
     ("baseline", "default: event + user properties"),
     ("group-same", "+ group properties (same every call: one cached resource)"),
+    ("event-varying", "default, with event properties varying per call (no two events alike)"),
     ("group-varying", "+ group properties varying per call (a new resource each call)"),
     ("pii-hash", "+ PII hashing (user_id -> user.hash, a new id each call)"),
     ("catalog", "+ catalog validation"),
@@ -150,19 +151,25 @@ class Runner:
     # -- 2. end to end -------------------------------------------------------------------
     def e2e(self) -> None:
         a = self.args
-        cases = [
-            ("ours-grpc", "otel-telemetry", "grpc", "counting"),
-            ("sdk-grpc", "sdk", "grpc", "counting"),
-            ("ours-http", "otel-telemetry", "http/protobuf", "counting"),
-            ("sdk-http", "sdk", "http/protobuf", "counting"),
-            ("ours-grpc-full", "otel-telemetry", "grpc", "full"),
-            ("ours-http-full", "otel-telemetry", "http/protobuf", "full"),
+        from benchmarks.child import WARMUP
+
+        distinct = {"distinct": a.n + WARMUP}
+        cases: list[tuple[str, str, str, str, dict[str, Any]]] = [
+            ("ours-grpc", "otel-telemetry", "grpc", "counting", {}),
+            ("sdk-grpc", "sdk", "grpc", "counting", {}),
+            ("ours-http", "otel-telemetry", "http/protobuf", "counting", {}),
+            ("sdk-http", "sdk", "http/protobuf", "counting", {}),
+            ("ours-grpc-distinct", "otel-telemetry", "grpc", "counting", distinct),
+            ("ours-grpc-full", "otel-telemetry", "grpc", "full", {}),
+            ("ours-http-full", "otel-telemetry", "http/protobuf", "full", {}),
         ]
-        for key, system, protocol, receiver in cases:
+        for key, system, protocol, receiver, options in cases:
             label = f"{SYSTEMS[system][0]} ({'gRPC' if protocol == 'grpc' else 'HTTP/protobuf'})"
+            if options.get("distinct"):
+                label += ", no two events alike,"
             label += " -> OTLPReceiver (full decode)" if receiver == "full" else " -> counting receiver"
             self.log(f"e2e: {label}")
-            runs = [self._e2e_once(system, protocol, receiver) for _ in range(a.e2e_repeats)]
+            runs = [self._e2e_once(system, protocol, receiver, options) for _ in range(a.e2e_repeats)]
             row: dict[str, Any] = {"key": key, "label": label, "runs": runs}
             row["version"] = version(SYSTEMS[system][1])
             errors = [r["error"] for r in runs if "error" in r]
@@ -179,7 +186,9 @@ class Runner:
                     row["status"] = f"LOST events: delivered {row['delivered_worst']:,} of {a.n:,}"
             self.report.e2e.append(row)
 
-    def _e2e_once(self, system: str, protocol: str, receiver_kind: str) -> dict[str, Any]:
+    def _e2e_once(
+        self, system: str, protocol: str, receiver_kind: str, options: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         from benchmarks.child import WARMUP
 
         n = self.args.n
@@ -189,7 +198,7 @@ class Runner:
 
             with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=0) as rx:
                 endpoints = {"grpc_endpoint": rx.grpc_endpoint, "http_endpoint": rx.http_endpoint}
-                spec = self.spec(system, {"protocol": protocol}, **endpoints)
+                spec = self.spec(system, {"protocol": protocol, **(options or {})}, **endpoints)
                 result = self.child({"kind": "e2e", "spec": spec, "n": n})
                 if "error" in result:
                     return result
@@ -201,7 +210,9 @@ class Runner:
         else:
             counter = self.receiver.counter
             counter.reset(target)
-            result = self.child({"kind": "e2e", "spec": self.spec(system, {"protocol": protocol}), "n": n})
+            result = self.child(
+                {"kind": "e2e", "spec": self.spec(system, {"protocol": protocol, **(options or {})}), "n": n}
+            )
             if "error" in result:
                 return result
             counter.wait(target, 10.0)

@@ -6,6 +6,7 @@ A :class:`System` has ``send`` (one event, payload pre-built), ``flush(timeout_s
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -91,6 +92,16 @@ def otel_telemetry(spec: Spec) -> System:
     kwargs = dict(spec.options.get("telemetry", {}))
     telemetry = Telemetry(service_name="bench", endpoint=endpoint, protocol=protocol, **kwargs)
     send, name, payload = telemetry.send, p.EVENT_NAME, p.PAYLOAD
+    distinct = spec.options.get("distinct", 0)
+    if distinct:  # no two events alike: "fields" counts up, in a payload built per call as apps do
+        counter, ep = itertools.count(), p.EVENT_PROPERTIES
+
+        def send_distinct() -> bool:
+            return send(name, {**payload, "eventProperties": {**ep, "fields": next(counter)}})
+
+        return System(
+            send_distinct, telemetry.flush, lambda: telemetry.shutdown(5.0), {"telemetry": telemetry}
+        )
     extra_kwargs = spec.options.get("send_kwargs")
     if extra_kwargs:
 
