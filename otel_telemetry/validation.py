@@ -51,19 +51,17 @@ def _mapping(value: object, field: str) -> Mapping[str, Any] | None:
 
 
 def _group(value: object, field: str) -> Props | None:
+    """The frozen copy of one property group; ``None`` for none or an empty one."""
+    if type(value) is dict:  # the common case, first
+        return freeze(value) if value else None
     group = _mapping(value, field)
     return freeze(group) if group else None
 
 
-_PAYLOAD_FIELDS = {key: f"payload.{key}" for key in PAYLOAD_KEYS}
-
-
-def _merged(from_payload: object, explicit: object, field: str) -> Props | None:
-    if explicit is None:  # the common case: everything in the payload
-        return _group(from_payload, _PAYLOAD_FIELDS[field])
-    group = _mapping(from_payload, _PAYLOAD_FIELDS[field])
-    extra = _mapping(explicit, field)
-    merged = {**group, **extra} if group and extra else group or extra
+def _merged(group: object, extra: object, field: str, extra_field: str) -> Props | None:
+    """A group given both in the payload and as a keyword: the keyword's keys win."""
+    first, second = _mapping(group, field), _mapping(extra, extra_field)
+    merged = {**first, **second} if first and second else first or second
     return freeze(merged) if merged else None
 
 
@@ -119,11 +117,30 @@ class Capturer:
                 raise TelemetryError(
                     f"payload.{unknown[0]}", f"unknown key; expected one of {', '.join(sorted(PAYLOAD_KEYS))}"
                 )
-            ep = _merged(payload.get("eventProperties"), event_properties, "eventProperties")
-            up = _merged(payload.get("userProperties"), user_properties, "userProperties")
-            gp = _merged(payload.get("groupProperties"), group_properties, "groupProperties")
+            get = payload.get
+            ep = (
+                _group(get("eventProperties"), "payload.eventProperties")
+                if event_properties is None
+                else _merged(
+                    get("eventProperties"), event_properties, "payload.eventProperties", "event_properties"
+                )
+            )
+            up = (
+                _group(get("userProperties"), "payload.userProperties")
+                if user_properties is None
+                else _merged(
+                    get("userProperties"), user_properties, "payload.userProperties", "user_properties"
+                )
+            )
+            gp = (
+                _group(get("groupProperties"), "payload.groupProperties")
+                if group_properties is None
+                else _merged(
+                    get("groupProperties"), group_properties, "payload.groupProperties", "group_properties"
+                )
+            )
             if user_id is None:
-                user_id = payload.get("userId")
+                user_id = get("userId")
         else:
             ep = _group(event_properties, "event_properties")
             up = _group(user_properties, "user_properties")
