@@ -79,26 +79,29 @@ def as_captured(event: Event) -> CapturedEvent:
     )
 
 
-def as_queued(event: CapturedEvent) -> Event:
-    """A policy's result, frozen for the queue."""
+def as_queued(event: CapturedEvent, queued: Event, view: CapturedEvent) -> Event:
+    """A policy's result, frozen for the queue. ``queued`` is the event before the policies and
+    ``view`` what they were given: a group they left as it was keeps its frozen copy."""
     name, time_ns, ep, up, gp, user_id, trace_id, span_id, flags, body, annotations = event
     return (
         name,
         time_ns,
-        _frozen(ep),
-        _frozen(up),
-        _frozen(gp),
+        queued[2] if ep is view.event_properties else _frozen(ep),
+        queued[3] if up is view.user_properties else _frozen(up),
+        queued[4] if gp is view.group_properties else _frozen(gp),
         user_id,
         trace_id,
         span_id,
         int(flags),
         body,
-        _frozen(annotations),
+        queued[10] if annotations is view.annotations else _frozen(annotations),
     )
 
 
 #: A step between capture and the queue (the event catalog is one): returns the event to send
 #: (possibly replaced, e.g. with PII hashed or annotations added), ``None`` to drop it (counted
 #: under the policy's ``drop_reason`` attribute, default ``"policy"``), or raises
-#: ``TelemetryError`` for bad input (raised to the caller in strict mode, else counted).
+#: ``TelemetryError`` for bad input (raised to the caller in strict mode, else counted). To
+#: change a property group, return ``event._replace(...)`` with a new dict: the dicts a policy
+#: is given are not read back (a group returned as the same dict keeps its frozen copy).
 Policy = Callable[[CapturedEvent], "CapturedEvent | None"]

@@ -252,10 +252,11 @@ class Telemetry:
             self._counters.drop("internal_error", 1, repr(error))
             return False
         if self._policies:
-            checked = self._apply_policies(as_captured(event), event_name)
+            view = as_captured(event)
+            checked = self._apply_policies(view, event_name)
             if checked is None:
                 return False
-            event = as_queued(checked)
+            event = as_queued(checked, event, view)
         if self._limiter is not None and not self._limiter.allow(event_name):
             self._counters.drop("rate_limited", 1, event_name)
             return False

@@ -8,6 +8,7 @@ import sys
 import threading
 
 import pytest
+from telemetry_helpers import telemetry_to
 
 import otel_telemetry
 from otel_telemetry import RateLimit, Telemetry, TelemetryError
@@ -210,3 +211,39 @@ def test_a_disabled_app_never_loads_the_network_libraries() -> None:
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# -- custom policies ---------------------------------------------------------------------------
+
+
+def test_custom_policies_change_drop_or_pass_events_in_order(receiver: OTLPReceiver) -> None:
+    from otel_telemetry.event import CapturedEvent
+
+    seen: list[dict[str, object] | None] = []
+
+    def redact(event: CapturedEvent) -> CapturedEvent | None:
+        props = event.event_properties or {}
+        if props.get("secret"):
+            return None
+        # a replaced group arrives; the others keep what was captured
+        return event._replace(event_properties={**props, "model": "redacted"})
+
+    def observe(event: CapturedEvent) -> CapturedEvent:
+        seen.append(event.event_properties)
+        return event  # unchanged: sent as it is
+
+    payload = {
+        "eventProperties": {"model": "article", "locales": ["en", "fr"]},
+        "userProperties": {"role": "admin"},
+        "groupProperties": {"plan": "pro"},
+    }
+    with telemetry_to(receiver, policies=[redact, observe]) as t:
+        assert t.send("kept", payload)
+        assert not t.send("dropped", {"eventProperties": {"secret": True}})
+        assert t.stats().dropped == {"policy": 1}
+        assert t.flush(10.0)
+    assert receiver.wait_for(1, timeout=10.0)
+    [record] = receiver.records
+    assert record.attributes == {"model": "redacted", "locales": ["en", "fr"], "user.role": "admin"}
+    assert record.resource["plan"] == "pro"
+    assert seen == [{"model": "redacted", "locales": ("en", "fr")}]
