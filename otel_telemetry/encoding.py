@@ -182,8 +182,7 @@ class BatchEncoder:
         """The fields before the attributes: time, severity, body."""
         parts = [_TIME, _pack_u64(time_ns), _SEVERITY] if time_ns else [_SEVERITY]
         if body is not None:
-            encoded = AnyValue(string_value=body).SerializeToString()
-            parts.append(_BODY + _varint(len(encoded)) + encoded)
+            parts.append(_any_value_field(_BODY, body))
         return parts
 
     def _finish(
@@ -401,8 +400,8 @@ def _attribute_field(key: str, value: AttrValue) -> bytes:
 
 
 def _any_value_field(tag: bytes, value: AttrValue) -> bytes:
-    """Field ``tag`` holding the ``AnyValue`` of ``value``, written by hand: ~10x faster than
-    building the message, which matters for values that never repeat (counters, ids)."""
+    """Field ``tag`` holding the ``AnyValue`` of ``value``, written by hand (an attribute in 0.6
+    µs against 1.0 through the messages): values that never repeat (counters, ids) pay it."""
     if isinstance(value, str):
         raw = value.encode("utf-8")
         inner = _ANY_STRING + _varint(len(raw)) + raw

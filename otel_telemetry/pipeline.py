@@ -494,7 +494,8 @@ class BatchPipeline(Generic[P]):
     def _spool_write(self, prepared: Any, count: int) -> None:
         spool = self._spool
         assert spool is not None
-        payload = prepared if isinstance(prepared, bytes) else prepared.SerializeToString()
+        payload = prepared
+        assert isinstance(payload, bytes), "a spool is for the OTLP exporter's serialised requests"
         timeout = 0.0 if self._closed else self._block_timeout
         failed = spool.append(payload, count, timeout)
         if failed is not None:
