@@ -7,6 +7,7 @@ garbage-collector property that the end-to-end throughput depends on.
 
 from __future__ import annotations
 
+import enum
 import gc
 import itertools
 from typing import Any
@@ -27,8 +28,21 @@ _keys = st.one_of(
     st.text(max_size=4),
     st.integers(0, 2),
 )
+
+
+class Color(str, enum.Enum):
+    """Equal to its string value, yet mapped through the enum rules: a cache must not mix them."""
+
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 1
+
+
 _values = st.recursive(
     st.one_of(
+        st.sampled_from([Color.RED, "red", Level.HIGH, 1, True, 1.0, 0.0, -0.0, ("red",), (Color.RED,)]),
         st.text(max_size=6),
         st.booleans(),
         st.integers(-(2**64), 2**64),
@@ -48,6 +62,11 @@ _common = st.sampled_from(
     [
         {"model": "api::article.article", "draft": True, "fields": 7, "locales": ["en", "fr"]},
         {"model": "api::page.page", "draft": False, "ratio": 0.5, "locales": ["de"]},
+        # equal to the ones above in Python, not on the wire
+        {"model": "api::article.article", "draft": 1, "fields": 7, "locales": ["en", "fr"]},
+        {"model": "api::article.article", "draft": True, "fields": 7.0, "locales": ("en", Color.RED)},
+        {"model": "api::page.page", "draft": False, "ratio": -0.0, "locales": ["de"]},
+        {"model": "api::page.page", "draft": False, "ratio": 0.0, "locales": ["de"]},
     ]
 )
 
@@ -117,6 +136,10 @@ def test_the_plain_path_is_taken_for_the_common_event() -> None:
     mapper.map(event)  # the general path learns them
     assert mapper.is_plain(event)
     assert not mapper.is_plain((*event[:10], ("otel_telemetry.violations", ("x",))))
+    encoder = BatchEncoder("otel_telemetry", "1")
+    twice = encoder.encode_events([event, event], mapper)
+    assert len(encoder._memo) == 1  # the second one was a lookup
+    assert twice == _general(_mapper({}), [event, event], with_ids=False)
 
 
 def test_queued_events_are_not_tracked_by_the_garbage_collector() -> None:
