@@ -349,6 +349,8 @@ def machine() -> dict[str, Any]:
         "amplitude-analytics",
     ]
     try:
+        # refresh the index first: files rewritten with the same content are not changes
+        subprocess.run(["git", "update-index", "-q", "--refresh"], cwd=ROOT, capture_output=True, timeout=10)
         commit = subprocess.run(
             ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10
         ).stdout.strip()
