@@ -119,8 +119,13 @@ def write_markdown(report: Report, path: Path, chart: Path | None) -> str:
         f"{m.get('os', '?')}; "
         f"{m.get('python', '?')}.",
         "",
-        f"otel-telemetry at commit `{m.get('commit', 'unknown')}` (`-dirty`: with uncommitted changes "
-        "in the working tree). Packages: "
+        f"otel-telemetry at commit `{m.get('commit', 'unknown')}`"
+        + (
+            " (with uncommitted changes in the working tree)"
+            if m.get("commit", "").endswith("-dirty")
+            else ""
+        )
+        + ". Packages: "
         + ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items())
         + ".",
         "",
