@@ -29,21 +29,6 @@ _MAX_CACHED = 65_536
 _MAX_MEMO = 4_096
 
 
-def any_value(value: AttrValue) -> AnyValue:
-    """The OTLP ``AnyValue`` of one attribute value."""
-    if isinstance(value, str):
-        return AnyValue(string_value=value)
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    return AnyValue(array_value=ArrayValue(values=[any_value(item) for item in value]))
-
-
 def cache_key(key: str, value: AttrValue) -> tuple[Any, ...]:
     """A key under which the encoding of attribute ``key=value`` may be cached.
 
@@ -71,8 +56,7 @@ def key_value_bytes(key: str, value: AttrValue) -> bytes:
     if encoded is None:
         if len(_key_values) >= _MAX_CACHED:
             _key_values.clear()
-        encoded = KeyValue(key=key, value=any_value(value)).SerializeToString()
-        _key_values[lookup] = encoded
+        encoded = _key_values[lookup] = _key_value(key, value)
     return encoded
 
 
@@ -391,12 +375,19 @@ def _plain_attribute(cache: dict[tuple[Any, ...], bytes], key: str, name: str, v
 
 
 def _attribute_field(key: str, value: AttrValue) -> bytes:
-    """A record's ``attributes`` field holding ``key=value`` (the bytes of ``any_value``'s message)."""
+    """A record's ``attributes`` field holding ``key=value``."""
+    kv = _key_value(key, value)
+    return _ATTRIBUTE + _varint(len(kv)) + kv
+
+
+def _key_value(key: str, value: AttrValue) -> bytes:
+    """The serialised ``KeyValue`` of ``key=value``, written by hand (tests compare it with the
+    message's own serialisation)."""
     kv = _any_value_field(_KEY_VALUE_VALUE, value)
     if key:  # proto3: an empty string is not written
         raw = key.encode("utf-8")
         kv = _KEY_VALUE_KEY + _varint(len(raw)) + raw + kv
-    return _ATTRIBUTE + _varint(len(kv)) + kv
+    return kv
 
 
 def _any_value_field(tag: bytes, value: AttrValue) -> bytes:

@@ -160,13 +160,29 @@ _attr_values = st.one_of(
 )
 
 
+def any_value(value: Any) -> Any:
+    """The reference ``AnyValue`` of one attribute value, built as a message (the encoder writes
+    bytes by hand; these tests hold it to this)."""
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue
+
+    if isinstance(value, str):
+        return AnyValue(string_value=value)
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    return AnyValue(array_value=ArrayValue(values=[any_value(item) for item in value]))
+
+
 def _reference_request(records: list[Any], scope: tuple[str, str]) -> Any:
     """The request built message by message, as the encoder did before it wrote bytes itself."""
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
     from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
-
-    from otel_telemetry.encoding import any_value
 
     by_resource: dict[int, list[Any]] = {}
     for record in records:
@@ -343,7 +359,7 @@ def test_resource_proto_equals_the_message_built_attribute_by_attribute(attribut
     from opentelemetry.proto.common.v1.common_pb2 import KeyValue
     from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-    from otel_telemetry.encoding import any_value, resource_proto
+    from otel_telemetry.encoding import resource_proto
 
     expected = Resource(attributes=[KeyValue(key=k, value=any_value(v)) for k, v in attributes.items()])
     assert resource_proto(attributes).SerializeToString() == expected.SerializeToString()
