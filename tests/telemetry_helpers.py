@@ -6,10 +6,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+
 import otel_telemetry
 from otel_telemetry.receiver import OTLPReceiver, ReceivedRecord
 
 PROTOCOLS = ("grpc", "http/protobuf", "http/json")
+
+
+def reference_any_value(value: Any) -> AnyValue:
+    """The OTLP ``AnyValue`` of a Python value, built as protobuf messages: the reference the
+    library's hand-written wire encoder and its decoder are tested against."""
+    if value is None:
+        return AnyValue()
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, str):
+        return AnyValue(string_value=value)
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    if isinstance(value, (list, tuple)):
+        return AnyValue(array_value=ArrayValue(values=[reference_any_value(v) for v in value]))
+    return AnyValue(
+        kvlist_value=KeyValueList(
+            values=[KeyValue(key=k, value=reference_any_value(v)) for k, v in value.items()]
+        )
+    )
 
 
 def endpoint_for(receiver: OTLPReceiver, protocol: str) -> str:

@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from telemetry_helpers import reference_any_value  # noqa: E402
+
 from benchmarks.stats import Summary, ratio  # noqa: E402
 
 N = 600
@@ -160,24 +162,6 @@ _attr_values = st.one_of(
 )
 
 
-def any_value(value: Any) -> Any:
-    """The reference ``AnyValue`` of one attribute value, built as a message (the encoder writes
-    bytes by hand; these tests hold it to this)."""
-    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue
-
-    if isinstance(value, str):
-        return AnyValue(string_value=value)
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    return AnyValue(array_value=ArrayValue(values=[any_value(item) for item in value]))
-
-
 def _reference_request(records: list[Any], scope: tuple[str, str]) -> Any:
     """The request built message by message, as the encoder did before it wrote bytes itself."""
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -202,7 +186,9 @@ def _reference_request(records: list[Any], scope: tuple[str, str]) -> Any:
                 event_name=r.name,
                 dropped_attributes_count=r.dropped_attributes,
             )
-            log.attributes.extend([KeyValue(key=k, value=any_value(v)) for k, v in r.attributes.items()])
+            log.attributes.extend(
+                [KeyValue(key=k, value=reference_any_value(v)) for k, v in r.attributes.items()]
+            )
             if r.trace_id:
                 log.trace_id = r.trace_id.to_bytes(16, "big")
                 log.span_id = r.span_id.to_bytes(8, "big")
@@ -361,5 +347,7 @@ def test_resource_proto_equals_the_message_built_attribute_by_attribute(attribut
 
     from otel_telemetry.encoding import resource_proto
 
-    expected = Resource(attributes=[KeyValue(key=k, value=any_value(v)) for k, v in attributes.items()])
+    expected = Resource(
+        attributes=[KeyValue(key=k, value=reference_any_value(v)) for k, v in attributes.items()]
+    )
     assert resource_proto(attributes).SerializeToString() == expected.SerializeToString()

@@ -50,6 +50,7 @@ from opentelemetry.sdk._logs.export import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from telemetry_helpers import reference_any_value
 
 from otel_telemetry.receiver import Fault, OTLPReceiver, ReceivedRecord, decode_any_value, iter_records
 
@@ -826,31 +827,10 @@ _values = st.recursive(
 )
 
 
-def _encode(value: Any) -> AnyValue:
-    """Reference encoder for the property test (the inverse of decode_any_value)."""
-    if value is None:
-        return AnyValue()
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, str):
-        return AnyValue(string_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    if isinstance(value, list):
-        return AnyValue(array_value=ArrayValue(values=[_encode(v) for v in value]))
-    return AnyValue(
-        kvlist_value=KeyValueList(values=[KeyValue(key=k, value=_encode(v)) for k, v in value.items()])
-    )
-
-
 @settings(max_examples=150, deadline=None)
 @given(_values)
 def test_decode_any_value_round_trips_every_anyvalue_kind_through_the_wire(value: Any) -> None:
-    wire = _encode(value).SerializeToString()
+    wire = reference_any_value(value).SerializeToString()
     assert decode_any_value(AnyValue.FromString(wire)) == value
 
 

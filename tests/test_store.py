@@ -21,12 +21,13 @@ from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource as ResourceProto
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
+from telemetry_helpers import reference_any_value
 
 from otel_telemetry import Telemetry
 from otel_telemetry.cli.local import LocalBackend
@@ -247,16 +248,6 @@ def test_reopening_a_database_keeps_its_events(tmp_path: Path) -> None:
 # -- queries (one request built by hand, stored by the real store) ---------------------------
 
 
-def any_value(value: Any) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    return AnyValue(string_value=str(value))
-
-
 def request_with(
     attributes: dict[str, Any],
     name: str = "ev",
@@ -266,9 +257,11 @@ def request_with(
     record = LogRecord(
         event_name=name,
         time_unix_nano=time_ns,
-        attributes=[KeyValue(key=k, value=any_value(v)) for k, v in attributes.items()],
+        attributes=[KeyValue(key=k, value=reference_any_value(v)) for k, v in attributes.items()],
     )
-    res = ResourceProto(attributes=[KeyValue(key=k, value=any_value(v)) for k, v in (resource or {}).items()])
+    res = ResourceProto(
+        attributes=[KeyValue(key=k, value=reference_any_value(v)) for k, v in (resource or {}).items()]
+    )
     return ExportLogsServiceRequest(
         resource_logs=[ResourceLogs(resource=res, scope_logs=[ScopeLogs(log_records=[record])])]
     )
