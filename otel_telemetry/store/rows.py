@@ -39,10 +39,26 @@ def dumps(value: Any) -> str:
 
 def as_text(value: Any) -> str:
     """A value as the text an insight compares and groups by, identical on every engine: strings as
-    themselves, ``true``/``false``, numbers and arrays/maps as their compact JSON."""
+    themselves, ``true``/``false``, integers in decimal, doubles as SQLite prints them (15
+    significant digits, always with a point: ``1.0``, ``0.1``, ``1.0e+20``), arrays and maps as
+    compact JSON."""
+    value = jsonable(value)
     if isinstance(value, str):
         return value
+    if isinstance(value, float):
+        return real_text(value)
     return dumps(value)
+
+
+def real_text(value: float) -> str:
+    """A finite double as SQLite's ``CAST(x AS TEXT)`` prints it (``%!.15g``)."""
+    if value == 0:
+        return "0.0"
+    text = f"{value:.15g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return (mantissa if "." in mantissa else mantissa + ".0") + "e" + exponent
+    return text if "." in text else text + ".0"
 
 
 def text_map(attributes: Mapping[str, Any]) -> dict[str, str]:

@@ -121,7 +121,9 @@ INSERT_RESOURCE = (
     "INSERT INTO otel_resources (ServiceName, ResourceSchemaUrl, ResourceAttributes) VALUES (?, ?, ?) "
     "ON CONFLICT (ResourceAttributes, ResourceSchemaUrl) DO NOTHING"
 )
-SELECT_RESOURCE = "SELECT ResourceId FROM otel_resources WHERE ResourceAttributes = ? AND ResourceSchemaUrl = ?"
+SELECT_RESOURCE = (
+    "SELECT ResourceId FROM otel_resources WHERE ResourceAttributes = ? AND ResourceSchemaUrl = ?"
+)
 INSERT_KEY = "INSERT OR IGNORE INTO otel_attribute_keys (Kind, Key) VALUES (?, ?)"
 
 #: Schema 1 (the ``events`` table of the first ``serve``) -> 2, in one transaction. Every column
@@ -140,7 +142,8 @@ MIGRATE_1_TO_2 = (
     SELECT e.id, e.time_unix_nano, e.observed_time_unix_nano, e.received_unix_nano, e.protocol, e.trace_id,
         e.span_id, e.flags, e.severity_text, e.severity_number, e.event_name, e.body, r.ResourceId, '',
         e.scope_name, e.scope_version, '{}', e.attributes, e.dropped_attributes_count
-    FROM events AS e JOIN otel_resources AS r ON r.ResourceAttributes = e.resource AND r.ResourceSchemaUrl = ''
+    FROM events AS e
+    JOIN otel_resources AS r ON r.ResourceAttributes = e.resource AND r.ResourceSchemaUrl = ''
     ORDER BY e.id
     """,
     """
