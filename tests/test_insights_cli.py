@@ -47,7 +47,7 @@ def test_version_adoption_reads_as_a_table_of_versions_per_week(db: Path) -> Non
     )
     assert code == 0, out
     assert out.splitlines() == [
-        "installations per week by service.version, didStart (total: distinct installations over the whole range)",
+        "installations per week by service.version, didStart (total: distinct over the whole range)",
         "",
         "week (UTC)  1.0  1.1",
         "----------  ---  ---",
