@@ -81,7 +81,8 @@ def test_records_are_stored_as_the_exporter_writes_them(store: ChdbStore) -> Non
         store,
         "SELECT toUnixTimestamp64Nano(Timestamp), toUnixTimestamp(TimestampTime), TraceId, SpanId, "
         "TraceFlags, SeverityText, SeverityNumber, ServiceName, Body, ResourceSchemaUrl, ResourceAttributes, "
-        "ScopeName, ScopeVersion, LogAttributes, EventName FROM otel.otel_events WHERE EventName = 'didCreateEntry'",
+        "ScopeName, ScopeVersion, LogAttributes, EventName "
+        "FROM otel.otel_events WHERE EventName = 'didCreateEntry'",
     )
     assert row == [
         1_793_000_000_123_456_789,
