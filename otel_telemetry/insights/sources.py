@@ -102,11 +102,13 @@ class _ProbedCatalog(KeyCatalog):
 
     def kinds(self, key: str) -> tuple[bool, bool]:
         if key not in self._kinds:
-            found = []
-            for column in ("LogAttributes", "ResourceAttributes"):
-                sql = f"SELECT 1 FROM {self._source.table} WHERE mapContains({column}, {{k:String}}) LIMIT 1"
-                found.append(bool(self._source.rows(sql, {"k": key})))
-            self._kinds[key] = (found[0], found[1])
+            probes = ", ".join(
+                f"(SELECT count() FROM (SELECT 1 FROM {self._source.table} "
+                f"WHERE mapContains({column}, {{k:String}}) LIMIT 1))"
+                for column in ("LogAttributes", "ResourceAttributes")
+            )
+            [(log, resource)] = self._source.rows(f"SELECT {probes}", {"k": key})
+            self._kinds[key] = (bool(int(log)), bool(int(resource)))
         return self._kinds[key]
 
     def known(self) -> set[str]:
