@@ -16,7 +16,7 @@ from typing import Any
 
 from .selection import Selection, check_choice
 from .sources import Source
-from .timerange import buckets, check_interval, iso_date
+from .timerange import NS, buckets, check_interval, iso_date
 
 _LENGTH_S = {"day": 86400, "week": 604800}
 
@@ -60,9 +60,7 @@ def retention(
         "WHERE r.rp >= c.cp GROUP BY c.cp, r.rp",
         b.params,
     )
-    first_sql = f"{head}SELECT MIN(cp) * 1000000000 FROM c"
-    since_ns, until_ns = sel.bounds(src, b, first_sql, b.params)
-    starts = buckets(period, since_ns, until_ns)
+    starts = buckets(period, *sel.bounds(min(sizes) * NS if sizes else None))
     length = _LENGTH_S[period]
     back: dict[tuple[int, int], int] = {(int(c), int(p)): int(n) for c, p, n in returned}
     cohorts = []

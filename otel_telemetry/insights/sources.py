@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from .errors import InsightsError
 from .sql import Builder, ClickHouseBuilder, KeyCatalog, SetCatalog, SQLiteBuilder, identifier
 
 DEFAULT_TABLE = "otel_events"
+#: How long a ClickHouse source trusts what it learnt about a key.
+PROBE_TTL_S = 60.0
 DEFAULT_DATABASE = "otel"
 
 
@@ -94,22 +97,27 @@ class SQLiteSource(Source):
 
 class _ProbedCatalog(KeyCatalog):
     """Asks the table whether a key exists (the exporter's bloom-filter indexes on map keys make
-    that quick) and remembers the answer for the query."""
+    that quick); the source remembers a found key for :data:`PROBE_TTL_S`, so a long-lived source
+    (the web page's) notices within that time that a key also appeared in the other kind."""
 
     def __init__(self, source: ClickHouseSource) -> None:
         self._source = source
-        self._kinds: dict[str, tuple[bool, bool]] = {}
+        self._kinds = source.probed
 
     def kinds(self, key: str) -> tuple[bool, bool]:
-        if key not in self._kinds:
-            probes = ", ".join(
-                f"(SELECT count() FROM (SELECT 1 FROM {self._source.table} "
-                f"WHERE mapContains({column}, {{k:String}}) LIMIT 1))"
-                for column in ("LogAttributes", "ResourceAttributes")
-            )
-            [(log, resource)] = self._source.rows(f"SELECT {probes}", {"k": key})
-            self._kinds[key] = (bool(int(log)), bool(int(resource)))
-        return self._kinds[key]
+        known = self._kinds.get(key)
+        if known is not None and time.monotonic() - known[1] < PROBE_TTL_S:
+            return known[0]
+        probes = ", ".join(
+            f"(SELECT count() FROM (SELECT 1 FROM {self._source.table} "
+            f"WHERE mapContains({column}, {{k:String}}) LIMIT 1))"
+            for column in ("LogAttributes", "ResourceAttributes")
+        )
+        [(log, resource)] = self._source.rows(f"SELECT {probes}", {"k": key})
+        answer = (bool(int(log)), bool(int(resource)))
+        if any(answer):  # an unknown key is asked again next time: it may have arrived since
+            self._kinds[key] = (answer, time.monotonic())
+        return answer
 
     def known(self) -> set[str]:
         sql = (
@@ -125,6 +133,13 @@ class ClickHouseSource(Source):
     """Shared by chDB and servers: the same SQL, different transports."""
 
     table = ""
+
+    @property
+    def probed(self) -> dict[str, tuple[tuple[bool, bool], float]]:
+        """key -> ((is a log attribute key, is a resource attribute key), when probed)."""
+        if not hasattr(self, "_probed"):
+            self._probed: dict[str, tuple[tuple[bool, bool], float]] = {}
+        return self._probed
 
     def builder(self) -> Builder:
         return ClickHouseBuilder(_ProbedCatalog(self), self.table)

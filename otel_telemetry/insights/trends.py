@@ -17,7 +17,7 @@ from typing import Any
 from .selection import COUNTS, Selection, check_choice, rounded
 from .sources import Source
 from .sql import Builder
-from .timerange import INTERVALS, buckets, check_interval, iter_iso
+from .timerange import INTERVALS, NS, buckets, check_interval, iter_iso
 
 TOP = 10
 OTHER = "other"
@@ -70,10 +70,6 @@ def trends(
     measure = b.measure(count)
     source = b.source()
     head = b.with_([])
-    since_ns, until_ns = sel.bounds(
-        src, b, f"{head}SELECT MIN({b.time_ns}) FROM {source} WHERE {condition}", b.params
-    )
-    starts = buckets(interval, since_ns, until_ns)
     name_column = [b.name] if sel.events else []
 
     top: list[str | None] = []
@@ -96,6 +92,8 @@ def trends(
     per_series: dict[tuple[Any, ...], dict[int, float]] = {}
     for row in rows:
         per_series.setdefault(tuple(row[1:-1]), {})[int(row[0])] = float(row[-1] or 0)
+    first = min((int(row[0]) for row in rows), default=None)
+    starts = buckets(interval, *sel.bounds(None if first is None else first * NS))
     totals: dict[tuple[Any, ...], int] = {}
     if count != "events":  # distinct over the whole range: not the sum of the buckets
         by_all = ", ".join(str(i + 1) for i in range(len(name_column) + len(keys)))
