@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -78,18 +79,21 @@ class SQLiteSource(Source):
             raise InsightsError(f"cannot open events database {self.path}: {error}") from None
         self._db = sqlite3.connect(self.path, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._lock = threading.Lock()  # one connection, usable from any thread (a web server's)
 
     def builder(self) -> Builder:
         catalog: dict[str, set[str]] = {"log": set(), "resource": set()}
-        for kind, key in self._db.execute("SELECT Kind, Key FROM otel_attribute_keys"):
+        for kind, key in self.rows("SELECT Kind, Key FROM otel_attribute_keys", {}):
             catalog.setdefault(kind, set()).add(key)
         return SQLiteBuilder(SetCatalog(catalog["log"], catalog["resource"]))
 
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in self._db.execute(sql, params)]
+        with self._lock:
+            return [tuple(row) for row in self._db.execute(sql, params)]
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
 
 # -- ClickHouse (chDB and servers) --------------------------------------------------------------
