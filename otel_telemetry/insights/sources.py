@@ -9,12 +9,15 @@ clickhouse-connect are the optional ``[clickhouse]`` extra.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,16 @@ class Source(ABC):
     @abstractmethod
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run one query with bound parameters."""
+
+    @contextmanager
+    def staged(self, b: Builder, select: str) -> Iterator[str]:
+        """``select`` (with ``b``'s parameters) as something to select FROM in several queries.
+
+        The base of an insight: one pass over the events that does the JSON and map lookups,
+        grouped as finely as the insight needs; its queries then read this small result.
+        ClickHouse gets it as a subquery (each query scans again; scans are cheap there).
+        """
+        yield f"({b.with_([])}{select})"
 
     @abstractmethod
     def close(self) -> None:
@@ -79,7 +92,9 @@ class SQLiteSource(Source):
             raise InsightsError(f"cannot open events database {self.path}: {error}") from None
         self._db = sqlite3.connect(self.path, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA temp_store=MEMORY")
         self._lock = threading.Lock()  # one connection, usable from any thread (a web server's)
+        self._stages = itertools.count()
 
     def builder(self) -> Builder:
         catalog: dict[str, set[str]] = {"log": set(), "resource": set()}
@@ -90,6 +105,18 @@ class SQLiteSource(Source):
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with self._lock:
             return [tuple(row) for row in self._db.execute(sql, params)]
+
+    @contextmanager
+    def staged(self, b: Builder, select: str) -> Iterator[str]:
+        """A temporary table in memory, private to this connection, dropped afterwards."""
+        name = f"insight_base_{next(self._stages)}"
+        with self._lock:
+            self._db.execute(f"CREATE TEMP TABLE {name} AS {b.with_([])}{select}", b.params)
+        try:
+            yield name
+        finally:
+            with self._lock:
+                self._db.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
     def close(self) -> None:
         with self._lock:
