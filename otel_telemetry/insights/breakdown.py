@@ -35,7 +35,7 @@ def breakdown(
     columns = [f"{b.attr(key)} AS v"] + ([f"{b.actor(count)} AS a"] if count != "events" else [])
     condition = sel.where(b)
     base = (
-        f"SELECT {', '.join(columns)}, SUM({b.weight() or 1}) AS w FROM {b.source()} WHERE {condition} "
+        f"SELECT {', '.join(columns)}, {b.weight_sum()} AS w FROM {b.source()} WHERE {condition} "
         f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
     )
     measure = "SUM(w)" if count == "events" else b.count_distinct("a")

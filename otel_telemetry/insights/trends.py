@@ -73,9 +73,8 @@ def trends(
     if count != "events":
         columns.append(f"{b.actor(count)} AS a")
     condition = sel.where(b)
-    weight = b.weight()
     base = (
-        f"SELECT {', '.join(columns)}, SUM({weight or 1}) AS w FROM {b.source()} WHERE {condition} "
+        f"SELECT {', '.join(columns)}, {b.weight_sum()} AS w FROM {b.source()} WHERE {condition} "
         f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
     )
     measure = "SUM(w)" if count == "events" else b.count_distinct("a")
