@@ -32,6 +32,8 @@ def breakdown(
     check_choice("--count", count, COUNTS)
     sel = Selection.parse(events, where, since, until, now)
     b = src.builder()
+    if count == "users":
+        b.per_record()
     columns = [f"{b.attr(key)} AS v"] + ([f"{b.actor(count)} AS a"] if count != "events" else [])
     condition = sel.where(b)
     base = (

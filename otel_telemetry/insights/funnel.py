@@ -40,6 +40,7 @@ def funnel(
         raise InsightsError(f"bad --window {window_s!r}: it must be longer than 0 seconds")
     sel = Selection.parse((), where, since, until, now)
     b = src.builder()
+    b.per_record()
     actor = b.installation() if per == "installation" else b.user()
     condition = sel.where(b, names=list(dict.fromkeys(steps)))
     window = b.bind(seconds_to_ns(window_s), "Int64")

@@ -65,6 +65,8 @@ def trends(
     check_choice("--count", count, COUNTS)
     sel = Selection.parse(events, where, since, until, now)
     b = src.builder()
+    if count == "users":
+        b.per_record()
     columns = [f"{b.bucket(interval)} AS bk"]
     if sel.events:
         columns.append(f"{b.name} AS n")
