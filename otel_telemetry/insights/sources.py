@@ -165,6 +165,23 @@ class ClickHouseSource(Source):
 
     table = ""
 
+    @contextmanager
+    def staged(self, b: Builder, select: str) -> Iterator[str]:
+        """A temporary in-memory table of the session (chDB's, or the HTTP session of
+        clickhouse-connect), so the insight's queries do not each scan the events again."""
+        if not hasattr(self, "_stages"):
+            self._stages = itertools.count()
+        name = f"insight_base_{next(self._stages)}"
+        self.execute(f"CREATE TEMPORARY TABLE {name} ENGINE = Memory AS {select}", b.params)
+        try:
+            yield name
+        finally:
+            self.execute(f"DROP TEMPORARY TABLE IF EXISTS {name}", {})
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None:
+        """A statement without a result."""
+        self.rows(sql, params)
+
     @property
     def probed(self) -> dict[str, tuple[tuple[bool, bool], float]]:
         """key -> ((is a log attribute key, is a resource attribute key), when probed)."""
@@ -300,6 +317,11 @@ class ServerSource(ClickHouseSource):
 
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self._client.query(sql, parameters=params).result_rows]
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None:
+        """clickhouse-connect's ``command`` (``query`` would append a FORMAT clause); temporary
+        tables live in the HTTP session clickhouse-connect opens for the client."""
+        self._client.command(sql, parameters=params)
 
     def close(self) -> None:
         self._client.close()
