@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +49,9 @@ class Source(ABC):
         """Run one query with bound parameters."""
 
     @contextmanager
-    def staged(self, b: Builder, select: str) -> Iterator[str]:
-        """``select`` (with ``b``'s parameters) as something to select FROM in several queries.
+    def staged(self, b: Builder, select: str, index: Sequence[str] = ()) -> Iterator[str]:
+        """``select`` (with ``b``'s parameters) as something to select FROM in several queries
+        (``index``: columns worth an index, for engines that want one).
 
         The base of an insight: one pass over the events that does the JSON and map lookups,
         grouped as finely as the insight needs; its queries then read this small result.
@@ -107,11 +108,13 @@ class SQLiteSource(Source):
             return [tuple(row) for row in self._db.execute(sql, params)]
 
     @contextmanager
-    def staged(self, b: Builder, select: str) -> Iterator[str]:
+    def staged(self, b: Builder, select: str, index: Sequence[str] = ()) -> Iterator[str]:
         """A temporary table in memory, private to this connection, dropped afterwards."""
         name = f"insight_base_{next(self._stages)}"
         with self._lock:
             self._db.execute(f"CREATE TEMP TABLE {name} AS {b.with_([])}{select}", b.params)
+            if index:
+                self._db.execute(f"CREATE INDEX temp.{name}_index ON {name} ({', '.join(index)})")
         try:
             yield name
         finally:
@@ -166,7 +169,7 @@ class ClickHouseSource(Source):
     table = ""
 
     @contextmanager
-    def staged(self, b: Builder, select: str) -> Iterator[str]:
+    def staged(self, b: Builder, select: str, index: Sequence[str] = ()) -> Iterator[str]:
         """A temporary in-memory table of the session (chDB's, or the HTTP session of
         clickhouse-connect), so the insight's queries do not each scan the events again."""
         if not hasattr(self, "_stages"):
