@@ -134,6 +134,8 @@ class Builder(ABC):
         return []
 
     materialized = ""
+    #: A NULL of the type attribute values have (ClickHouse cannot store an untyped NULL).
+    null_text = "NULL"
 
     # -- shared ----------------------------------------------------------------------------
 
@@ -152,7 +154,7 @@ class Builder(ABC):
         return self.resource_text(INSTALLATION_KEY)
 
     def user(self) -> str:
-        return self.attr(USER_KEY) if any(self.catalog.kinds(USER_KEY)) else "NULL"
+        return self.attr(USER_KEY) if any(self.catalog.kinds(USER_KEY)) else self.null_text
 
     def actor(self, count: str) -> str:
         """What ``--count installations|users`` counts distinct values of."""
@@ -342,6 +344,8 @@ class SQLiteBuilder(Builder):
 
 class ClickHouseBuilder(Builder):
     """Over the exporter's table: ``Map(LowCardinality(String), String)`` attribute columns."""
+
+    null_text = "CAST(NULL AS Nullable(String))"
 
     def __init__(self, catalog: KeyCatalog, table: str) -> None:
         super().__init__(catalog)
