@@ -59,6 +59,7 @@ def test_importing_otel_telemetry_loads_no_tool_and_no_network_library() -> None
     loaded = _loaded_after(sys.executable, "import otel_telemetry")
     assert "otel_telemetry.telemetry" in loaded  # the probe saw the import
     assert _tools_in(loaded) == []
+    assert "otel_telemetry.catalog.loader" not in loaded  # an app without a catalog never reads one
 
 
 # -- a fresh environment without extras ---------------------------------------------------------
