@@ -22,6 +22,7 @@ from typing import IO
 import pytest
 import requests
 
+import otel_telemetry
 from otel_telemetry import Telemetry
 from otel_telemetry.receiver import OTLPReceiver
 from otel_telemetry.store import EventStore
@@ -281,7 +282,12 @@ def test_serve_stores_received_events_that_events_and_stats_then_query(
     found = endpoints(serve.stderr_until("Ctrl-C"))
     assert found["database"] == str(db)
     for protocol, endpoint in (("grpc", found["OTLP/gRPC"]), ("http/json", found["OTLP/HTTP"])):
-        telemetry = Telemetry(endpoint=endpoint, protocol=protocol, schedule_delay_s=0.02, exit_timeout_s=0)
+        telemetry = Telemetry(
+            endpoint=endpoint,
+            protocol=protocol,
+            batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
+            delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
+        )
         try:
             telemetry.send("didCreateEntry", {"eventProperties": {"model": "article", "via": protocol}})
             telemetry.send("ping")
@@ -342,7 +348,11 @@ def filled_db(tmp_path: Path) -> Path:
     """A database written by the real store from events received over OTLP."""
     path = tmp_path / "filled.db"
     with EventStore(path) as store, OTLPReceiver(on_request=store.add_request) as rx:
-        telemetry = Telemetry(endpoint=rx.http_endpoint, schedule_delay_s=0.02, exit_timeout_s=0)
+        telemetry = Telemetry(
+            endpoint=rx.http_endpoint,
+            batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
+            delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
+        )
         try:
             for model in ("article", "article", "category"):
                 telemetry.send(
@@ -437,8 +447,8 @@ def test_tail_prints_one_line_per_event_as_it_arrives(running: list[Running], as
         endpoint=found["OTLP/gRPC"],
         protocol="grpc",
         service_name="tailed",
-        schedule_delay_s=0.02,
-        exit_timeout_s=0,
+        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
+        delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
     )
     try:
         telemetry.send("didCreateEntry", {"eventProperties": {"model": "article", "title": "two words"}})

@@ -58,7 +58,9 @@ def test_an_untrusted_certificate_is_refused_and_the_event_kept_for_retry(
 ) -> None:
     endpoint = tls_receiver.grpc_endpoint if protocol == "grpc" else tls_receiver.http_endpoint
     t = otel_telemetry.Telemetry(
-        endpoint=endpoint, protocol=protocol, backoff=otel_telemetry.Backoff(0.05, 0.1)
+        endpoint=endpoint,
+        protocol=protocol,
+        delivery=otel_telemetry.DeliverySettings(backoff=otel_telemetry.Backoff(0.05, 0.1)),
     )
     assert t.send("e")
     assert t.flush(1.0) is False  # the system CAs do not trust the self-signed certificate
