@@ -318,10 +318,9 @@ class ExporterSettings:
     def secure(self) -> bool:
         """Whether TLS is used: the URL's scheme decides; a gRPC ``host:port`` uses TLS unless
         ``insecure`` is True (``OTEL_EXPORTER_OTLP_INSECURE``)."""
-        if self.endpoint.startswith("https://"):
-            return True
-        if self.endpoint.startswith("http://"):
-            return False
+        scheme = urlsplit(self.endpoint).scheme.lower() if "://" in self.endpoint else ""
+        if scheme in ("http", "https"):
+            return scheme == "https"
         return self.insecure is not True
 
     @staticmethod
