@@ -741,6 +741,14 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "otel-telemetry"
 
 
+def local_db_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The local store's file (``serve``, the viewer): ``$OTEL_TELEMETRY_DB``, else ``events.db``
+    in the state directory."""
+    env = _environ(environ)
+    explicit = env.get("OTEL_TELEMETRY_DB", "").strip()
+    return Path(explicit) if explicit else state_dir(env) / "events.db"
+
+
 def ci_environ() -> Mapping[str, str]:
     """The process environment, for ``environment.ci_name``: CI systems announce themselves
     through their own variables (``GITHUB_ACTIONS``, ``CI`` ...), facts rather than settings."""

@@ -554,6 +554,22 @@ def test_doctor_fails_when_the_endpoint_is_not_otlp(receiver: OTLPReceiver) -> N
     assert json.loads(result.stdout)["reachable"] is False
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "rule"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "needs a scheme"),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem", "no such file"),
+    ],
+)
+def test_doctor_reports_a_configuration_that_cannot_work(variable: str, value: str, rule: str) -> None:
+    result = run_cli("doctor", env=cli_env(**{variable: value}))
+    assert result.returncode == 1
+    assert "configuration error" in result.stdout and variable in result.stdout and rule in result.stdout
+    no_traceback(result)
+    findings = json.loads(run_cli("doctor", "--json", env=cli_env(**{variable: value})).stdout)
+    assert rule in findings["config_error"] and findings["reachable"] is False
+
+
 def test_doctor_says_when_telemetry_is_disabled(receiver: OTLPReceiver) -> None:
     env = cli_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint, OTEL_TELEMETRY_DISABLED="true")
     result = run_cli("doctor", env=env)
