@@ -13,11 +13,9 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from collector.rotel import RotelAgent, libpython_missing, roundtrip_example
+from collector.rotel import RotelAgent, needs_shared_libpython, roundtrip_example
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "collector_roundtrip.py"
-LIBPYTHON_MISSING = libpython_missing()
-needs_shared_libpython = pytest.mark.skipif(LIBPYTHON_MISSING is not None, reason=LIBPYTHON_MISSING or "")
 
 
 def run_example(*args: str) -> subprocess.CompletedProcess[str]:

@@ -29,7 +29,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
 
-__all__ = ["RotelAgent", "RotelError", "free_port", "libpython_missing", "rotel_binary"]
+import pytest
+
+__all__ = [
+    "RotelAgent",
+    "RotelError",
+    "free_port",
+    "libpython_missing",
+    "needs_shared_libpython",
+    "rotel_binary",
+]
 
 HOST = "127.0.0.1"
 ROUNDTRIP_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "collector_roundtrip.py"
@@ -65,6 +74,11 @@ def libpython_missing() -> str | None:
     except roundtrip_example.NoSharedPython as error:
         return str(error)
     return None
+
+
+#: Marks tests that start rotel-agent: on a static build they skip, the reason saying why.
+_LIBPYTHON_MISSING = libpython_missing()
+needs_shared_libpython = pytest.mark.skipif(_LIBPYTHON_MISSING is not None, reason=str(_LIBPYTHON_MISSING))
 
 
 def free_port(host: str = HOST) -> int:

@@ -21,11 +21,9 @@ from otel_telemetry import Backoff
 from otel_telemetry.receiver import Fault, OTLPReceiver, ReceivedRecord
 
 from .conftest import RotelFactory
-from .rotel import libpython_missing
+from .rotel import needs_shared_libpython
 
-# rotel-agent needs this interpreter's shared libpython; on a static build every test here skips, saying so.
-LIBPYTHON_MISSING = libpython_missing()
-pytestmark = pytest.mark.skipif(LIBPYTHON_MISSING is not None, reason=LIBPYTHON_MISSING or "")
+pytestmark = needs_shared_libpython
 
 #: app -> rotel protocol, and the matching rotel -> receiver exporter protocol.
 APP_PROTOCOLS = {"grpc": "grpc", "http/protobuf": "http"}
