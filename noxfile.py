@@ -1,7 +1,7 @@
 """The test suite on every Python we support, each in its own venv: ``nox -s tests-3.13`` (or ``-t tests``).
 
 CI (.ci/run) runs the whole suite once on its ``python3`` and then these sessions on the other
-versions. A session runs the core, examples and collector tests (VERSION_SENSITIVE_TESTS), fast:
+versions, side by side (``--parallel``; installs take turns, see one_install_at_a_time). A session runs the core, examples and collector tests (VERSION_SENSITIVE_TESTS), fast:
 ``-m "not slow"``, stopping at the first failure. Arguments after ``--`` replace that selection
 and those options: ``nox -s tests-3.12 -- tests -q`` runs the whole suite on 3.12.
 
@@ -12,9 +12,12 @@ skipped with a message saying where it was looked for.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import nox
@@ -64,6 +67,15 @@ def interpreter(version: str) -> Path | None:
     return Path(on_path) if on_path and Path(on_path).parent.name != "shims" else None
 
 
+@contextlib.contextmanager
+def one_install_at_a_time() -> Iterator[None]:
+    """Editable installs rewrite otel_telemetry.egg-info in the tree: parallel sessions (-j) take turns."""
+    Path(".nox").mkdir(exist_ok=True)
+    with open(".nox/install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def define_tests_session(version: str) -> None:
     python = interpreter(version)
 
@@ -75,14 +87,19 @@ def define_tests_session(version: str) -> None:
         missing = [path for path in VERSION_SENSITIVE_TESTS if not Path(path).exists()]
         if missing and not session.posargs:
             session.error(f"noxfile.py lists tests that are gone: {', '.join(missing)}")
-        session.install("-q", "-e", ".[test]")
+        with one_install_at_a_time():
+            session.install("-q", "-e", ".[test]")
         args = session.posargs or (*PYTEST_OPTIONS, *VERSION_SENSITIVE_TESTS)
         # Exit 5 (nothing collected, e.g. every selected test skipped) is not a failure.
         session.run("python", "-m", "pytest", *args, success_codes=[0, 5])
 
     tests.__doc__ = f"The tests on Python {version} ({python or 'not found on this machine'})."
     nox.session(
-        name=f"tests-{version}", python=str(python) if python else False, venv_backend="venv", tags=["tests"]
+        name=f"tests-{version}",
+        python=str(python) if python else False,
+        venv_backend="venv",
+        tags=["tests"],
+        allow_parallel=True,
     )(tests)
 
 
