@@ -1,7 +1,8 @@
 """The test suite on every Python we support, each in its own venv: ``nox -s tests-3.13`` (or ``-t tests``).
 
 CI (.ci/run) runs the whole suite once on its ``python3`` and then these sessions on the other
-versions, side by side (``--parallel``; installs take turns, see one_install_at_a_time). A session runs the core, examples and collector tests (VERSION_SENSITIVE_TESTS), fast:
+versions, side by side (``--parallel``; installs take turns, see one_install_at_a_time). A
+session runs the core, examples and collector tests (VERSION_SENSITIVE_TESTS), fast:
 ``-m "not slow"``, stopping at the first failure. Arguments after ``--`` replace that selection
 and those options: ``nox -s tests-3.12 -- tests -q`` runs the whole suite on 3.12.
 
