@@ -1,7 +1,7 @@
 """The test suite on every Python we support, each in its own venv: ``nox -s tests-3.13`` (or ``-t tests``).
 
 CI (.ci/run) runs the whole suite once on its ``python3`` and then these sessions on the other
-versions, side by side (``--parallel``; installs take turns, see one_install_at_a_time). A
+versions, side by side (``--parallel``; the in-tree install takes turns: one_install_at_a_time). A
 session runs the core, examples and collector tests (VERSION_SENSITIVE_TESTS), fast:
 ``-m "not slow"``, stopping at the first failure. Arguments after ``--`` replace that selection
 and those options: ``nox -s tests-3.12 -- tests -q`` runs the whole suite on 3.12.
@@ -88,8 +88,11 @@ def define_tests_session(version: str) -> None:
         missing = [path for path in VERSION_SENSITIVE_TESTS if not Path(path).exists()]
         if missing and not session.posargs:
             session.error(f"noxfile.py lists tests that are gone: {', '.join(missing)}")
+        # What `pip install -e '.[test]'` installs: the requirements side by side, the package in turn.
+        project = nox.project.load_toml("pyproject.toml")["project"]
+        session.install("-q", *project["dependencies"], *project["optional-dependencies"]["test"])
         with one_install_at_a_time():
-            session.install("-q", "-e", ".[test]")
+            session.install("-q", "--no-deps", "-e", ".")
         args = session.posargs or (*PYTEST_OPTIONS, *VERSION_SENSITIVE_TESTS)
         # Exit 5 (nothing collected, e.g. every selected test skipped) is not a failure.
         session.run("python", "-m", "pytest", *args, success_codes=[0, 5])
