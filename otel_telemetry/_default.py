@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from .stats import TelemetryStats
@@ -49,6 +50,7 @@ def send(
     group_properties: Mapping[str, Any] | None = None,
     user_id: str | int | None = None,
     body: str | None = None,
+    timestamp: datetime | int | None = None,
 ) -> bool:
     """``Telemetry.send`` on the default instance."""
     return get_default().send(
@@ -59,6 +61,7 @@ def send(
         group_properties=group_properties,
         user_id=user_id,
         body=body,
+        timestamp=timestamp,
     )
 
 

@@ -34,6 +34,9 @@ class CapturedEvent(NamedTuple):
     body: str | None
     #: Attributes added by policies (e.g. ``otel_telemetry.violations``); set after limits.
     annotations: dict[str, Any] | None = None
+    #: When the event happened (``send(timestamp=...)``), ns since the epoch; 0: at ``time_ns``,
+    #: the capture time (which is always the record's ``observed_time_unix_nano``).
+    timestamp_ns: int = 0
 
 
 #: An event as queued: the fields of :class:`CapturedEvent`, in order, in a plain tuple, with
@@ -50,6 +53,7 @@ Event = tuple[
     int,
     "str | None",
     "Props | None",
+    int,
 ]
 
 
@@ -63,7 +67,7 @@ def _frozen(props: Mapping[str, Any] | None) -> Props | None:
 
 def as_captured(event: Event) -> CapturedEvent:
     """The policies' view of a queued event (new dicts: a policy may change them)."""
-    name, time_ns, ep, up, gp, user_id, trace_id, span_id, flags, body, annotations = event
+    name, time_ns, ep, up, gp, user_id, trace_id, span_id, flags, body, annotations, timestamp_ns = event
     return CapturedEvent(
         name,
         time_ns,
@@ -76,13 +80,14 @@ def as_captured(event: Event) -> CapturedEvent:
         flags,
         body,
         _thawed(annotations),
+        timestamp_ns,
     )
 
 
 def as_queued(event: CapturedEvent, queued: Event, view: CapturedEvent) -> Event:
     """A policy's result, frozen for the queue. ``queued`` is the event before the policies and
     ``view`` what they were given: a group they left as it was keeps its frozen copy."""
-    name, time_ns, ep, up, gp, user_id, trace_id, span_id, flags, body, annotations = event
+    name, time_ns, ep, up, gp, user_id, trace_id, span_id, flags, body, annotations, timestamp_ns = event
     return (
         name,
         time_ns,
@@ -95,6 +100,7 @@ def as_queued(event: CapturedEvent, queued: Event, view: CapturedEvent) -> Event
         int(flags),
         body,
         queued[10] if annotations is view.annotations else _frozen(annotations),
+        int(timestamp_ns),
     )
 
 

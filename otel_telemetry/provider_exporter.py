@@ -65,7 +65,7 @@ class ProviderExporter:
             context = set_span_in_context(NonRecordingSpan(span))
         record = LogRecord(
             timestamp=r.time_ns,
-            observed_timestamp=r.time_ns,
+            observed_timestamp=r.observed_time_ns or r.time_ns,
             context=context,
             severity_number=SeverityNumber.INFO,
             severity_text="INFO",

@@ -13,6 +13,7 @@ import threading
 import time
 import weakref
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from opentelemetry.metrics import MeterProvider
@@ -230,9 +231,13 @@ class Telemetry:
         group_properties: Mapping[str, Any] | None = None,
         user_id: str | int | None = None,
         body: str | None = None,
+        timestamp: datetime | int | None = None,
     ) -> bool:
         """Record one event; True if it was accepted (or telemetry is disabled), False if dropped.
 
+        ``timestamp`` says when the event happened (an aware datetime, a naive one read as UTC,
+        or int nanoseconds since the epoch; default: now); it becomes the record's
+        ``time_unix_nano`` while ``observed_time_unix_nano`` stays the time of this call.
         Never blocks on the network and never raises, except :class:`TelemetryError` for bad
         input in strict mode. Why an event was dropped is counted in :meth:`stats` and logged
         once per kind.
@@ -241,7 +246,14 @@ class Telemetry:
             return True
         try:
             event = self._capturer.capture(
-                event_name, payload, event_properties, user_properties, group_properties, user_id, body
+                event_name,
+                payload,
+                event_properties,
+                user_properties,
+                group_properties,
+                user_id,
+                body,
+                timestamp,
             )
         except TelemetryError as error:
             if self._strict:
