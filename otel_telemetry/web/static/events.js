@@ -96,6 +96,7 @@ async function showDetail(id) {
 }
 
 async function refresh() {
+  if (document.body.dataset.view === "insights") return;  // polling pauses while the insights are shown
   const mine = ++generation;
   const params = filterParams();
   const counts = new URLSearchParams(params); counts.set("bucket_s", $("bucket").value);
