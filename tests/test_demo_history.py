@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 
 from otel_telemetry.cli.demo_history import FUNNEL, INSTALLATIONS, RELEASES, WEEKS, plan_history
 
@@ -33,7 +34,7 @@ def test_each_installation_upgrades_in_release_order_and_the_new_versions_spread
             for v, events in installation.events.items()
         )
         assert [order.index(v) for _, _, v in spans] == sorted(order.index(v) for _, _, v in spans)
-        for (_, last, _), (start, _, _) in zip(spans, spans[1:]):
+        for (_, last, _), (start, _, _) in pairwise(spans):
             assert last < start  # one version at a time: an upgrade is a restart
         for when, _, version in spans:
             release_day = dict(RELEASES)[version]
@@ -49,7 +50,7 @@ def test_active_days_go_down_the_funnel_in_order_and_fewer_reach_each_step() -> 
     for installation in fleet:
         for events in installation.events.values():
             steps = [e for e in events if e.name in FUNNEL]
-            assert all(a.when <= b.when for a, b in zip(steps, steps[1:]))
+            assert all(a.when <= b.when for a, b in pairwise(steps))
             for step in FUNNEL:
                 reached[step] += any(e.name == step for e in steps)
     counts = [reached[step] for step in FUNNEL]
