@@ -53,7 +53,9 @@ def serve(
 
     Point an app at it with OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 (the
     default endpoint, so usually nothing to set). Query the database later with
-    `otel-telemetry events` and `otel-telemetry stats`. Stop with Ctrl-C.
+    `otel-telemetry events`, `stats` and `insights`. `--db chdb:DIR` stores into chDB
+    (ClickHouse in-process, the production table; needs the [clickhouse] extra) instead of
+    SQLite; the web page reads SQLite stores only. Stop with Ctrl-C.
     """
     setup_logging()
     stop = stop_on_sigterm()
