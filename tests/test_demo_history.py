@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 
-from otel_telemetry.cli.demo_history import FUNNEL, INSTALLATIONS, RELEASES, WEEKS, plan_history
+from otel_telemetry.cli.demo_history import FUNNEL, INSTALLATIONS, RELEASES, WEEKS, first_day, plan_history
 
 END = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
 
@@ -19,7 +19,8 @@ def test_the_history_spans_weeks_of_dozens_of_installations_and_is_the_same_ever
     assert len(fleet) == INSTALLATIONS >= 24
     assert len({i.installation_id for i in fleet}) == len({i.project_id for i in fleet}) == INSTALLATIONS
     times = [e.when for i in fleet for events in i.events.values() for e in events]
-    assert END - timedelta(weeks=WEEKS, days=1) <= min(times) < END - timedelta(weeks=WEEKS - 1)
+    first = min(times)
+    assert first.weekday() == 0 and END - timedelta(weeks=WEEKS + 1) < first < END - timedelta(weeks=WEEKS)
     assert max(times) < END
     assert [i.events for i in plan_history(END)] == [i.events for i in fleet]
 
@@ -27,7 +28,7 @@ def test_the_history_spans_weeks_of_dozens_of_installations_and_is_the_same_ever
 def test_each_installation_upgrades_in_release_order_and_the_new_versions_spread() -> None:
     fleet = plan_history(END)
     order = [name for name, _ in RELEASES]
-    first = (END - timedelta(weeks=WEEKS)).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = first_day(END)
     for installation in fleet:
         spans = sorted(
             (min(e.when for e in events), max(e.when for e in events), v)
@@ -65,3 +66,16 @@ def test_some_installations_come_back_week_after_week_and_some_stop() -> None:
         weeks_active.append(len({(t - END).days // 7 for t in times}))
     assert sum(w >= 4 for w in weeks_active) >= 5
     assert sum(w <= 2 for w in weeks_active) >= 5
+
+
+def test_in_the_last_whole_week_the_newest_release_leads_whatever_the_weekday() -> None:
+    for offset in range(7):
+        end = END + timedelta(days=offset)
+        last_week = first_day(end) + timedelta(weeks=WEEKS - 1)
+        on: dict[str, set[str]] = defaultdict(set)
+        for installation in plan_history(end):
+            for version, events in installation.events.items():
+                if any(last_week <= e.when < last_week + timedelta(weeks=1) for e in events):
+                    on[version].add(installation.installation_id)
+        old, middle, new = (len(on[name]) for name, _ in RELEASES)
+        assert new > middle > old, (end, old, middle, new)

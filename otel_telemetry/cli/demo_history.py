@@ -89,10 +89,16 @@ def _day(rng: random.Random, installation: Installation, version: str, when: dat
         moment += timedelta(minutes=rng.uniform(1, 20))
 
 
+def first_day(end: datetime) -> datetime:
+    """The Monday :data:`WEEKS` weeks before ``end``'s week: whole weeks, whatever today is."""
+    start = (end - timedelta(weeks=WEEKS)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start - timedelta(days=start.weekday())
+
+
 def plan_history(end: datetime, seed: int = 7) -> list[Installation]:
-    """The installations and their events over the :data:`WEEKS` weeks before ``end``."""
+    """The installations and their events from :func:`first_day` to ``end``."""
     rng = random.Random(seed)
-    first = (end - timedelta(weeks=WEEKS)).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = first_day(end)
     days = (end - first).days
     fleet = []
     for index in range(INSTALLATIONS):
@@ -104,12 +110,9 @@ def plan_history(end: datetime, seed: int = 7) -> list[Installation]:
         group = {"projectType": rng.choice(("Community", "Community", "Enterprise")), "database": database}
         project, machine = (str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(2))
         installation = Installation(project, machine, group)
-        for day in range(joined, days):
-            gone = day - joined > lifetime
-            if (day == joined or (not gone and rng.random() < activity)) and day < days:
-                when = first + timedelta(days=day)
-                if when < end - timedelta(hours=12):
-                    _day(rng, installation, _version_on(day, upgrades), when)
+        for day in range(joined, days):  # up to yesterday: every event is in the past
+            if day == joined or (day - joined <= lifetime and rng.random() < activity):
+                _day(rng, installation, _version_on(day, upgrades), first + timedelta(days=day))
         fleet.append(installation)
     return fleet
 

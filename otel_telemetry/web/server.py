@@ -7,6 +7,7 @@ Routes (all ``GET``/``HEAD``):
 - ``/api/events/<id>`` — one event: its Strapi payload and its OTel record.
 - ``/api/names?where=`` — counts per event name.
 - ``/api/counts?bucket_s=&since_ns=&name=&where=`` — counts per event name per time bucket.
+- ``/api/insights/trends|breakdown|funnel|retention?...`` — the insights (:mod:`.insights_api`).
 
 Every bad parameter answers 400 ``{"error": ...}`` naming the parameter and the rule (see
 :mod:`.params`); a ``Host`` that is not this machine answers 403 (see :mod:`.hosts`). Only local
@@ -25,6 +26,7 @@ from ..errors import TelemetryError
 from ..store import EventQuery, EventStore, parse_property_filter
 from .hosts import HostAllowlist
 from .http import AsyncHTTPServer, Request, Response, error_body
+from .insights_api import insights_routes
 from .params import INT64_MAX, BadParameter, Params, decode_path, parse_id
 
 MAX_LIMIT = 1000
@@ -153,12 +155,20 @@ class WebViewer:
     """Serves the events page for ``store`` on ``host:port`` (0 picks a free port).
 
     ``allow_hosts`` adds ``Host`` names to the local ones (``"*"`` allows any); see :mod:`.hosts`.
+    The insights (:mod:`.insights_api`) read ``insights_db`` (any ``--db`` of ``otel-telemetry
+    insights``), by default the store's own file.
     """
 
     def __init__(
-        self, store: EventStore, host: str = "127.0.0.1", port: int = 8321, allow_hosts: Iterable[str] = ()
+        self,
+        store: EventStore,
+        host: str = "127.0.0.1",
+        port: int = 8321,
+        allow_hosts: Iterable[str] = (),
+        insights_db: str | None = None,
     ) -> None:
         self.app = ViewerApp(store, HostAllowlist(host, allow_hosts))
+        self.app.add_routes(insights_routes(insights_db or str(store.path), json_response))
         self._server = AsyncHTTPServer(host, port, self.app)
 
     @property
