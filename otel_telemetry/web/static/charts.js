@@ -151,7 +151,7 @@ const Charts = (() => {
     const table = el("table", { id: "retention" });
     const head = el("tr");
     head.append(el("th", {}, "cohort"), el("th", { class: "num" }, "size"));
-    for (let i = 0; i < periods; i++) head.append(el("th", { class: "num" }, `${answer.period} ${i}`));
+    for (let i = 0; i < periods; i++) head.append(el("th", { class: "period" }, `${answer.period} ${i}`));
     table.append(el("thead"), el("tbody"));
     table.tHead.append(head);
     for (const cohort of cohorts) {

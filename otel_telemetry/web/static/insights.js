@@ -76,11 +76,12 @@
     const insight = state.get("insight");
     const list = (field, fallback) => (state.get(field) || fallback).split(",").map((s) => s.trim()).filter(Boolean).join(", ");
     const counting = state.get("count") || (insight === "retention" ? "installations" : "events");
+    const Counting = counting[0].toUpperCase() + counting.slice(1);
     if (insight === "trends") {
-      const by = state.get("by") ? `, one line per ${state.get("by")}` : "";
-      return `${list("events", "all events")} per ${state.get("interval") || "day"}${by}: ${counting}`;
+      const by = state.get("by") ? ` by ${state.get("by")}` : "";
+      return `${Counting} per ${state.get("interval") || "day"}${by} · ${list("events", "all events")}`;
     }
-    if (insight === "breakdown") return `${state.get("key") || "(choose a property)"} across ${list("events", "all events")}: ${counting}`;
+    if (insight === "breakdown") return `${Counting} by ${state.get("key") || "(choose a property)"} · ${list("events", "all events")}`;
     if (insight === "funnel") return `Funnel ${list("steps", "(choose at least 2 steps)").replaceAll(", ", " → ")}`;
     return `Retention: ${counting} returning each ${state.get("period") || "week"}`;
   }
