@@ -127,7 +127,7 @@ def show_trends(answer: dict[str, Any], by: str | None) -> str:
     if len(events) == 1 and by:
         title += f", {next(iter(events)) or 'all events'}"
     if count != "events":
-        title += f" (total: distinct {count} over the whole range)"
+        title += " (total: distinct over the whole range)"
     return title + "\n\n" + render(headers, rows, [False, *([True] * len(series))])
 
 

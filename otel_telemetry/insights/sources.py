@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..store import EventStore, NotAnEventStore
-from ..store.chdb import CHDB_DATABASE, CHDB_TABLE, ChdbMissing, chdb_session, release_chdb_session
+from ..store.chdb import CHDB_DATABASE, CHDB_TABLE, ChdbBusy, ChdbMissing, chdb_session, release_chdb_session
 from .errors import InsightsError
 from .sql import Builder, ClickHouseBuilder, KeyCatalog, SetCatalog, SQLiteBuilder, identifier
 
@@ -150,7 +150,7 @@ class ChdbSource(ClickHouseSource):
             raise InsightsError(f"no chDB database at {self.path} (serve --db chdb:PATH creates one)")
         try:
             self._session = chdb_session(self.path)
-        except ChdbMissing as error:
+        except (ChdbMissing, ChdbBusy) as error:
             raise InsightsError(str(error)) from None
         self.table = f"{CHDB_DATABASE}.{CHDB_TABLE}"
         if not self.rows(f"EXISTS TABLE {self.table}", {})[0][0]:

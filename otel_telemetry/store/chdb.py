@@ -1,8 +1,9 @@
 """``serve --db chdb:PATH``: received events in chDB (ClickHouse in-process), in the very table the
 contrib ClickHouse exporter writes in production (:mod:`.clickhouse_schema`).
 
-chDB is the optional ``[clickhouse]`` extra. One chDB session per directory is shared inside
-the process (the store writing and the insights reading the same directory use one session).
+chDB is the optional ``[clickhouse]`` extra. chDB runs one database directory per process at a
+time, so one session per directory is shared by everything in the process (the store writing
+and the insights reading it); opening a second directory is a clear error (:class:`ChdbBusy`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class ChdbMissing(RuntimeError):
     """chDB is not installed."""
 
 
+class ChdbBusy(RuntimeError):
+    """Another chDB directory is open in this process (chDB runs one per process)."""
+
+
 _sessions: dict[str, tuple[Any, int]] = {}
 _sessions_lock = threading.Lock()
 
@@ -63,6 +68,11 @@ def chdb_session(path: str) -> Any:
             from chdb import session as chdb_sessions
         except ImportError:
             raise ChdbMissing("chDB is not installed: pip install 'otel-telemetry[clickhouse]'") from None
+        if _sessions:
+            raise ChdbBusy(
+                f"chDB opens one database directory per process and {next(iter(_sessions))} is open; "
+                f"close it before opening {key}"
+            )
         session = chdb_sessions.Session(key)  # type: ignore[no-untyped-call]
         _sessions[key] = (session, 1)
         return session
