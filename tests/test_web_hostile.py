@@ -203,6 +203,63 @@ def test_any_parameters_answer_200_or_a_clear_400(
         json.loads(body)
 
 
+INSIGHT_PARAMS = {
+    "trends": ["events", "interval", "by", "count", "where", "since", "until"],
+    "breakdown": ["key", "events", "count", "where", "since", "until"],
+    "funnel": ["steps", "window_s", "per", "where", "since", "until"],
+    "retention": ["start_event", "return_event", "period", "count", "where", "since", "until"],
+}
+hostile_text = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["30d", "12h", "-5d", "0d", "99999999d", "2026-13-45", "1e400", "inf", "nan"]),
+    st.sampled_from(["\u0661\u0662d", "service.version", "app.installation.id", "x=1", "x!=", "=x"]),
+    st.sampled_from(["'; DROP TABLE otel_logs; --", "%", "_", "\\", "\x00", "ping", "didCreateEntry"]),
+    st.sampled_from(["hour", "week", "users", "user"]),
+    st.sampled_from(["9999-01-01", "9999-12-31", "0001-01-01", "1000000d", "99999999999h", "2262-04-12"]),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    insight=st.sampled_from(sorted(INSIGHT_PARAMS)),
+    data=st.data(),
+)
+def test_insights_answer_any_parameters_with_200_or_a_clear_400(viewer: int, insight: str, data: Any) -> None:
+    names = INSIGHT_PARAMS[insight]
+    params = data.draw(st.lists(st.tuples(st.sampled_from(names), hostile_text), max_size=6))
+    target = f"/api/insights/{insight}?" + "&".join(f"{pct(k)}={pct(v)}" for k, v in params)
+    status, headers, body = get(viewer, target)
+    if status != 200:
+        assert status == 400, (target, status, body)
+        error_of(status, headers, body)
+    else:
+        assert isinstance(json.loads(body), dict)
+
+
+@pytest.mark.parametrize(
+    ("target", "mentions"),
+    [
+        ("/api/insights/trends?interval=fortnight", "interval"),
+        ("/api/insights/trends?since=yesterday-ish", "yesterday-ish"),
+        ("/api/insights/trends?by=no.such.key", "no.such.key"),
+        ("/api/insights/breakdown", "key"),
+        ("/api/insights/funnel?steps=ping", "2 steps"),
+        ("/api/insights/funnel?steps=a&steps=b&window_s=inf", "window_s"),
+        ("/api/insights/retention?count=events", "count"),
+        ("/api/insights/trends?bogus=1", "unknown parameter"),
+        ("/api/insights/trends?since=9999-01-01", "since"),
+        ("/api/insights/retention?until=9999-12-31", "until"),
+        ("/api/insights/funnel?steps=a&steps=b&since=1000000d", "since"),
+        ("/api/insights/trends?" + "&".join(["where=a%3D1"] * 21), "where"),
+    ],
+)
+def test_insights_name_what_is_wrong(viewer: int, target: str, mentions: str) -> None:
+    answer = get(viewer, target)
+    assert answer[0] == 400, answer
+    assert mentions in error_of(*answer)
+
+
 @pytest.mark.parametrize(
     ("target", "status", "mentions"),
     [

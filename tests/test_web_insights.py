@@ -75,7 +75,8 @@ def test_trends_draw_a_line_per_version_and_the_url_restores_the_view(
         expect(item).to_have_text(str(series["total"]))
         points = page.locator(f"svg.trend-chart circle:has(title:text-matches('^{series['group']} '))")
         expect(points).to_have_count(len(series["points"]))
-    expect(page.locator("#insight-title")).to_have_text("Installations per week by service.version · all events")
+    title = "Installations per week by service.version · all events"
+    expect(page.locator("#insight-title")).to_have_text(title)
     shoot(page, tmp_path, "trends-versions")
 
     page.select_option("#i-interval", "day")  # the URL follows the controls...

@@ -188,6 +188,8 @@ class AsyncHTTPServer:
             await self._converse(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError, asyncio.TimeoutError):
             pass  # the client went away or stalled: nothing to answer
+        except asyncio.CancelledError:
+            pass  # stop(): end quietly (asyncio 3.11 logs a connection task that ends cancelled)
         finally:
             self._connections.discard(task)
             writer.close()

@@ -25,6 +25,18 @@ MAX_WINDOW_S = 366 * 86400.0
 _RANGE = ("where", "since", "until")
 
 Ask = Callable[[Source, Params], dict[str, Any]]
+OUT_OF_RANGE = "a date or number is out of range (times are stored as nanoseconds: years 1678 to 2261)"
+_TIMES = ("since", "until", "window_s")
+
+
+def _bad_request(message: str) -> Response:
+    return Response(HTTPStatus.BAD_REQUEST, error_body(message), "application/json; charset=utf-8")
+
+
+def _given(query: str, names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` the query has (to point at the likely culprit), else all of them."""
+    present = [name for name in names if f"{name}=" in query]
+    return present or list(names)
 
 
 def _options(params: Params, *names: str) -> dict[str, Any]:
@@ -77,9 +89,9 @@ def insights_routes(
                 with open_source(db) as src:
                     return respond(ask(src, params))
             except InsightsError as error:
-                return Response(
-                    HTTPStatus.BAD_REQUEST, error_body(str(error)), "application/json; charset=utf-8"
-                )
+                return _bad_request(str(error))
+            except OverflowError:  # a date or number past what the store can hold, e.g. since=9999-01-01
+                return _bad_request(f"{OUT_OF_RANGE}; check {', '.join(_given(query, _TIMES))}")
 
         return answer
 
