@@ -27,14 +27,19 @@ from hypothesis import strategies as st
 
 from otel_telemetry import Telemetry
 from otel_telemetry.cli.local import LocalBackend
+from otel_telemetry.store import EventStore
+from otel_telemetry.web import WebViewer
 from otel_telemetry.web import http as web_http
+from otel_telemetry.web.hosts import HostAllowlist
 
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def raw_request(port: int, head: bytes, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+def raw_request(
+    port: int, head: bytes, timeout: float = 10, address: str = "127.0.0.1"
+) -> tuple[int, dict[str, str], bytes]:
     """Send ``head`` as is on a new connection; the status, headers and body of the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+    with socket.create_connection((address, port), timeout=timeout) as conn:
         conn.sendall(head)
         data = b""
         while chunk := conn.recv(65536):
@@ -338,6 +343,34 @@ def test_other_host_names_are_refused(viewer: int, host: str | None) -> None:
     assert status == 403
     assert "--web-allow-host" in error_of(status, headers, body)
     assert b"didCreateEntry" not in body
+
+
+@pytest.mark.parametrize(
+    ("listen", "extra", "allowed", "refused"),
+    [
+        ("127.0.0.1", (), ["localhost:1", "[::1]:8321", "127.0.0.1"], ["192.168.1.5", "evil.test", "[::2]"]),
+        ("192.168.1.5", (), ["192.168.1.5:8321", "localhost"], ["evil.test", "192.168.1.50"]),
+        ("0.0.0.0", (), ["127.0.0.1:8321"], ["0.0.0.0:8321", "devbox.local"]),
+        ("::", ("DevBox.Local.",), ["devbox.local:8321", "DEVBOX.LOCAL"], ["[::]:8321", "box.local"]),
+        ("fe80::1", (), ["[fe80::1]:8321"], ["fe80::1", "[fe80::2]"]),
+        ("0.0.0.0", ("*",), ["anything.test", "localhost"], [None]),
+    ],
+)
+def test_the_allowlist_holds_local_names_the_listen_address_and_the_names_given(
+    listen: str, extra: tuple[str, ...], allowed: list[str], refused: list[str | None]
+) -> None:
+    hosts = HostAllowlist(listen, extra)
+    assert all(hosts.allows(host) for host in allowed)
+    assert not any(hosts.allows(host) for host in refused if host is not None) and (
+        hosts.any or not hosts.allows(None)
+    )
+
+
+def test_a_viewer_told_to_listen_elsewhere_answers_that_address(tmp_path: Path) -> None:
+    with EventStore(tmp_path / "events.db") as store, WebViewer(store, "127.0.0.2", 0) as web:
+        for host, status in ((f"127.0.0.2:{web.port}", 200), ("evil.test", 403)):
+            head = f"GET /api/names HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+            assert raw_request(web.port, head, address="127.0.0.2")[0] == status
 
 
 # -- `serve` itself: the allowlist flag and idle connections ----------------------------------------------
