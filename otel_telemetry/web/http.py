@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -64,11 +65,6 @@ class HttpError(Exception):
     def __init__(self, status: HTTPStatus, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def error_body(message: str) -> bytes:
-    """``{"error": message}`` as UTF-8 JSON: every error of the viewer has this shape."""
-    return json.dumps({"error": message}, ensure_ascii=False).encode()
 
 
 def parse_head(head: bytes) -> Request:
@@ -117,8 +113,14 @@ def _encode(response: Response, head_only: bool, keep_alive: bool) -> bytes:
     return "\r\n".join(lines).encode("latin-1") + (b"" if head_only else response.body)
 
 
-def _error(status: HTTPStatus, message: str) -> Response:
-    return Response(status, error_body(message), "application/json; charset=utf-8")
+def json_response(data: Any, status: int = HTTPStatus.OK) -> Response:
+    """A JSON answer (UTF-8, non-ASCII kept as is)."""
+    return Response(status, json.dumps(data, ensure_ascii=False).encode(), "application/json; charset=utf-8")
+
+
+def error_response(status: int, message: str) -> Response:
+    """An error answer: ``{"error": message}``."""
+    return json_response({"error": message}, status)
 
 
 class AsyncHTTPServer:
@@ -217,7 +219,7 @@ class AsyncHTTPServer:
                 return
             keep_alive = _keep_alive(request)
             if request.method not in ("GET", "HEAD"):
-                response = _error(
+                response = error_response(
                     HTTPStatus.METHOD_NOT_ALLOWED, f"method {request.method}: only GET and HEAD"
                 )
                 response.headers["Allow"] = "GET, HEAD"
@@ -244,10 +246,10 @@ class AsyncHTTPServer:
             return self._handler(request)
         except Exception:
             logger.exception("web: error answering %s %s", request.method, request.target)
-            return _error(
+            return error_response(
                 HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; the server's log has the details"
             )
 
     async def _close_with(self, writer: asyncio.StreamWriter, status: HTTPStatus, message: str) -> None:
-        writer.write(_encode(_error(status, message), False, False))
+        writer.write(_encode(error_response(status, message), False, False))
         await asyncio.wait_for(writer.drain(), self._idle_timeout_s)

@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 from ..insights import InsightsError, Source, breakdown, funnel, open_source, retention, trends
-from .http import Response, error_body
+from .http import Response, error_response, json_response
 from .params import BadParameter, Params
 
 #: Longest funnel window: a year.
@@ -27,10 +27,6 @@ _RANGE = ("where", "since", "until")
 Ask = Callable[[Source, Params], dict[str, Any]]
 OUT_OF_RANGE = "a date or number is out of range (times are stored as nanoseconds: years 1678 to 2261)"
 _TIMES = ("since", "until", "window_s")
-
-
-def _bad_request(message: str) -> Response:
-    return Response(HTTPStatus.BAD_REQUEST, error_body(message), "application/json; charset=utf-8")
 
 
 def _given(query: str, names: tuple[str, ...]) -> list[str]:
@@ -77,9 +73,7 @@ INSIGHTS: dict[str, tuple[tuple[str, ...], Ask]] = {
 }
 
 
-def insights_routes(
-    db: str, respond: Callable[[Any], Response]
-) -> list[tuple[str, Callable[[str], Response]]]:
+def insights_routes(db: str) -> list[tuple[str, Callable[[str], Response]]]:
     """The routes answering each insight from the events in ``db`` (see :func:`open_source`)."""
 
     def route(allowed: tuple[str, ...], ask: Ask) -> Callable[[str], Response]:
@@ -87,11 +81,13 @@ def insights_routes(
             params = Params(query, allowed)
             try:
                 with open_source(db) as src:
-                    return respond(ask(src, params))
+                    return json_response(ask(src, params))
             except InsightsError as error:
-                return _bad_request(str(error))
+                return error_response(HTTPStatus.BAD_REQUEST, str(error))
             except OverflowError:  # a date or number past what the store can hold, e.g. since=9999-01-01
-                return _bad_request(f"{OUT_OF_RANGE}; check {', '.join(_given(query, _TIMES))}")
+                return error_response(
+                    HTTPStatus.BAD_REQUEST, f"{OUT_OF_RANGE}; check {', '.join(_given(query, _TIMES))}"
+                )
 
         return answer
 

@@ -16,29 +16,28 @@ use is intended: it binds 127.0.0.1 by default and has no authentication.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from importlib import resources
-from typing import Any
 
 from ..errors import TelemetryError
 from ..store import EventQuery, EventStore, parse_property_filter
 from .hosts import HostAllowlist
-from .http import AsyncHTTPServer, Request, Response, error_body
+from .http import AsyncHTTPServer, Request, Response, error_response, json_response
 from .insights_api import insights_routes
-from .params import INT64_MAX, BadParameter, Params, decode_path, parse_id
+from .params import BadParameter, Params, decode_path, parse_id
 
 MAX_LIMIT = 1000
 #: Longest bucket of /api/counts: a year.
 MAX_BUCKET_S = 366 * 86400.0
 
 _FILTERS = ("name", "where", "since_ns", "until_ns")
-_JSON = "application/json; charset=utf-8"
 #: Files under ``static/`` served at ``/static/<name>`` (nothing else is).
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 #: The page loads scripts from this server only.
-PAGE_POLICY = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+PAGE_POLICY = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+)
 
 
 def query_from_params(params: Params, default_limit: int = 100) -> EventQuery:
@@ -56,14 +55,6 @@ def query_from_params(params: Params, default_limit: int = 100) -> EventQuery:
         after_id=params.integer("after_id"),
         limit=default_limit if limit is None else limit,
     )
-
-
-def json_response(data: Any, status: int = HTTPStatus.OK) -> Response:
-    return Response(status, json.dumps(data, ensure_ascii=False).encode(), _JSON)
-
-
-def _error(status: int, message: str) -> Response:
-    return Response(status, error_body(message), _JSON)
 
 
 Route = Callable[[str], Response]
@@ -87,7 +78,7 @@ class ViewerApp:
 
     def __call__(self, request: Request) -> Response:
         if not self.hosts.allows(request.headers.get("host")):
-            return _error(
+            return error_response(
                 HTTPStatus.FORBIDDEN,
                 "Host: this viewer answers only local names (localhost, 127.0.0.1, [::1]); "
                 "start serve with --web-allow-host NAME to allow another",
@@ -99,7 +90,7 @@ class ViewerApp:
             path = decode_path(raw_path)
             return self._route(path, query)
         except BadParameter as error:
-            return _error(HTTPStatus.BAD_REQUEST, str(error))
+            return error_response(HTTPStatus.BAD_REQUEST, str(error))
 
     def _route(self, path: str, query: str) -> Response:
         route = self.routes.get(path)
@@ -117,9 +108,9 @@ class ViewerApp:
             raw_id = path[len("/api/events/") :]
             event = self.store.get(parse_id("event id", raw_id))
             if event is None:
-                return _error(HTTPStatus.NOT_FOUND, f"no event with id {raw_id}")
+                return error_response(HTTPStatus.NOT_FOUND, f"no event with id {raw_id}")
             return json_response(event.to_json())
-        return _error(HTTPStatus.NOT_FOUND, f"no such page: {path}")
+        return error_response(HTTPStatus.NOT_FOUND, f"no such page: {path}")
 
     def _events(self, query: str) -> Response:
         params = Params(query, (*_FILTERS, "after_id", "limit"))
@@ -168,7 +159,7 @@ class WebViewer:
         insights_db: str | None = None,
     ) -> None:
         self.app = ViewerApp(store, HostAllowlist(host, allow_hosts))
-        self.app.add_routes(insights_routes(insights_db or str(store.path), json_response))
+        self.app.add_routes(insights_routes(insights_db or str(store.path)))
         self._server = AsyncHTTPServer(host, port, self.app)
 
     @property
@@ -193,6 +184,3 @@ class WebViewer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-__all__ = ["INT64_MAX", "MAX_LIMIT", "BadParameter", "ViewerApp", "WebViewer", "query_from_params"]
