@@ -39,7 +39,8 @@ function renderEvents(events) {
     row.dataset.id = ev.id;
     row.dataset.event = ev.event;
     if (ev.id === selectedId) row.className = "selected";
-    cell(row, new Date(ev.time_unix_nano / 1e6).toLocaleTimeString());
+    const when = new Date(ev.time_unix_nano / 1e6);  // the date too for older (e.g. backfilled) events
+    cell(row, when.toDateString() === new Date().toDateString() ? when.toLocaleTimeString() : when.toLocaleString());
     cell(row, ev.event, "name");
     cell(row, summary(ev.payload), "props");
     row.addEventListener("click", () => showDetail(ev.id));

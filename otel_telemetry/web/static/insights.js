@@ -142,6 +142,7 @@
     $("insights-view").hidden = !insights;
     $("tab-events").classList.toggle("active", !insights);
     $("tab-insights").classList.toggle("active", insights);
+    $("status").hidden = insights;  // the events' live status
     if (!insights) return;
     const query = hash.indexOf("?") >= 0 ? hash.slice(hash.indexOf("?") + 1) : "";
     writeControls(new URLSearchParams(query));
