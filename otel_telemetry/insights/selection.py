@@ -106,7 +106,8 @@ class Selection:
             return self.range.since_ns, until
         rows = src.rows(first_sql, params)
         first = rows[0][0] if rows else None
-        if first is None or int(first) >= until:
+        # ClickHouse's MIN over no rows is 0, SQLite's NULL: both mean "nothing matches".
+        if first is None or int(first) <= 0 or int(first) >= until:
             return until - 1, until
         return int(first), until
 

@@ -102,11 +102,13 @@ class _ProbedCatalog(KeyCatalog):
 
     def kinds(self, key: str) -> tuple[bool, bool]:
         if key not in self._kinds:
-            found = []
-            for column in ("LogAttributes", "ResourceAttributes"):
-                sql = f"SELECT 1 FROM {self._source.table} WHERE mapContains({column}, {{k:String}}) LIMIT 1"
-                found.append(bool(self._source.rows(sql, {"k": key})))
-            self._kinds[key] = (found[0], found[1])
+            probes = ", ".join(
+                f"(SELECT count() FROM (SELECT 1 FROM {self._source.table} "
+                f"WHERE mapContains({column}, {{k:String}}) LIMIT 1))"
+                for column in ("LogAttributes", "ResourceAttributes")
+            )
+            [(log, resource)] = self._source.rows(f"SELECT {probes}", {"k": key})
+            self._kinds[key] = (bool(int(log)), bool(int(resource)))
         return self._kinds[key]
 
     def known(self) -> set[str]:
@@ -221,8 +223,13 @@ class ServerSource(ClickHouseSource):
 
     kind = "clickhouse"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, client: Any = None) -> None:
+        """``client``: an already connected clickhouse-connect client (else one is made from ``url``)."""
         self.spec = parse_server_url(url)
+        self.table = f"{self.spec.database}.{self.spec.table}"
+        if client is not None:
+            self._client = client
+            return
         try:
             import clickhouse_connect
         except ImportError:
@@ -230,7 +237,6 @@ class ServerSource(ClickHouseSource):
                 "querying a ClickHouse server needs clickhouse-connect: "
                 "pip install 'otel-telemetry[clickhouse]'"
             ) from None
-        self.table = f"{self.spec.database}.{self.spec.table}"
         try:
             self._client = clickhouse_connect.get_client(
                 host=self.spec.host,
@@ -241,8 +247,9 @@ class ServerSource(ClickHouseSource):
                 database=self.spec.database,
             )
         except Exception as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise InsightsError(
-                f"cannot connect to ClickHouse at {self.spec.host}:{self.spec.port}: {error}"
+                f"cannot connect to ClickHouse at {self.spec.host}:{self.spec.port}: {reason}"
             ) from None
 
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:

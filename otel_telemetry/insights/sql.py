@@ -234,8 +234,10 @@ class SQLiteBuilder(Builder):
     def weight(self) -> str | None:
         if not self.catalog.kinds(SAMPLE_RATE_KEY)[0]:
             return None
-        rate = f"json_extract(l.LogAttributes, {self.bind(f'$.{chr(34)}{SAMPLE_RATE_KEY}{chr(34)}')})"
-        return f"(CASE WHEN {rate} > 0 AND {rate} <= 1 THEN 1.0 / {rate} ELSE 1 END)"
+        path = self.bind(f'$."{SAMPLE_RATE_KEY}"')
+        rate = f"json_extract(l.LogAttributes, {path})"
+        numeric = f"json_type(l.LogAttributes, {path}) IN ('integer', 'real')"
+        return f"(CASE WHEN {numeric} AND {rate} > 0 AND {rate} <= 1 THEN 1.0 / {rate} ELSE 1 END)"
 
     def count_distinct(self, expression: str) -> str:
         return f"COUNT(DISTINCT {expression})"

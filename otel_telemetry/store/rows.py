@@ -32,9 +32,19 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON text of an attribute value or set (the form SQLite's ``->`` also prints)."""
-    return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """Compact JSON text of an attribute value or set.
+
+    Most sets are plain JSON already and are encoded directly; bytes or a non-finite double make
+    the encoder refuse, and only then is the value converted by :func:`jsonable` first.
+    """
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError):
+        return _ENCODER.encode(jsonable(value))
 
 
 def as_text(value: Any) -> str:

@@ -260,7 +260,12 @@ class EventStore:
         new_keys: set[tuple[str, str]] = set()
         last_resource: tuple[dict[str, Any], str] | None = None
         resource_id = 0
+        last_scope: dict[str, Any] | None = None
+        scope_json = "{}"
         for row in rows:
+            if row.scope_attributes is not last_scope:  # shared by the records of a scope
+                last_scope = row.scope_attributes
+                scope_json = dumps(last_scope)
             if last_resource is None or row.resource is not last_resource[0] or (
                 row.resource_schema_url != last_resource[1]
             ):
@@ -286,7 +291,7 @@ class EventStore:
                     row.scope_schema_url,
                     row.scope_name,
                     row.scope_version,
-                    dumps(row.scope_attributes),
+                    scope_json,
                     dumps(row.attributes),
                     row.dropped_attributes_count,
                 )
