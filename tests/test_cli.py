@@ -520,6 +520,9 @@ def test_demo_serve_keeps_the_viewer_up_until_stopped(tmp_path: Path, running: l
         timeout=10,
     ).json()
     assert {s["group"] for s in adoption["series"]} == {"4.14.2", "4.15.0", "4.15.1"}
+    chart = demo.out.get(timeout=10)
+    view = "#insights?insight=trends&by=service.version&count=installations&interval=week"
+    assert chart.endswith(page_url + view)
     assert demo.stop() == 0
 
 

@@ -27,6 +27,8 @@ from .local import LocalBackend, stop_on_sigterm, wait_for_interrupt
 
 #: The insight the demo prints: version adoption, as `otel-telemetry insights` asks it.
 ADOPTION = "otel-telemetry insights trends --by service.version --count installations --interval week"
+#: The same question in the web page's Insights view (its state lives in the URL fragment).
+ADOPTION_VIEW = "#insights?insight=trends&by=service.version&count=installations&interval=week"
 
 #: (event, payload, user id): what a Strapi-like CMS sends during a short editing session.
 DEMO_GROUP = {"projectType": "Community", "useTypescriptOnServer": True, "database": "postgres"}
@@ -195,4 +197,5 @@ def demo(protocol: str, keep_serving: bool, web_port: int, db_path: Path | None)
             )
             if keep_serving and backend.web is not None:
                 click.echo(f"\nWeb page: {backend.web.url}  (Ctrl-C to stop)")
+                click.echo(f"The version adoption above, as a chart: {backend.web.url}{ADOPTION_VIEW}")
                 wait_for_interrupt(stop)
