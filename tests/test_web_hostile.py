@@ -452,3 +452,25 @@ def test_hundreds_of_idle_connections_cost_no_thread_each(serve: Any) -> None:
         session.close()
     assert during <= before + web_http.WORKERS, (before, during)
     assert served.stop() == 0
+
+
+def test_stalled_connections_are_dropped_after_the_idle_timeout_and_stop_closes_the_rest() -> None:
+    server = web_http.AsyncHTTPServer(
+        "127.0.0.1", 0, lambda request: web_http.json_response({"ok": True}), idle_timeout_s=0.5
+    )
+    server.start()
+    port = server.address[1]
+    try:
+        stalled = socket.create_connection(("127.0.0.1", port), timeout=10)
+        stalled.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")  # never finished
+        assert stalled.recv(1) == b""  # closed by the server, without an answer
+        stalled.close()
+        kept = socket.create_connection(("127.0.0.1", port), timeout=10)
+        kept.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert kept.recv(65536).startswith(b"HTTP/1.1 200 OK")
+    finally:
+        server.stop()
+    assert kept.recv(1) == b""  # stop() closed the kept-alive connection
+    kept.close()
+    with pytest.raises(ConnectionRefusedError):  # and no longer listens
+        socket.create_connection(("127.0.0.1", port), timeout=10).close()
