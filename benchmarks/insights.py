@@ -263,10 +263,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-r", "--repeats", type=int, default=5)
     parser.add_argument("--ingest-events", type=int, default=200_000)
     parser.add_argument("--no-write", action="store_true", help="print, do not update RESULTS.md")
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        type=Path,
+        help="keep the loaded stores in DIR and reuse them next time (skips ingest and loading)",
+    )
     args = parser.parse_args(argv)
 
     began = time.time()
-    work = Path(tempfile.mkdtemp(prefix="insights-bench-"))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="insights-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    reuse = args.keep is not None and (work / "loaded.json").exists()
     results: dict[str, Any] = {
         "events": args.events,
         "repeats": args.repeats,
@@ -280,22 +288,36 @@ def main(argv: list[str] | None = None) -> int:
         from otel_telemetry.store import ChdbStore
 
         stores["chdb"] = ChdbStore
+    engines = {
+        engine: str(work / "sqlite.db") if engine == "sqlite" else f"chdb:{work / engine}"
+        for engine in stores
+    }
     try:
-        stream = app_stream(args.ingest_events)
-        for engine, make_store in stores.items():
-            print(f"{engine}: ingest of one app's stream ...", file=sys.stderr)
-            results["ingest"][engine] = measure_ingest(make_store, work, stream, min(3, args.repeats))
-        del stream
-        print(f"building {args.events:,} events ...", file=sys.stderr)
-        requests = history(args.events)
-        engines: dict[str, str] = {}
-        for engine, make_store in stores.items():
-            print(f"{engine}: loading the history ...", file=sys.stderr)
-            with make_store(work / engine) as store:
-                stored, seconds = ingest(store.add_request, requests)
-            results["load"][engine] = {"events": stored, "seconds": seconds}
-            engines[engine] = str(work / "sqlite.db") if engine == "sqlite" else f"chdb:{work / engine}"
-        del requests
+        if reuse:
+            results.update(json.loads((work / "loaded.json").read_text()))
+            results["ingest"] = {k: Summary(**v) for k, v in results["ingest"].items()}
+        else:
+            stream = app_stream(args.ingest_events)
+            for engine, make_store in stores.items():
+                print(f"{engine}: ingest of one app's stream ...", file=sys.stderr)
+                results["ingest"][engine] = measure_ingest(make_store, work, stream, min(3, args.repeats))
+            del stream
+            print(f"building {args.events:,} events ...", file=sys.stderr)
+            requests = history(args.events)
+            for engine, make_store in stores.items():
+                print(f"{engine}: loading the history ...", file=sys.stderr)
+                with make_store(work / engine) as store:
+                    stored, seconds = ingest(store.add_request, requests)
+                results["load"][engine] = {"events": stored, "seconds": seconds}
+            del requests
+            if args.keep:
+                loaded = {
+                    "events": args.events,
+                    "ingest_events": args.ingest_events,
+                    "load": results["load"],
+                    "ingest": {k: vars(v) for k, v in results["ingest"].items()},
+                }
+                (work / "loaded.json").write_text(json.dumps(loaded))
         gc.collect()
         for engine, db in engines.items():
             print(f"{engine}: insights ...", file=sys.stderr)
@@ -303,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         answers = time_questions.answers  # type: ignore[attr-defined]
         results["same_answers"] = len({json.dumps(a, sort_keys=True) for a in answers.values()}) == 1
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     results["seconds"] = time.time() - began
     text = markdown(results)
     print(text)

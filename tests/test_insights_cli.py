@@ -128,3 +128,45 @@ def test_a_real_process_prints_the_answer_and_errors_without_traceback(db: Path,
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("Error: no events database at")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+BLOCK_EXTRA = (
+    "import sys\n"
+    "for name in ('chdb', 'clickhouse_connect'):\n"
+    "    sys.modules[name] = None  # as if the [clickhouse] extra were not installed\n"
+)
+
+
+def test_without_the_clickhouse_extra_sqlite_works_and_chdb_says_what_to_install(
+    db: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "chdb-dir").mkdir()
+    script = BLOCK_EXTRA + (
+        "from otel_telemetry.cli import main\n"
+        "sys.argv = ['otel-telemetry', 'insights', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    ok = subprocess.run(
+        [sys.executable, "-c", script, "breakdown", "model", "--db", str(db), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["key"] == "model"
+    missing = subprocess.run(
+        [sys.executable, "-c", script, "trends", "--db", f"chdb:{tmp_path / 'chdb-dir'}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "Error: chDB is not installed: pip install 'otel-telemetry[clickhouse]'"
+    server = subprocess.run(
+        [sys.executable, "-c", script, "trends", "--db", "clickhouse://127.0.0.1:1/otel"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert server.returncode == 1
+    assert "needs clickhouse-connect: pip install 'otel-telemetry[clickhouse]'" in server.stderr

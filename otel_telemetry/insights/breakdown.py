@@ -32,15 +32,19 @@ def breakdown(
     check_choice("--count", count, COUNTS)
     sel = Selection.parse(events, where, since, until, now)
     b = src.builder()
-    value = b.attr(key)
+    columns = [f"{b.attr(key)} AS v"] + ([f"{b.actor(count)} AS a"] if count != "events" else [])
     condition = sel.where(b)
-    measure = b.measure(count)
-    head, source = b.with_([]), b.source()
-    rows = src.rows(f"{head}SELECT {value}, {measure} FROM {source} WHERE {condition} GROUP BY 1", b.params)
-    if count == "events":
-        total = rounded(sum(float(row[1] or 0) for row in rows))
-    else:
-        total = rounded(src.rows(f"{head}SELECT {measure} FROM {source} WHERE {condition}", b.params)[0][0])
+    base = (
+        f"SELECT {', '.join(columns)}, SUM({b.weight() or 1}) AS w FROM {b.source()} WHERE {condition} "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
+    )
+    measure = "SUM(w)" if count == "events" else b.count_distinct("a")
+    with src.staged(b, base) as table:
+        rows = src.rows(f"SELECT v, {measure} FROM {table} GROUP BY v", b.params)
+        if count == "events":
+            total = rounded(sum(float(row[1] or 0) for row in rows))
+        else:
+            total = rounded(src.rows(f"SELECT {measure} FROM {table}", b.params)[0][0])
     counted = sorted(
         ((row[0], rounded(row[1])) for row in rows),
         key=lambda item: (-item[1], item[0] is None, "" if item[0] is None else str(item[0])),

@@ -16,7 +16,7 @@ from typing import Any
 
 from .selection import Selection, check_choice
 from .sources import Source
-from .timerange import buckets, check_interval, iso_date
+from .timerange import NS, buckets, check_interval, iso_date
 
 _LENGTH_S = {"day": 86400, "week": 604800}
 
@@ -43,26 +43,31 @@ def retention(
     )
     sel = Selection.parse((), where, since, until, now)
     b = src.builder()
-    actor = b.installation() if count == "installations" else b.user()
+    actor = b.actor(count)
     condition = sel.where(b, names=names)
+    # the base: which periods each installation was active in (per event name when one is asked for)
+    by_name = start_event is not None or return_event is not None
+    base = (
+        f"SELECT {actor} AS a, {b.bucket(period)} AS p{f', {b.name} AS n' if by_name else ''} "
+        f"FROM {b.source()} WHERE {condition} GROUP BY 1, 2{', 3' if by_name else ''}"
+    )
     start_filter = f"AND n = {b.bind(start_event)} " if start_event is not None else ""
     return_filter = f"AND n = {b.bind(return_event)} " if return_event is not None else ""
-    ctes = [
-        f"ev AS {b.materialized}(SELECT {actor} AS a, {b.name} AS n, {b.bucket(period)} AS p "
-        f"FROM {b.source()} WHERE {condition})",
-        f"c AS (SELECT a AS ca, MIN(p) AS cp FROM ev WHERE a IS NOT NULL {start_filter}GROUP BY a)",
-        f"r AS (SELECT DISTINCT a AS ra, p AS rp FROM ev WHERE a IS NOT NULL {return_filter})",
-    ]
-    head = b.with_(ctes)
-    sizes = {int(p): int(n) for p, n in src.rows(f"{head}SELECT cp, COUNT(*) FROM c GROUP BY cp", b.params)}
-    returned = src.rows(
-        f"{head}SELECT c.cp, r.rp, COUNT(*) FROM c JOIN r ON r.ra = c.ca "
-        "WHERE r.rp >= c.cp GROUP BY c.cp, r.rp",
-        b.params,
-    )
-    first_sql = f"{head}SELECT MIN(cp) * 1000000000 FROM c"
-    since_ns, until_ns = sel.bounds(src, b, first_sql, b.params)
-    starts = buckets(period, since_ns, until_ns)
+    with src.staged(b, base) as table:
+        ctes = [
+            f"c AS (SELECT a AS ca, MIN(p) AS cp FROM {table} WHERE a IS NOT NULL {start_filter}GROUP BY a)",
+            f"r AS (SELECT DISTINCT a AS ra, p AS rp FROM {table} WHERE a IS NOT NULL {return_filter})",
+        ]
+        head = f"WITH {', '.join(ctes)} "
+        sizes = {
+            int(p): int(n) for p, n in src.rows(f"{head}SELECT cp, COUNT(*) FROM c GROUP BY cp", b.params)
+        }
+        returned = src.rows(
+            f"{head}SELECT c.cp, r.rp, COUNT(*) FROM c JOIN r ON r.ra = c.ca "
+            "WHERE r.rp >= c.cp GROUP BY c.cp, r.rp",
+            b.params,
+        )
+    starts = buckets(period, *sel.bounds(min(sizes) * NS if sizes else None))
     length = _LENGTH_S[period]
     back: dict[tuple[int, int], int] = {(int(c), int(p)): int(n) for c, p, n in returned}
     cohorts = []

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from .errors import InsightsError
-from .sources import Source
 from .sql import Builder
 from .timerange import NS, TimeRange, to_ns, utc_now
 
@@ -88,8 +87,7 @@ class Selection:
             clauses.append(b.in_list(b.name, list(chosen)))
         if self.range.since_ns is not None:
             clauses.append(b.since(self.range.since_ns))
-        if self.range.until_ns is not None:
-            clauses.append(b.until(self.range.until_ns))
+        clauses.append(b.until(self.until_ns))
         for condition in self.conditions:
             value = b.attr(condition.key)
             bound = b.bind(condition.value)
@@ -98,18 +96,20 @@ class Selection:
             )
         return " AND ".join(clauses) or "1 = 1"
 
-    def bounds(self, src: Source, b: Builder, first_sql: str, params: dict[str, Any]) -> tuple[int, int]:
-        """``[since, until)`` in ns: as given, else from the first matching event (``first_sql``
-        returns its time) to now. With nothing matching, the range is the last instant before until."""
-        until = self.range.until_ns if self.range.until_ns is not None else self.now_ns
+    def bounds(self, first_ns: int | None) -> tuple[int, int]:
+        """``[since, until)`` in ns: as given, else from ``first_ns`` (the first matching event's
+        bucket, None when nothing matches: then the range is the last instant before until)."""
+        until = self.until_ns
         if self.range.since_ns is not None:
             return self.range.since_ns, until
-        rows = src.rows(first_sql, params)
-        first = rows[0][0] if rows else None
-        # ClickHouse's MIN over no rows is 0, SQLite's NULL: both mean "nothing matches".
-        if first is None or int(first) <= 0 or int(first) >= until:
+        if first_ns is None or first_ns >= until:
             return until - 1, until
-        return int(first), until
+        return first_ns, until
+
+    @property
+    def until_ns(self) -> int:
+        """The end of the range: ``--until``, else now (events stamped later are not counted)."""
+        return self.range.until_ns if self.range.until_ns is not None else self.now_ns
 
 
 def rounded(value: Any) -> int:

@@ -9,10 +9,15 @@ clickhouse-connect are the optional ``[clickhouse]`` extra.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
+import threading
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,8 @@ from .errors import InsightsError
 from .sql import Builder, ClickHouseBuilder, KeyCatalog, SetCatalog, SQLiteBuilder, identifier
 
 DEFAULT_TABLE = "otel_events"
+#: How long a ClickHouse source trusts what it learnt about a key.
+PROBE_TTL_S = 60.0
 DEFAULT_DATABASE = "otel"
 
 
@@ -40,6 +47,16 @@ class Source(ABC):
     @abstractmethod
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run one query with bound parameters."""
+
+    @contextmanager
+    def staged(self, b: Builder, select: str) -> Iterator[str]:
+        """``select`` (with ``b``'s parameters) as something to select FROM in several queries.
+
+        The base of an insight: one pass over the events that does the JSON and map lookups,
+        grouped as finely as the insight needs; its queries then read this small result.
+        ClickHouse gets it as a subquery (each query scans again; scans are cheap there).
+        """
+        yield f"({b.with_([])}{select})"
 
     @abstractmethod
     def close(self) -> None:
@@ -75,18 +92,35 @@ class SQLiteSource(Source):
             raise InsightsError(f"cannot open events database {self.path}: {error}") from None
         self._db = sqlite3.connect(self.path, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA temp_store=MEMORY")
+        self._lock = threading.Lock()  # one connection, usable from any thread (a web server's)
+        self._stages = itertools.count()
 
     def builder(self) -> Builder:
         catalog: dict[str, set[str]] = {"log": set(), "resource": set()}
-        for kind, key in self._db.execute("SELECT Kind, Key FROM otel_attribute_keys"):
+        for kind, key in self.rows("SELECT Kind, Key FROM otel_attribute_keys", {}):
             catalog.setdefault(kind, set()).add(key)
         return SQLiteBuilder(SetCatalog(catalog["log"], catalog["resource"]))
 
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in self._db.execute(sql, params)]
+        with self._lock:
+            return [tuple(row) for row in self._db.execute(sql, params)]
+
+    @contextmanager
+    def staged(self, b: Builder, select: str) -> Iterator[str]:
+        """A temporary table in memory, private to this connection, dropped afterwards."""
+        name = f"insight_base_{next(self._stages)}"
+        with self._lock:
+            self._db.execute(f"CREATE TEMP TABLE {name} AS {b.with_([])}{select}", b.params)
+        try:
+            yield name
+        finally:
+            with self._lock:
+                self._db.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
 
 # -- ClickHouse (chDB and servers) --------------------------------------------------------------
@@ -94,22 +128,27 @@ class SQLiteSource(Source):
 
 class _ProbedCatalog(KeyCatalog):
     """Asks the table whether a key exists (the exporter's bloom-filter indexes on map keys make
-    that quick) and remembers the answer for the query."""
+    that quick); the source remembers a found key for :data:`PROBE_TTL_S`, so a long-lived source
+    (the web page's) notices within that time that a key also appeared in the other kind."""
 
     def __init__(self, source: ClickHouseSource) -> None:
         self._source = source
-        self._kinds: dict[str, tuple[bool, bool]] = {}
+        self._kinds = source.probed
 
     def kinds(self, key: str) -> tuple[bool, bool]:
-        if key not in self._kinds:
-            probes = ", ".join(
-                f"(SELECT count() FROM (SELECT 1 FROM {self._source.table} "
-                f"WHERE mapContains({column}, {{k:String}}) LIMIT 1))"
-                for column in ("LogAttributes", "ResourceAttributes")
-            )
-            [(log, resource)] = self._source.rows(f"SELECT {probes}", {"k": key})
-            self._kinds[key] = (bool(int(log)), bool(int(resource)))
-        return self._kinds[key]
+        known = self._kinds.get(key)
+        if known is not None and time.monotonic() - known[1] < PROBE_TTL_S:
+            return known[0]
+        probes = ", ".join(
+            f"(SELECT count() FROM (SELECT 1 FROM {self._source.table} "
+            f"WHERE mapContains({column}, {{k:String}}) LIMIT 1))"
+            for column in ("LogAttributes", "ResourceAttributes")
+        )
+        [(log, resource)] = self._source.rows(f"SELECT {probes}", {"k": key})
+        answer = (bool(int(log)), bool(int(resource)))
+        if any(answer):  # an unknown key is asked again next time: it may have arrived since
+            self._kinds[key] = (answer, time.monotonic())
+        return answer
 
     def known(self) -> set[str]:
         sql = (
@@ -125,6 +164,13 @@ class ClickHouseSource(Source):
     """Shared by chDB and servers: the same SQL, different transports."""
 
     table = ""
+
+    @property
+    def probed(self) -> dict[str, tuple[tuple[bool, bool], float]]:
+        """key -> ((is a log attribute key, is a resource attribute key), when probed)."""
+        if not hasattr(self, "_probed"):
+            self._probed: dict[str, tuple[tuple[bool, bool], float]] = {}
+        return self._probed
 
     def builder(self) -> Builder:
         return ClickHouseBuilder(_ProbedCatalog(self), self.table)

@@ -146,6 +146,10 @@ class Builder(ABC):
     def user(self) -> str:
         return self.attr(USER_KEY) if any(self.catalog.kinds(USER_KEY)) else "NULL"
 
+    def actor(self, count: str) -> str:
+        """What ``--count installations|users`` counts distinct values of."""
+        return self.installation() if count == "installations" else self.user()
+
     def measure(self, count: str) -> str:
         """The aggregate for ``--count``: weighted events, distinct installations or users."""
         if count == "events":

@@ -17,7 +17,7 @@ from typing import Any
 from .selection import COUNTS, Selection, check_choice, rounded
 from .sources import Source
 from .sql import Builder
-from .timerange import INTERVALS, buckets, check_interval, iter_iso
+from .timerange import INTERVALS, NS, buckets, check_interval, iter_iso
 
 TOP = 10
 OTHER = "other"
@@ -65,65 +65,67 @@ def trends(
     check_choice("--count", count, COUNTS)
     sel = Selection.parse(events, where, since, until, now)
     b = src.builder()
-    group = b.attr(by) if by else None
+    columns = [f"{b.bucket(interval)} AS bk"]
+    if sel.events:
+        columns.append(f"{b.name} AS n")
+    if by:
+        columns.append(f"{b.attr(by)} AS g")
+    if count != "events":
+        columns.append(f"{b.actor(count)} AS a")
     condition = sel.where(b)
-    measure = b.measure(count)
-    source = b.source()
-    head = b.with_([])
-    since_ns, until_ns = sel.bounds(
-        src, b, f"{head}SELECT MIN({b.time_ns}) FROM {source} WHERE {condition}", b.params
+    weight = b.weight()
+    base = (
+        f"SELECT {', '.join(columns)}, SUM({weight or 1}) AS w FROM {b.source()} WHERE {condition} "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
     )
-    starts = buckets(interval, since_ns, until_ns)
-    name_column = [b.name] if sel.events else []
-
-    top: list[str | None] = []
-    has_other = False
-    keys: list[str] = []
-    if group is not None:
+    measure = "SUM(w)" if count == "events" else b.count_distinct("a")
+    names = ["n"] if sel.events else []
+    with src.staged(b, base) as table:
+        top: list[str | None] = []
+        has_other = False
+        keys: list[str] = []
+        if by:
+            top, has_other = top_values(src.rows(f"SELECT g, {measure} FROM {table} GROUP BY g", b.params))
+            keys = list(_group_case(b, "g", top))
+        select = ", ".join([*names, *keys])
+        group_by = "".join(f", {i + 2}" for i in range(len(names) + len(keys)))
         rows = src.rows(
-            f"{head}SELECT {group}, {measure} FROM {source} WHERE {condition} GROUP BY 1", b.params
+            f"SELECT bk, {select + ', ' if select else ''}{measure} FROM {table} GROUP BY 1{group_by}",
+            b.params,
         )
-        top, has_other = top_values(rows)
-        value, is_other = _group_case(b, group, top)
-        keys = [value, is_other]
-    select = ", ".join([*name_column, *keys])
-    group_by = ", ".join(str(i + 2) for i in range(len(name_column) + len(keys)))
-    rows = src.rows(
-        f"{b.with_([])}SELECT {b.bucket(interval)}, {select + ', ' if select else ''}{measure} "
-        f"FROM {b.source()} WHERE {condition} GROUP BY 1{', ' + group_by if group_by else ''}",
-        b.params,
-    )
+        totals: dict[tuple[Any, ...], int] = {}
+        if count != "events" and rows:  # distinct over the whole range: not the sum of the buckets
+            by_all = ", ".join(str(i + 1) for i in range(len(names) + len(keys)))
+            total_rows = src.rows(
+                f"SELECT {select + ', ' if select else ''}{measure} FROM {table}"
+                f"{' GROUP BY ' + by_all if by_all else ''}",
+                b.params,
+            )
+            totals = {tuple(row[:-1]): rounded(row[-1]) for row in total_rows}
     per_series: dict[tuple[Any, ...], dict[int, float]] = {}
     for row in rows:
         per_series.setdefault(tuple(row[1:-1]), {})[int(row[0])] = float(row[-1] or 0)
-    totals: dict[tuple[Any, ...], int] = {}
-    if count != "events":  # distinct over the whole range: not the sum of the buckets
-        by_all = ", ".join(str(i + 1) for i in range(len(name_column) + len(keys)))
-        total_rows = src.rows(
-            f"{b.with_([])}SELECT {select + ', ' if select else ''}{measure} FROM {b.source()} "
-            f"WHERE {condition}{' GROUP BY ' + by_all if by_all else ''}",
-            b.params,
-        )
-        totals = {tuple(row[:-1]): rounded(row[-1]) for row in total_rows}
+    first = min((int(row[0]) for row in rows), default=None)
+    starts = buckets(interval, *sel.bounds(None if first is None else first * NS))
 
     series = []
     event_list: list[str | None] = list(sel.events) if sel.events else [None]
     group_list: list[tuple[str | None, int]] = (
-        [(value, 0) for value in top] + ([(None, 1)] if has_other else []) if group is not None else []
+        [(value, 0) for value in top] + ([(None, 1)] if has_other else []) if by else []
     )
     for event in event_list:
         prefix: tuple[Any, ...] = (event,) if sel.events else ()
-        combos = [(*prefix, value, other) for value, other in group_list] if group is not None else [prefix]
+        combos = [(*prefix, value, other) for value, other in group_list] if by else [prefix]
         for key in combos:
             points = per_series.get(key)
-            if group is not None and points is None:
+            if by and points is None:
                 continue
             points = points or {}
             total = totals.get(key, 0) if count != "events" else rounded(sum(points.values()))
             series.append(
                 {
                     "event": event,
-                    "group": (OTHER if key[-1] else key[-2]) if group is not None else None,
+                    "group": (OTHER if key[-1] else key[-2]) if by else None,
                     "total": total,
                     "points": [
                         [iso, rounded(points.get(start, 0))]

@@ -159,6 +159,7 @@ class EventStore:
         self._write_lock = threading.Lock()
         self._resource_ids: dict[tuple[str, str], int] = {}
         self._keys: set[tuple[str, str]] = set()
+        self._log_keys: set[str] = set()
         if existing and not self.path.is_file():
             raise NotAnEventStore(f"{self.path} does not exist")
         if not existing:
@@ -195,8 +196,12 @@ class EventStore:
         return int(row[0])
 
     def _create(self, version: int | None) -> None:
-        """Tables, view and indexes; a schema-1 database's rows moved over in the same transaction."""
+        """Tables, view and indexes; a schema-1 database's rows moved over in the same transaction.
+        A database already at this schema is not written to (readers open it while ``serve`` writes)."""
         with self._write_lock:
+            if version == SCHEMA_VERSION:
+                self._reload_keys()
+                return
             self._writer.execute("BEGIN IMMEDIATE")
             try:
                 for statement in DDL:
@@ -213,9 +218,16 @@ class EventStore:
                 self._writer.execute("ROLLBACK")
                 raise
             self._writer.execute("COMMIT")
-            self._keys = {(str(k), str(v)) for k, v in self._writer.execute(
-                "SELECT Kind, Key FROM otel_attribute_keys"
-            )}
+            self._reload_keys()
+
+    def _reload_keys(self) -> None:
+        self._keys, self._log_keys = set(), set()
+        rows = self._writer.execute("SELECT Kind, Key FROM otel_attribute_keys")
+        self._remember_keys({(str(kind), str(key)) for kind, key in rows})
+
+    def _remember_keys(self, keys: set[tuple[str, str]]) -> None:
+        self._keys |= keys
+        self._log_keys.update(key for kind, key in keys if kind == "log")
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -251,6 +263,7 @@ class EventStore:
             except BaseException:
                 self._writer.execute("ROLLBACK")
                 self._resource_ids.clear()  # ids handed out in the rolled-back transaction are gone
+                self._reload_keys()  # and so are the keys it added
                 raise
             self._writer.execute("COMMIT")
         return count
@@ -266,14 +279,15 @@ class EventStore:
             if row.scope_attributes is not last_scope:  # shared by the records of a scope
                 last_scope = row.scope_attributes
                 scope_json = dumps(last_scope)
-            if last_resource is None or row.resource is not last_resource[0] or (
-                row.resource_schema_url != last_resource[1]
+            if (
+                last_resource is None
+                or row.resource is not last_resource[0]
+                or (row.resource_schema_url != last_resource[1])
             ):
                 resource_id = self._resource_id(row, new_keys)
                 last_resource = (row.resource, row.resource_schema_url)
-            for key in row.attributes:
-                if ("log", key) not in self._keys:
-                    new_keys.add(("log", key))
+            if not self._log_keys.issuperset(row.attributes):
+                new_keys.update(("log", key) for key in row.attributes.keys() - self._log_keys)
             values.append(
                 (
                     row.timestamp,
@@ -301,7 +315,7 @@ class EventStore:
         self._writer.executemany(INSERT_RECORD, values)
         if new_keys:
             self._writer.executemany(INSERT_KEY, sorted(new_keys))
-            self._keys |= new_keys
+            self._remember_keys(new_keys)
         return len(values)
 
     def _resource_id(self, row: Row, new_keys: set[tuple[str, str]]) -> int:
