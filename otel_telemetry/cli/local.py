@@ -33,6 +33,7 @@ class LocalBackend:
         on_request: OnRequest | None = None,
         web_host: str | None = None,
         keep_records: bool = True,
+        web_allow_hosts: tuple[str, ...] = (),
     ) -> None:
         self.store: EventStore | None = None
         self.chdb: ChdbStore | None = None  # `--db chdb:PATH`: the ClickHouse table, no web page
@@ -53,7 +54,7 @@ class LocalBackend:
             )
             self.receiver.start()
             if web_port is not None and self.store is not None:
-                self.web = WebViewer(self.store, web_host or host, web_port).start()
+                self.web = WebViewer(self.store, web_host or host, web_port, web_allow_hosts).start()
         except Exception as error:
             self.stop()
             raise click.ClickException(f"cannot start the local receiver on {host}: {error}") from None

@@ -28,6 +28,14 @@ from .options import DEFAULT_WEB_PORT, ports, receiver_options
     show_default=True,
     help="Address of the web page; it has no authentication, so it stays local unless you say so.",
 )
+@click.option(
+    "--web-allow-host",
+    "web_allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer the web page under this host name (repeatable; '*' for any). Only local names "
+    "and --web-host are answered otherwise, which keeps hostile pages out (DNS rebinding).",
+)
 @click.option("--no-web", is_flag=True, help="Store events but do not serve the web page.")
 def serve(
     host: str,
@@ -38,6 +46,7 @@ def serve(
     db_path: Path | None,
     web_port: int,
     web_host: str,
+    web_allow_hosts: tuple[str, ...],
     no_web: bool,
 ) -> None:
     """Receive events over OTLP, store them in SQLite and show them on a web page.
@@ -59,6 +68,7 @@ def serve(
         db_path=path,
         web_port=None if no_web else web_port,
         web_host=web_host,
+        web_allow_hosts=web_allow_hosts,
         keep_records=False,
     ) as backend:
         click.echo("otel-telemetry is receiving events:", err=True)

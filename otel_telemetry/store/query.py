@@ -71,8 +71,7 @@ class EventQuery:
                     params.append(prop.key)
                 else:
                     matches.append(
-                        f"EXISTS (SELECT 1 FROM json_each({column}) AS j "
-                        f"WHERE j.key = ? AND {_AS_TEXT} = ?)"
+                        f"EXISTS (SELECT 1 FROM json_each({column}) AS j WHERE j.key = ? AND {_AS_TEXT} = ?)"
                     )
                     params.extend((prop.key, prop.value))
             clauses.append("(" + " OR ".join(matches) + ")")
