@@ -29,6 +29,8 @@ from .errors import InsightsError
 from .sql import Builder, ClickHouseBuilder, KeyCatalog, SetCatalog, SQLiteBuilder, identifier
 
 DEFAULT_TABLE = "otel_events"
+#: SQLite's ``->`` (3.38) and ``MATERIALIZED`` CTEs (3.35).
+MIN_SQLITE = (3, 38, 0)
 #: How long a ClickHouse source trusts what it learnt about a key.
 PROBE_TTL_S = 60.0
 DEFAULT_DATABASE = "otel"
@@ -80,6 +82,11 @@ class SQLiteSource(Source):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise InsightsError(
+                f"insights need SQLite {'.'.join(map(str, MIN_SQLITE))} or newer (its -> operator and "
+                f"MATERIALIZED); this Python's sqlite3 is {sqlite3.sqlite_version}"
+            )
         if not self.path.is_file():
             raise InsightsError(
                 f"no events database at {self.path}: run `otel-telemetry serve` (it stores what it "
