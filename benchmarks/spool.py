@@ -1,4 +1,4 @@
-"""Measure the spool on this machine: ``python -m otel_telemetry.spool.benchmark [N] [DIR]``.
+"""Measure the spool on this machine: ``python -m benchmarks.spool [N] [DIR]``.
 
 Three tables: the storage choice (append-only segment files vs SQLite in WAL mode, written in
 group commits of 512 records of 430 bytes, then read and deleted), the delivery modes (caller
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .frames import Frame, encode_frame, parse
+from otel_telemetry.spool.frames import Frame, encode_frame, parse
 
 RECORD = os.urandom(430)
 GROUP = 512
@@ -92,9 +92,8 @@ def storage(n: int, base: Path) -> None:
 
 def delivery(n: int, base: Path) -> None:
     """Print caller cost and end-to-end rate per delivery mode."""
-    from ..receiver import OTLPReceiver
-    from ..settings import DeliverySettings, PrivacySettings, SpoolSettings
-    from ..telemetry import Telemetry
+    from otel_telemetry import DeliverySettings, PrivacySettings, SpoolSettings, Telemetry
+    from otel_telemetry.receiver import OTLPReceiver
 
     payload = {"eventProperties": {"model": "article", "count": 3}, "userProperties": {"plan": "pro"}}
     modes: list[tuple[str, int, int, dict[str, Any]]] = [
@@ -167,8 +166,10 @@ def delivery(n: int, base: Path) -> None:
 _CRASH_APP = """
 import json, sys
 from otel_telemetry import Telemetry
+from otel_telemetry import DeliverySettings, PrivacySettings, SpoolSettings
 options = json.loads(sys.argv[1])
-t = Telemetry(project_id="bench", **options)
+spool = SpoolSettings(**options.pop("spool"))
+t = Telemetry(privacy=PrivacySettings(project_id="bench"), delivery=DeliverySettings(spool=spool), **options)
 for seq in range(10**9):
     if t.send("ev", {"eventProperties": {"seq": seq}}):
         sys.stdout.write(f"{seq}\\n")
@@ -178,7 +179,10 @@ for seq in range(10**9):
 _SUCCESSOR = """
 import json, sys, time
 from otel_telemetry import Telemetry
-t = Telemetry(project_id="bench", **json.loads(sys.argv[1]))
+from otel_telemetry import DeliverySettings, PrivacySettings, SpoolSettings
+options = json.loads(sys.argv[1])
+spool = SpoolSettings(**options.pop("spool"))
+t = Telemetry(privacy=PrivacySettings(project_id="bench"), delivery=DeliverySettings(spool=spool), **options)
 deadline = time.monotonic() + 60
 while time.monotonic() < deadline and not (t.stats().recovered and not t.stats().spool_pending):
     time.sleep(0.1)
@@ -188,9 +192,9 @@ t.shutdown(5)
 
 def crash(kill_after: int, base: Path) -> None:
     """Print how many accepted events a SIGKILL loses per durability setting."""
-    from ..receiver import Fault, OTLPReceiver
+    from otel_telemetry.receiver import Fault, OTLPReceiver
 
-    print("| spool_sync | spool_fsync | send() returned True | lost at SIGKILL |")
+    print("| sync | fsync | send() returned True | lost at SIGKILL |")
     print("|---|---|---|---|")
     for sync, fsync in (("async", "interval"), ("async", "always"), ("sync", "interval"), ("sync", "always")):
         directory = Path(tempfile.mkdtemp(dir=base))
@@ -200,9 +204,7 @@ def crash(kill_after: int, base: Path) -> None:
                 {
                     "endpoint": rx.grpc_endpoint,
                     "protocol": "grpc",
-                    "spool_dir": str(directory),
-                    "spool_sync": sync,
-                    "spool_fsync": fsync,
+                    "spool": {"directory": str(directory), "sync": sync, "fsync": fsync},
                 }
             )
             app = subprocess.Popen(
