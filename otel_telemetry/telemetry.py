@@ -376,8 +376,15 @@ def _exporter(
                 raise TelemetryError(
                     name, "cannot be combined with exporter= (configure the exporter instead)"
                 )
-        if not callable(getattr(exporter, "export", None)):
-            raise TelemetryError("exporter", f"must have an export(request, timeout_s) method: {exporter!r}")
+        missing = [
+            m for m in ("export", "force_flush", "shutdown") if not callable(getattr(exporter, m, None))
+        ]
+        if missing:
+            raise TelemetryError(
+                "exporter",
+                f"{exporter!r} has no {', '.join(missing)}(): an exporter implements export(request, "
+                "timeout_s); subclass otel_telemetry.Exporter for force_flush() and shutdown()",
+            )
         return exporter
     return OTLPExporter(
         config.ExporterSettings.from_env(protocol=protocol, endpoint=endpoint, headers=headers)

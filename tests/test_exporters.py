@@ -173,10 +173,19 @@ def test_endpoint_with_another_exporter_is_an_error_naming_it() -> None:
     assert raised.value.field == "endpoint"
 
 
-def test_exporter_must_be_an_exporter() -> None:
+class OnlyExport:
+    """Implements ``export`` but does not subclass ``Exporter``."""
+
+    def export(self, request: bytes, timeout_s: float) -> ExportResult:
+        return ExportResult(True)
+
+
+@pytest.mark.parametrize("exporter", ["http://collector:4318", OnlyExport()])
+def test_exporter_must_be_an_exporter(exporter: Any) -> None:
     with pytest.raises(TelemetryError) as raised:
-        Telemetry(exporter="http://collector:4318")  # type: ignore[arg-type]
+        Telemetry(exporter=exporter)
     assert raised.value.field == "exporter"
+    assert "subclass otel_telemetry.Exporter" in raised.value.rule
 
 
 def test_the_module_level_functions_take_an_exporter() -> None:
