@@ -71,6 +71,8 @@ DEFAULT_ATTRIBUTE_COUNT_LIMIT = 128
 DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024
 MIN_SPOOL_BYTES = 16 * 1024
 DEFAULT_DISABLE_ENV = "OTEL_TELEMETRY_DISABLED"
+#: Any wait or timeout: about 31 years, well below what ``threading`` accepts (``TIMEOUT_MAX``).
+MAX_SECONDS = 1e9
 _TRUTHY = frozenset({"1", "true", "yes", "on", "y", "t"})
 
 T = TypeVar("T")
@@ -106,6 +108,10 @@ def check_seconds(name: str, value: object, *, minimum: float = 0.0, allow_minim
         raise _fail(name, f"must be finite, not {value}")
     if value < minimum or (value == minimum and not allow_minimum):
         raise _fail(name, f"must be {'>=' if allow_minimum else '>'} {minimum:g} s, not {value:g}")
+    if value > MAX_SECONDS:
+        raise _fail(
+            name, f"must be at most {MAX_SECONDS:g} s (longer waits overflow the clock), not {value:g}"
+        )
 
 
 def check_endpoint(name: str, endpoint: object, protocol: str) -> None:
@@ -266,8 +272,8 @@ class Backoff:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
                 raise TelemetryError(f"Backoff.{name}", f"must be a number, not {value!r}")
-        if not 0 < self.initial_s <= self.max_s < float("inf"):
-            raise TelemetryError("Backoff.initial_s", "must be > 0 and <= max_s (finite)")
+        if not 0 < self.initial_s <= self.max_s <= MAX_SECONDS:
+            raise TelemetryError("Backoff.initial_s", f"must be > 0 and <= max_s <= {MAX_SECONDS:g}")
         if self.multiplier < 1:
             raise TelemetryError("Backoff.multiplier", "must be >= 1")
         if not 0 <= self.jitter < 1:
