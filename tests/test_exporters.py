@@ -143,6 +143,7 @@ def test_any_exporter_works_through_the_spool(tmp_path: Path) -> None:
         assert t.flush(10)
     assert sorted(r.attributes["i"] for r in memory.records) == list(range(20))
     assert all("otel_telemetry.event.id" in r.attributes for r in memory.records)
+    assert memory.shut_down  # the spool's sender released the exporter at shutdown
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
