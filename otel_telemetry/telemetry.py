@@ -115,22 +115,26 @@ class Telemetry:
         self.batch = _given(batch, BatchSettings, "batch") or BatchSettings.from_env()
         #: Timeouts, retries and the optional spool.
         self.delivery = _given(delivery, DeliverySettings, "delivery") or DeliverySettings.from_env()
-        resource = _given(resource, ResourceSettings, "resource") or ResourceSettings.from_env()
+        given = _given(resource, ResourceSettings, "resource")
+        resource = given or ResourceSettings.from_env()
         if service_name is not None:
             resource = replace(resource, service_name=service_name)
         #: What the resource of every event says about the app.
         self.resource = resource
         #: Attribute limits, rate limits, the event name attribute.
         self.records = _given(records, RecordSettings, "records") or RecordSettings.from_env()
+        # Given in code, the resource settings rank above a LoggerProvider's resource; read from
+        # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES they rank as the SDK's resource, below it.
         self._explicit_resource: dict[str, AttrValue] = {}
-        flatten_into(self._explicit_resource, "", resource.attributes)
-        for key, value in (
-            ("service.name", resource.service_name),
-            ("service.version", resource.service_version),
-            ("deployment.environment.name", resource.environment),
+        self._env_resource: dict[str, AttrValue] = {}
+        flatten_into(self._explicit_resource if given else self._env_resource, "", resource.attributes)
+        for key, value, explicit in (
+            ("service.name", resource.service_name, given is not None or service_name is not None),
+            ("service.version", resource.service_version, True),
+            ("deployment.environment.name", resource.environment, True),
         ):
             if value:
-                self._explicit_resource[key] = value
+                (self._explicit_resource if explicit else self._env_resource)[key] = value
         self._capturer = Capturer(strict=self._strict)
         self._policies = tuple(policies)
         if not isinstance(catalog, CatalogSettings):
@@ -319,7 +323,7 @@ class Telemetry:
             if isinstance(exporter, LoggerProviderExporter)
             else {}
         )
-        return {**defaults, **detected, **provided, **self._explicit_resource}
+        return {**defaults, **detected, **self._env_resource, **provided, **self._explicit_resource}
 
     def _build_mapper(self) -> Mapper:
         r = self.records

@@ -203,3 +203,29 @@ def test_the_module_level_functions_take_an_exporter() -> None:
         {"x": 1},
         "module-app",
     )
+
+
+@pytest.mark.parametrize(
+    ("service_name", "expected"), [(None, "app-with-otel"), ("explicit", "explicit")], ids=["env", "argument"]
+)
+def test_a_logger_providers_resource_ranks_above_the_environment_and_below_arguments(
+    monkeypatch: pytest.MonkeyPatch, service_name: str | None, expected: str
+) -> None:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "team=growth,tier=env")
+    sdk = InMemoryLogRecordExporter()
+    provider = LoggerProvider(resource=Resource({"service.name": "app-with-otel", "tier": "provider"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(sdk))
+    exporter = otel_telemetry.LoggerProviderExporter(provider)
+    with Telemetry(service_name, exporter=exporter, batch=FAST) as t:
+        assert t.send("e", {"groupProperties": {"db": "pg"}})
+        assert t.flush(10)
+    [log] = sdk.get_finished_logs()
+    resource = dict(log.resource.attributes)
+    assert resource["service.name"] == expected
+    assert (resource["tier"], resource["team"], resource["db"]) == ("provider", "growth", "pg")
+    assert log.log_record.event_name == "e"
