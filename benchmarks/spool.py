@@ -163,38 +163,46 @@ def delivery(n: int, base: Path) -> None:
         print(f"| {name} | {threads} | {caller / sent * 1e6:.1f} | {rate} | {got}/{sent}{status} |")
 
 
-_CRASH_APP = """
-import json, sys
-from otel_telemetry import Telemetry
-from otel_telemetry import DeliverySettings, PrivacySettings, SpoolSettings
+#: Both subprocesses build the same sender from the JSON options in ``argv[1]``.
+_APP_SETUP = """
+import json, sys, time
+from otel_telemetry import DeliverySettings, PrivacySettings, SpoolSettings, Telemetry
 options = json.loads(sys.argv[1])
-spool = SpoolSettings(**options.pop("spool"))
-t = Telemetry(privacy=PrivacySettings(project_id="bench"), delivery=DeliverySettings(spool=spool), **options)
+spool = SpoolSettings(options["spool_dir"], sync=options["spool_sync"], fsync=options["spool_fsync"])
+t = Telemetry(
+    endpoint=options["endpoint"],
+    protocol=options["protocol"],
+    privacy=PrivacySettings(project_id="bench"),
+    delivery=DeliverySettings(spool=spool),
+)
+"""
+
+_CRASH_APP = (
+    _APP_SETUP
+    + """
 for seq in range(10**9):
     if t.send("ev", {"eventProperties": {"seq": seq}}):
         sys.stdout.write(f"{seq}\\n")
         sys.stdout.flush()
 """
+)
 
-_SUCCESSOR = """
-import json, sys, time
-from otel_telemetry import Telemetry
-from otel_telemetry import DeliverySettings, PrivacySettings, SpoolSettings
-options = json.loads(sys.argv[1])
-spool = SpoolSettings(**options.pop("spool"))
-t = Telemetry(privacy=PrivacySettings(project_id="bench"), delivery=DeliverySettings(spool=spool), **options)
+_SUCCESSOR = (
+    _APP_SETUP
+    + """
 deadline = time.monotonic() + 60
 while time.monotonic() < deadline and not (t.stats().recovered and not t.stats().spool_pending):
     time.sleep(0.1)
 t.shutdown(5)
 """
+)
 
 
 def crash(kill_after: int, base: Path) -> None:
     """Print how many accepted events a SIGKILL loses per durability setting."""
     from otel_telemetry.receiver import Fault, OTLPReceiver
 
-    print("| sync | fsync | send() returned True | lost at SIGKILL |")
+    print("| spool_sync | spool_fsync | send() returned True | lost at SIGKILL |")
     print("|---|---|---|---|")
     for sync, fsync in (("async", "interval"), ("async", "always"), ("sync", "interval"), ("sync", "always")):
         directory = Path(tempfile.mkdtemp(dir=base))
@@ -204,7 +212,9 @@ def crash(kill_after: int, base: Path) -> None:
                 {
                     "endpoint": rx.grpc_endpoint,
                     "protocol": "grpc",
-                    "spool": {"directory": str(directory), "sync": sync, "fsync": fsync},
+                    "spool_dir": str(directory),
+                    "spool_sync": sync,
+                    "spool_fsync": fsync,
                 }
             )
             app = subprocess.Popen(

@@ -126,8 +126,8 @@ def test_send_from_a_plain_install_reaches_a_real_receiver(plain_install: Path, 
         import sys
         import otel_telemetry
 
-        t = otel_telemetry.Telemetry("plain", endpoint=sys.argv[1], protocol=sys.argv[2],
-                                     catalog=otel_telemetry.CatalogSettings(sys.argv[3], "enforce"))
+        t = otel_telemetry.Telemetry(endpoint=sys.argv[1], protocol=sys.argv[2], service_name="plain",
+                                     catalog=otel_telemetry.CatalogSettings(sys.argv[3], mode="enforce"))
         assert t.send("didInstall", {"eventProperties": {}})
         assert not t.send("notInTheCatalog")
         assert t.flush(10)

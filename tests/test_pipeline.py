@@ -87,8 +87,8 @@ def test_events_sent_while_the_collector_is_down_arrive_when_it_comes_back() -> 
     t = otel_telemetry.Telemetry(
         endpoint=endpoint,
         protocol="grpc",
-        batch=BatchSettings(schedule_delay_s=0.05),
-        delivery=DeliverySettings(backoff=otel_telemetry.Backoff(0.1, 0.3)),
+        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.05),
+        delivery=otel_telemetry.DeliverySettings(backoff=otel_telemetry.Backoff(0.1, 0.3)),
     )
     for i in range(300):
         assert t.send("offline", {"eventProperties": {"i": i}})
