@@ -10,8 +10,8 @@ encoding the events (``benchmarks/README.md``); a NamedTuple also costs ~150 ns 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .values import Props, freeze, thaw
 
@@ -104,10 +104,29 @@ def as_queued(event: CapturedEvent, queued: Event, view: CapturedEvent) -> Event
     )
 
 
-#: A step between capture and the queue (the event catalog is one): returns the event to send
-#: (possibly replaced, e.g. with PII hashed or annotations added), ``None`` to drop it (counted
-#: under the policy's ``drop_reason`` attribute, default ``"policy"``), or raises
-#: ``TelemetryError`` for bad input (raised to the caller in strict mode, else counted). To
-#: change a property group, return ``event._replace(...)`` with a new dict: the dicts a policy
-#: is given are not read back (a group returned as the same dict keeps its frozen copy).
-Policy = Callable[[CapturedEvent], "CapturedEvent | None"]
+class Policy(Protocol):
+    """A step between capture and the queue (the event catalog is one).
+
+    Returns the event to send (possibly replaced, e.g. with PII hashed or annotations added),
+    ``None`` to drop it (counted under its ``drop_reason``, see :class:`NamedPolicy`, else
+    ``"policy"``), or raises ``TelemetryError`` for bad input (raised to the caller in strict
+    mode, else counted). To change a property group, return ``event._replace(...)`` with a new
+    dict: the dicts a policy is given are not read back (a group returned as the same dict
+    keeps its frozen copy). A plain function is a policy.
+    """
+
+    def __call__(self, event: CapturedEvent, /) -> CapturedEvent | None: ...
+
+
+@runtime_checkable
+class NamedPolicy(Policy, Protocol):
+    """A policy that names the reason its drops are counted under in ``stats().dropped``."""
+
+    drop_reason: str
+
+
+def drop_reason_of(policy: Policy) -> str:
+    """The reason ``policy``'s drops are counted under: its ``drop_reason``, else ``"policy"``."""
+    if isinstance(policy, NamedPolicy) and isinstance(policy.drop_reason, str) and policy.drop_reason:
+        return policy.drop_reason
+    return "policy"

@@ -196,7 +196,7 @@ def test_timestamp_through_an_apps_logger_provider(receiver: OTLPReceiver) -> No
     provider.add_log_record_processor(
         BatchLogRecordProcessor(OTLPLogExporter(endpoint=receiver.grpc_endpoint, insecure=True))
     )
-    t = otel_telemetry.Telemetry(logger_provider=provider)
+    t = otel_telemetry.Telemetry(exporter=otel_telemetry.LoggerProviderExporter(provider))
     before = time.time_ns()
     assert t.send("imported", timestamp=datetime(2021, 3, 4, 5, 6, 7, 890, tzinfo=timezone.utc))
     after = time.time_ns()
