@@ -14,6 +14,9 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from ..records import iter_records
 from ._events import SentEvent
 
 #: How many near misses a failed assertion shows.
@@ -37,6 +40,12 @@ class Capture:
 
     # -- recording (called by the senders) -----------------------------------------------------
 
+    def record_request(self, request: bytes, base_resource: dict[str, Any]) -> None:
+        """Keep every record of one serialised export request (what a collector would receive)."""
+        decoded = ExportLogsServiceRequest.FromString(request)
+        for record in iter_records(decoded, "capture"):
+            self.record(SentEvent(record, base_resource))
+
     def record(self, event: SentEvent) -> None:
         """Keep one exported event (and the catalog violations it is annotated with)."""
         violations = event.attributes.get("otel_telemetry.violations")
@@ -50,8 +59,8 @@ class Capture:
         """Keep one refused event's reason (``send()`` returned False or raised in strict mode)."""
         with self._lock:
             self.dropped.append((reason, detail))
-            if reason.startswith("catalog"):
-                self.violations.append(detail)
+            if reason == "catalog":  # enforce mode refused it; the detail is the event name
+                self.violations.append(f"{detail}: refused by the event catalog (enforce mode)")
 
     def clear(self) -> None:
         """Forget everything captured so far."""
@@ -96,7 +105,13 @@ class Capture:
     # -- assertions ----------------------------------------------------------------------------
 
     def assert_sent(
-        self, name: str, properties: Mapping[str, Any] | None = None, /, *, times: int | None = None, **kw: Any
+        self,
+        name: str,
+        properties: Mapping[str, Any] | None = None,
+        /,
+        *,
+        times: int | None = None,
+        **kw: Any,
     ) -> SentEvent:
         """Assert an event ``name`` with these properties was sent (exactly ``times`` if given).
 
@@ -113,7 +128,8 @@ class Capture:
                 f"expected {times} {_call(name, expected)} event(s), got {len(found)}:\n"
                 + "\n".join(f"  {event.describe()}" for event in found[:SHOWN])
             )
-        raise TelemetryAssertionError(f"no {_call(name, expected)} event was sent.\n{self._closest(name, expected)}")
+        closest = self._closest(name, expected)
+        raise TelemetryAssertionError(f"no {_call(name, expected)} event was sent.\n{closest}")
 
     def assert_not_sent(self, name: str, properties: Mapping[str, Any] | None = None, /, **kw: Any) -> None:
         """Assert no event ``name`` with these properties (any, if none given) was sent."""

@@ -1,8 +1,4 @@
-"""The switch the senders read: the active capture, if any.
-
-Kept apart from the capture itself so that ``Telemetry.send`` pays one global read when no
-test is capturing, and so that importing the sending path never imports the testing helpers.
-"""
+"""Starting and ending captures: the innermost active one is what the senders record into."""
 
 from __future__ import annotations
 

@@ -132,7 +132,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
 @pytest.fixture
 def telemetry_events(request: pytest.FixtureRequest) -> Capture:
     """The events this test's ``send()`` calls produced (the capture is active for the test)."""
-    capture = request.node.stash.get(_CAPTURE_KEY, None)
+    capture: Capture | None = request.node.stash.get(_CAPTURE_KEY, None)
     if capture is None:  # requested dynamically (getfixturevalue): start capturing now
         context = capturing()
         capture = context.__enter__()
