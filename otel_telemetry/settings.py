@@ -738,6 +738,26 @@ def strict_from_env(environ: Mapping[str, str] | None = None) -> bool:
     return _Env(environ).get(("OTEL_TELEMETRY_STRICT",), _bool, False)
 
 
+LOGS_EXPORTER_ENV = "OTEL_LOGS_EXPORTER"
+_LOGS_EXPORTERS = ("otlp", "none")
+
+
+def logs_exporter(environ: Mapping[str, str] | None = None) -> str:
+    """``OTEL_LOGS_EXPORTER``: ``otlp`` (default) or ``none`` (accept events, export nothing).
+
+    The OpenTelemetry variable; only the first of a comma-separated list counts. An exporter
+    otel-telemetry does not ship (``console``: use ``OTEL_TELEMETRY_DEBUG``) is logged and
+    ``otlp`` used.
+    """
+
+    def parse(name: str, value: str) -> str:
+        first = value.split(",")[0].strip().lower()
+        check_choice(name, first, _LOGS_EXPORTERS)
+        return first
+
+    return _Env(environ).get((LOGS_EXPORTER_ENV,), parse, "otlp")
+
+
 def state_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Where per-install ids live: ``$OTEL_TELEMETRY_STATE_DIR``, else the XDG state dir."""
     env = _environ(environ)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
+from . import _capture_hook
 from . import settings as config
 from .catalog.model import Catalog
 from .encoding import BatchEncoder, resource_proto
@@ -111,6 +112,8 @@ class Telemetry:
         self._strict = strict if strict is not None else config.strict_from_env()
         #: Where batches go.
         self.exporter = _exporter(exporter, endpoint, protocol, headers)
+        # OTEL_LOGS_EXPORTER=none (set by the pytest plugin for test sessions): accept, export nothing
+        self._discard = exporter is None and config.logs_exporter() == "none"
         #: The queue and its batches.
         self.batch = _given(batch, BatchSettings, "batch") or BatchSettings.from_env()
         #: Timeouts, retries and the optional spool.
@@ -224,10 +227,26 @@ class Telemetry:
         if self._limiter is not None and not self._limiter.allow(event_name):
             self._counters.drop("rate_limited", 1, event_name)
             return False
+        capture = _capture_hook.active
+        if capture is not None:  # a test is capturing: hand the event over, nothing is queued
+            return self._capture(capture, event)
+        if self._discard:
+            self._counters.drop("not_exported", 1, f"{config.LOGS_EXPORTER_ENV}=none")
+            return True
         if self._pipeline.submit(event):
             return True
         self._counters.drop("shutdown" if self._pipeline.closed else "queue_full")
         return False
+
+    def _capture(self, capture: _capture_hook.Sink, event: Event) -> bool:
+        """Encode one event as the worker would and give the request to the active capture."""
+        try:
+            request = self._encode([event], None)
+        except Exception as error:
+            self._counters.drop("encode_error", 1, repr(error))
+            return False
+        capture.record_request(request, self.base_resource)
+        return True
 
     def _apply_policies(self, event: CapturedEvent, event_name: str) -> CapturedEvent | None:
         """Run the policies in order; ``None`` (the drop counted) when one refuses the event."""
