@@ -1,7 +1,7 @@
 """The test suite on every Python we support, each in its own venv: ``nox -s tests-3.13`` (or ``-t tests``).
 
 CI (.ci/run) runs the whole suite once on its ``python3`` and then these sessions on the other
-versions, side by side (``--parallel``; the in-tree install takes turns: one_install_at_a_time). A
+versions, side by side (``--parallel``; their installs take turns: one_install_at_a_time). A
 session runs the core, examples and collector tests (VERSION_SENSITIVE_TESTS), fast:
 ``-m "not slow"``, stopping at the first failure. Arguments after ``--`` replace that selection
 and those options: ``nox -s tests-3.12 -- tests -q`` runs the whole suite on 3.12.
@@ -30,15 +30,23 @@ PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser() / "
 #: collector path. The rest (CLI, long fault runs, mypy/ruff, benchmarks, the browser test) is
 #: the same on every version and runs once, in CI's full run.
 VERSION_SENSITIVE_TESTS = (
-    # core: mapping, validation, lifecycle (atexit, fork, threads), configuration, spool and store, TLS
-    "tests/test_mapping.py",
-    "tests/test_properties.py",
-    "tests/test_policies.py",
-    "tests/test_lifecycle.py",
+    # core: settings, values and mapping, encoding, the delivery loop, exporters and transports
+    # (TLS, retries), lifecycle (atexit, fork, threads), spool and store
+    "tests/test_settings.py",
     "tests/test_environment_variables.py",
+    "tests/test_values.py",
+    "tests/test_timestamp.py",
+    "tests/test_properties.py",
+    "tests/test_mapping.py",
+    "tests/test_resources.py",
+    "tests/test_policies.py",
+    "tests/test_encoding.py",
+    "tests/test_pipeline.py",
+    "tests/test_exporters.py",
+    "tests/test_transport.py",
+    "tests/test_lifecycle.py",
     "tests/test_spool.py",
     "tests/test_store.py",
-    "tests/test_tls.py",
     "tests/test_integrations.py",
     # the examples, each run as a subprocess
     "tests/test_examples.py",
@@ -70,7 +78,7 @@ def interpreter(version: str) -> Path | None:
 
 @contextlib.contextmanager
 def one_install_at_a_time() -> Iterator[None]:
-    """Editable installs rewrite otel_telemetry.egg-info in the tree: parallel sessions (-j) take turns."""
+    """Editable installs rewrite otel_telemetry.egg-info in the tree: parallel sessions take turns."""
     Path(".nox").mkdir(exist_ok=True)
     with open(".nox/install.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -88,11 +96,8 @@ def define_tests_session(version: str) -> None:
         missing = [path for path in VERSION_SENSITIVE_TESTS if not Path(path).exists()]
         if missing and not session.posargs:
             session.error(f"noxfile.py lists tests that are gone: {', '.join(missing)}")
-        # What `pip install -e '.[test]'` installs: the requirements side by side, the package in turn.
-        project = nox.project.load_toml("pyproject.toml")["project"]
-        session.install("-q", *project["dependencies"], *project["optional-dependencies"]["test"])
         with one_install_at_a_time():
-            session.install("-q", "--no-deps", "-e", ".")
+            session.install("-q", "-e", ".[test]")
         args = session.posargs or (*PYTEST_OPTIONS, *VERSION_SENSITIVE_TESTS)
         # Exit 5 (nothing collected, e.g. every selected test skipped) is not a failure.
         session.run("python", "-m", "pytest", *args, success_codes=[0, 5])
