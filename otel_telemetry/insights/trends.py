@@ -65,6 +65,8 @@ def trends(
     check_choice("--count", count, COUNTS)
     sel = Selection.parse(events, where, since, until, now)
     b = src.builder()
+    if count == "users":
+        b.per_record()
     columns = [f"{b.bucket(interval)} AS bk"]
     if sel.events:
         columns.append(f"{b.name} AS n")
@@ -73,9 +75,8 @@ def trends(
     if count != "events":
         columns.append(f"{b.actor(count)} AS a")
     condition = sel.where(b)
-    weight = b.weight()
     base = (
-        f"SELECT {', '.join(columns)}, SUM({weight or 1}) AS w FROM {b.source()} WHERE {condition} "
+        f"SELECT {', '.join(columns)}, {b.weight_sum()} AS w FROM {b.source()} WHERE {condition} "
         f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
     )
     measure = "SUM(w)" if count == "events" else b.count_distinct("a")
