@@ -384,6 +384,8 @@ class ClickHouseBuilder(Builder):
         return self._map_text("ResourceAttributes", key)
 
     def weight(self) -> str | None:
+        if not self.catalog.kinds(SAMPLE_RATE_KEY)[0]:  # else every row's map would be read for nothing
+            return None
         rate = f"toFloat64OrNull(LogAttributes[{self.bind(SAMPLE_RATE_KEY)}])"
         return f"if({rate} > 0 AND {rate} <= 1, 1.0 / {rate}, 1.0)"
 
@@ -394,7 +396,7 @@ class ClickHouseBuilder(Builder):
         return self.in_list(self.name, names)
 
     def weight_sum(self) -> str:
-        return f"SUM({self.weight()})"
+        return f"SUM({self.weight() or 1})"
 
     def source(self) -> str:
         return self.table

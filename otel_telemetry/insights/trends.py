@@ -90,8 +90,11 @@ def trends(
             keys = list(_group_case(b, "g", top))
         select = ", ".join([*names, *keys])
         group_by = "".join(f", {i + 2}" for i in range(len(names) + len(keys)))
+        # The base has one row per (bucket, event, value, installation): within a bucket an
+        # installation is counted once unless "other" merges values.
+        per_bucket = "COUNT(a)" if count != "events" and not has_other else measure
         rows = src.rows(
-            f"SELECT bk, {select + ', ' if select else ''}{measure} FROM {table} GROUP BY 1{group_by}",
+            f"SELECT bk, {select + ', ' if select else ''}{per_bucket} FROM {table} GROUP BY 1{group_by}",
             b.params,
         )
         totals: dict[tuple[Any, ...], int] = {}
