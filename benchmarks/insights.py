@@ -415,7 +415,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "Reading these numbers: the machine is shared by several sessions; when it is busy, wall-clock "
         "times are several times the CPU seconds the process spent (chDB uses two threads, so its CPU "
-        "seconds can exceed its wall time); on an idle machine wall time is close to the CPU figure. SQLite has no hash aggregation: GROUP BY and COUNT(DISTINCT) sort their "
+        "seconds can exceed its wall time); on an idle machine wall time is close to the CPU figure. "
+        "SQLite has no hash aggregation: GROUP BY and COUNT(DISTINCT) sort their "
         "rows, so the slowest questions are the ones that group a million per-record values "
         "(distinct users per day, a log attribute's values); resource attributes (versions, "
         "installations, databases) are read once per distinct resource and cost little. chDB "
