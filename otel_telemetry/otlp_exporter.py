@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .config import ExporterSettings
-from .encoding import BatchEncoder
+from .encoding import BatchEncoder, EncodedBatch
 from .event import Event
 from .mapping import Mapper
 from .outcome import ExportOutcome
@@ -49,8 +49,9 @@ class OTLPExporter:
                 self._mapper = self._mapper_factory()
             return self._mapper
 
-    def prepare(self, batch: Sequence[Event], new_id: Callable[[], str] | None = None) -> bytes:
-        return self._encoder.encode_events(batch, self.mapper, new_id)
+    def prepare(self, batch: Sequence[Event], new_id: Callable[[], str] | None = None) -> EncodedBatch:
+        """The batch's requests (split under the collector's message limit) and the events left out."""
+        return self._encoder.encode_batch(batch, self.mapper, new_id)
 
     def send(self, prepared: bytes, timeout_s: float) -> ExportOutcome:
         with self._lock:

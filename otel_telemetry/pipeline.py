@@ -40,8 +40,14 @@ P = TypeVar("P")
 class BatchExporter(Protocol[P]):
     """What the worker needs from an exporter: prepare once, send (maybe many times)."""
 
-    def prepare(self, batch: Sequence[Event], new_id: Callable[[], str] | None) -> P:
-        """Map and encode ``batch`` once; ``new_id`` (if given) makes each record's event id."""
+    def prepare(
+        self, batch: Sequence[Event], new_id: Callable[[], str] | None
+    ) -> tuple[Sequence[tuple[P, int]], Sequence[tuple[str, str]]]:
+        """Map and encode ``batch`` once; ``new_id`` (if given) makes each record's event id.
+
+        Returns what to send (each part with its number of events) and ``(reason, detail)``
+        for each event left out (one that cannot be encoded costs only itself).
+        """
         ...
 
     def send(self, prepared: P, timeout_s: float) -> ExportOutcome: ...
@@ -434,31 +440,48 @@ class BatchPipeline(Generic[P]):
 
     def _export(self, batch: list[Event]) -> None:
         try:
-            prepared = self._exporter.prepare(batch, _ids if self._event_ids else None)
+            parts, left_out = self._exporter.prepare(batch, _ids if self._event_ids else None)
         except Exception as exc:
             logger.exception("otel-telemetry: could not encode a batch")
             self._lose(len(batch), "encode_error", repr(exc))
             return
-        if self._spool_open:
-            self._spool_write(prepared, len(batch))
-            return
+        if left_out:
+            self._count_left_out(left_out)
+        for prepared, count in parts:
+            if self._spool_open:
+                self._spool_write(prepared, count)
+            else:
+                self._send(prepared, count)
+
+    def _count_left_out(self, left_out: Sequence[tuple[str, str]]) -> None:
+        """Count the events ``prepare`` left out, by reason; each reason logged with its first case."""
+        by_reason: dict[str, list[str]] = {}
+        for reason, detail in left_out:
+            by_reason.setdefault(reason, []).append(detail)
+        for reason, details in by_reason.items():
+            self._lose(len(details), reason, details[0])
+            for detail in details:
+                logger.debug("otel-telemetry: left an event out of its batch (%s): %s", reason, detail)
+
+    def _send(self, prepared: P, count: int) -> None:
+        """Send one request until it is accepted, rejected, or the shutdown deadline passes."""
         attempt = 0
         while True:
             outcome = self._exporter.send(prepared, self._timeout)
             if outcome.ok:
-                self._counters.exported += len(batch) - outcome.rejected
+                self._counters.exported += count - outcome.rejected
                 if outcome.rejected:
                     self._lose(outcome.rejected, "rejected", f"partial success: {outcome.error}")
                 if attempt:
                     logger.info("otel-telemetry: export recovered after %d retries", attempt)
                 return
             if not outcome.retryable:
-                self._lose(len(batch), "rejected", outcome.error)
+                self._lose(count, "rejected", outcome.error)
                 return
             deadline = self._draining_deadline
             now = time.monotonic()
             if deadline is not None and now >= deadline:
-                self._lose(len(batch), "shutdown", f"exporter unavailable at shutdown: {outcome.error}")
+                self._lose(count, "shutdown", f"exporter unavailable at shutdown: {outcome.error}")
                 return
             hint = outcome.retry_after_s
             wait = min(hint, MAX_RETRY_AFTER_S) if hint is not None else self._backoff.delay(attempt)
@@ -468,7 +491,7 @@ class BatchPipeline(Generic[P]):
                 logger.warning(
                     "otel-telemetry: export failed (%s); keeping the batch of %d and retrying in %.1fs",
                     outcome.error,
-                    len(batch),
+                    count,
                     wait,
                 )
             attempt += 1

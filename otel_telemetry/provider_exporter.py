@@ -21,6 +21,7 @@ from .event import Event
 from .mapping import MappedRecord, Mapper
 from .otlp_exporter import MapperFactory
 from .outcome import OK, ExportOutcome
+from .unencodable import describe_failure
 from .values import AttrValue
 
 
@@ -50,13 +51,22 @@ class ProviderExporter:
                 self._mapper = self._mapper_factory()
             return self._mapper
 
-    def prepare(self, batch: Sequence[Event], new_id: Callable[[], str] | None = None) -> list[MappedRecord]:
+    def prepare(
+        self, batch: Sequence[Event], new_id: Callable[[], str] | None = None
+    ) -> tuple[list[tuple[list[MappedRecord], int]], list[tuple[str, str]]]:
+        """The batch mapped to records, and the events that could not be (left out, with why)."""
         mapper = self.mapper
-        records = [mapper.map(event) for event in batch]
+        records: list[MappedRecord] = []
+        dropped: list[tuple[str, str]] = []
+        for event in batch:
+            try:
+                records.append(mapper.map(event))
+            except Exception as error:
+                dropped.append(("encode_error", describe_failure(event, error)))
         if new_id is not None:
             for record in records:
                 record.attributes[EVENT_ID_ATTRIBUTE] = new_id()
-        return records
+        return ([(records, len(records))] if records else []), dropped
 
     def _record(self, r: MappedRecord) -> ReadWriteLogRecord:
         context = None

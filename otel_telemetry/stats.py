@@ -25,7 +25,9 @@ DROP_REASONS = {
     "spool_corrupt": "a damaged frame in a spool segment was skipped (the rest was delivered)",
     "shutdown": "telemetry was shut down before the event could be exported",
     "rejected": "the collector permanently rejected the batch (e.g. HTTP 400)",
-    "encode_error": "the batch could not be encoded",
+    "encode_error": "the event could not be encoded (text that is not valid Unicode, or a value whose own "
+    "methods raise); its batch-mates were sent",
+    "too_large": "the event alone is larger than a request may be (the collector's message limit)",
     "internal_error": "an unexpected error inside otel-telemetry (please report it)",
     "catalog": "the event broke the event catalog in enforce mode (counts by violation type: "
     "Telemetry.catalog_policy.violations)",
@@ -50,6 +52,10 @@ class TelemetryStats:
     spool_bytes: int = 0
     #: Events found in the spool directories of earlier (dead or stopped) processes, to deliver.
     recovered: int = 0
+    #: Events taken from the queue and not yet exported, dropped or written to the spool.
+    in_flight: int = 0
+    #: Events ``send()`` refused (returned False for); each is also counted in ``dropped``.
+    refused: int = 0
 
     @property
     def dropped_total(self) -> int:
@@ -71,6 +77,7 @@ class Counters:
         self.spooled = 0
         self.recovered = 0
         self.spool_corrupt_bytes = 0
+        self.refused = 0
         self._logged: set[str] = set()
 
     def drop(self, reason: str, count: int = 1, detail: str = "") -> None:
@@ -88,6 +95,12 @@ class Counters:
                 DROP_REASONS.get(reason, reason),
                 f": {detail}" if detail else "",
             )
+
+    def refuse(self, reason: str, count: int = 1, detail: str = "") -> None:
+        """``send()`` refused ``count`` events (they were never accepted): counted as dropped too."""
+        with self._lock:
+            self.refused += count
+        self.drop(reason, count, detail)
 
     def evict(self, count: int = 1) -> None:
         """``count`` accepted events were evicted from the queue to make room (drop_oldest)."""
@@ -113,6 +126,7 @@ class Counters:
         with self._lock:
             dropped = dict(self.dropped)
             evicted = self.evicted
+            refused = self.refused
         return TelemetryStats(
             accepted=self.taken + evicted + queued,
             exported=self.exported,
@@ -124,4 +138,5 @@ class Counters:
             spool_pending=spool_pending,
             spool_bytes=spool_bytes,
             recovered=self.recovered,
+            refused=refused,
         )

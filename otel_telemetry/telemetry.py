@@ -38,6 +38,7 @@ from .resources import DEFAULT_MAX_RESOURCES, ResourceCache
 from .selfmetrics import SelfMetrics, register_self_metrics
 from .spool.settings import resolve_delivery
 from .stats import Counters, TelemetryStats
+from .unencodable import describe_error
 from .validation import Capturer
 from .values import AttrValue, flatten_into
 from .version import __version__
@@ -246,10 +247,10 @@ class Telemetry:
         except TelemetryError as error:
             if self._strict:
                 raise
-            self._counters.drop("invalid", 1, str(error))
+            self._counters.refuse("invalid", 1, str(error))
             return False
         except Exception as error:  # a bug of ours must not reach the host app
-            self._counters.drop("internal_error", 1, repr(error))
+            self._counters.refuse("internal_error", 1, describe_error(error))
             return False
         if self._policies:
             view = as_captured(event)
@@ -258,11 +259,11 @@ class Telemetry:
                 return False
             event = as_queued(checked, event, view)
         if self._limiter is not None and not self._limiter.allow(event_name):
-            self._counters.drop("rate_limited", 1, event_name)
+            self._counters.refuse("rate_limited", 1, event_name)
             return False
         if self._pipeline.submit(event):
             return True
-        self._counters.drop("shutdown" if self._pipeline.closed else "queue_full")
+        self._counters.refuse("shutdown" if self._pipeline.closed else "queue_full")
         return False
 
     def _apply_policies(self, event: CapturedEvent, event_name: str) -> CapturedEvent | None:
@@ -273,13 +274,13 @@ class Telemetry:
             except TelemetryError as error:
                 if self._strict:
                     raise
-                self._counters.drop("invalid", 1, str(error))
+                self._counters.refuse("invalid", 1, str(error))
                 return None
             except Exception as error:
-                self._counters.drop("internal_error", 1, repr(error))
+                self._counters.refuse("internal_error", 1, describe_error(error))
                 return None
             if checked is None:
-                self._counters.drop(getattr(policy, "drop_reason", "policy"), 1, event_name)
+                self._counters.refuse(getattr(policy, "drop_reason", "policy"), 1, event_name)
                 return None
             event = checked
         return event

@@ -16,6 +16,7 @@ from opentelemetry import trace
 
 from .errors import TelemetryError
 from .event import Event
+from .unencodable import check_event_text, printable
 from .values import Props, freeze
 
 MAX_EVENT_NAME_LENGTH = 256
@@ -47,29 +48,66 @@ def _mapping(value: object, field: str) -> Mapping[str, Any] | None:
         return None
     if type(value) is not dict and not isinstance(value, Mapping):
         raise TelemetryError(field, f"must be a mapping (dict), not {type(value).__name__}")
-    return value or None
+    try:
+        return value or None
+    except Exception as error:  # a mapping whose __len__ / __bool__ raises
+        raise TelemetryError(field, f"could not be read as a mapping ({_error(error)})") from None
 
 
 def _group(value: object, field: str) -> Props | None:
     """The frozen copy of one property group; ``None`` for none or an empty one."""
     if type(value) is dict:  # the common case, first
-        return freeze(value) if value else None
+        return _freeze(value, field) if value else None
     group = _mapping(value, field)
-    return freeze(group) if group else None
+    return _freeze(group, field) if group else None
+
+
+def _freeze(group: Mapping[str, Any], field: str) -> Props:
+    """``freeze(group)``; a mapping that raises while it is read is bad input, named."""
+    try:
+        return freeze(group)
+    except Exception as error:
+        raise TelemetryError(field, f"could not be read as a mapping ({_error(error)})") from None
+
+
+def _error(error: BaseException) -> str:
+    try:
+        return printable(f"{type(error).__name__}: {error}")
+    except Exception:
+        return type(error).__name__
+
+
+def _read_payload(payload: object) -> dict[Any, Any]:
+    """A payload that is not a dict, read once into one (its own methods may raise)."""
+    if not isinstance(payload, Mapping):
+        raise TelemetryError("payload", f"must be a mapping (dict), not {type(payload).__name__}")
+    try:
+        return dict(payload.items())
+    except Exception as error:
+        raise TelemetryError("payload", f"could not be read as a mapping ({_error(error)})") from None
+
+
+def _key_name(key: object) -> str:
+    """A key as it may appear in a field name."""
+    return printable(key) if type(key) is str else f"<{type(key).__name__}>"
 
 
 def _merged(group: object, extra: object, field: str, extra_field: str) -> Props | None:
     """A group given both in the payload and as a keyword: the keyword's keys win."""
     first, second = _mapping(group, field), _mapping(extra, extra_field)
-    merged = {**first, **second} if first and second else first or second
-    return freeze(merged) if merged else None
+    try:
+        merged = {**first, **second} if first and second else first or second
+    except Exception as error:
+        raise TelemetryError(field, f"could not be read as a mapping ({_error(error)})") from None
+    return _freeze(merged, field) if merged else None
 
 
 def check_reserved(keys: Iterable[Any]) -> None:
     """Strict mode only: event property keys must be strings and not use a reserved prefix."""
     for key in keys:
         if not isinstance(key, str) or not key:
-            raise TelemetryError(f"eventProperties[{key!r}]", "keys must be non-empty strings")
+            name = repr(key) if type(key) in (str, int, float, bytes, type(None)) else type(key).__name__
+            raise TelemetryError(f"eventProperties[{name}]", "keys must be non-empty strings")
         if key.startswith(RESERVED_PREFIXES):
             raise TelemetryError(
                 f"eventProperties.{key}", f"keys may not start with {', '.join(RESERVED_PREFIXES)}"
@@ -105,15 +143,17 @@ class Capturer:
         body: str | None,
     ) -> Event:
         """Validate cheaply and copy what the caller could mutate; raises TelemetryError."""
-        if name not in self._known_names:
+        if type(name) is not str:
+            name = str.__str__(check_event_name(name))  # a subclass's own methods stay out
+        elif name not in self._known_names:
             check_event_name(name)
             if len(self._known_names) < _KNOWN_NAMES_MAX:
                 self._known_names.add(name)
         if payload is not None:
-            if type(payload) is not dict and not isinstance(payload, Mapping):
-                raise TelemetryError("payload", f"must be a mapping (dict), not {type(payload).__name__}")
+            if type(payload) is not dict:
+                payload = _read_payload(payload)
             if not payload.keys() <= PAYLOAD_KEYS:
-                unknown = sorted(str(k) for k in payload.keys() - PAYLOAD_KEYS)
+                unknown = sorted(_key_name(k) for k in payload.keys() - PAYLOAD_KEYS)
                 raise TelemetryError(
                     f"payload.{unknown[0]}", f"unknown key; expected one of {', '.join(sorted(PAYLOAD_KEYS))}"
                 )
@@ -150,7 +190,7 @@ class Capturer:
         if self._strict and ep:
             check_reserved(ep[: len(ep) >> 1])
         context = _get_current_span().get_span_context()
-        return (
+        event: Event = (
             name,
             time.time_ns(),
             ep,
@@ -163,3 +203,6 @@ class Capturer:
             body,
             None,
         )
+        if self._strict:
+            check_event_text(event)
+        return event
