@@ -53,29 +53,22 @@ def freeze(props: Mapping[str, Any]) -> Props:
     """Copy ``props`` so that the caller may mutate it after ``send()`` returns: ``(*keys, *values)``.
 
     Scalars are immutable; lists of scalars become tuples; other containers are deep-copied
-    (rare on the hot path). A mapping other than a plain dict is read through ``items()`` once,
-    so keys and values cannot disagree (a custom ``keys()``, ``__iter__`` and ``values()`` may,
-    and so may a dict another thread mutates between two passes: its length is checked).
-    Raises whatever the mapping raises while it is read (``send()`` reports the group).
+    (rare on the hot path). Keys and values always pair up: a dict's two passes yield as many
+    items or raise (``RuntimeError`` if another thread resized it in between), and any other
+    mapping is read once through ``items()`` (its ``keys()``, ``__iter__`` and ``values()``
+    may disagree). Raises whatever the mapping raises while it is read.
     """
     if type(props) is not dict:
         pairs = tuple(props.items())
         keys = tuple([pair[0] for pair in pairs])
-        values: Any = tuple([pair[1] for pair in pairs])
-    else:
-        values = props.values()
-        frozen = (*props, *values)
-        if len(frozen) == 2 * len(props):
-            if _SCALARS.issuperset(map(type, values)):
-                return frozen
-            half = len(frozen) >> 1
-            return (*frozen[:half], *map(_frozen, frozen[half:]))
-        pairs = tuple(props.items())  # resized between the two passes: read it once
-        keys = tuple([pair[0] for pair in pairs])
-        values = tuple([pair[1] for pair in pairs])
+        items_ = tuple([pair[1] for pair in pairs])
+        if _SCALARS.issuperset(map(type, items_)):
+            return (*keys, *items_)
+        return (*keys, *map(_frozen, items_))
+    values = props.values()
     if _SCALARS.issuperset(map(type, values)):
-        return (*keys, *values)
-    return (*keys, *map(_frozen, values))
+        return (*props, *values)
+    return (*props, *map(_frozen, values))
 
 
 def items(props: Props) -> Iterator[tuple[Any, Any]]:
