@@ -32,6 +32,8 @@ def check_event_name(name: object) -> str:
     """A valid event name: a non-empty string, at most 256 characters, all printable."""
     if not isinstance(name, str):
         raise TelemetryError("event_name", f"must be a string, not {type(name).__name__}")
+    if type(name) is not str:
+        name = str.__str__(name)  # the text itself: a subclass's own methods stay out
     if not name or not name.strip():
         raise TelemetryError("event_name", "must not be empty")
     if len(name) > MAX_EVENT_NAME_LENGTH:
@@ -105,7 +107,9 @@ def _merged(group: object, extra: object, field: str, extra_field: str) -> Props
 def check_reserved(keys: Iterable[Any]) -> None:
     """Strict mode only: event property keys must be strings and not use a reserved prefix."""
     for key in keys:
-        if not isinstance(key, str) or not key:
+        if isinstance(key, str) and type(key) is not str:
+            key = str.__str__(key)  # the text itself: a subclass's own methods stay out
+        if type(key) is not str or not key:
             name = repr(key) if type(key) in (str, int, float, bytes, type(None)) else type(key).__name__
             raise TelemetryError(f"eventProperties[{name}]", "keys must be non-empty strings")
         if key.startswith(RESERVED_PREFIXES):
@@ -119,7 +123,11 @@ def _user_id(value: object) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise TelemetryError("user_id", f"must be a string or an integer, not {type(value).__name__}")
-    text = str(value)
+    # the text or digits themselves: a subclass's own __str__ / __repr__ stay out
+    try:
+        text = str.__str__(value) if isinstance(value, str) else int.__repr__(value)
+    except ValueError as error:  # more digits than Python converts (sys.set_int_max_str_digits)
+        raise TelemetryError("user_id", f"must be a shorter integer ({error})") from None
     if not text:
         raise TelemetryError("user_id", "must not be empty")
     return text
@@ -144,7 +152,7 @@ class Capturer:
     ) -> Event:
         """Validate cheaply and copy what the caller could mutate; raises TelemetryError."""
         if type(name) is not str:
-            name = str.__str__(check_event_name(name))  # a subclass's own methods stay out
+            name = check_event_name(name)
         elif name not in self._known_names:
             check_event_name(name)
             if len(self._known_names) < _KNOWN_NAMES_MAX:

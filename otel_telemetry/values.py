@@ -134,7 +134,7 @@ def _float(value: float) -> float | str:
 
 
 def _int(value: int) -> int | str:
-    return value if INT64_MIN <= value <= INT64_MAX else str(value)
+    return value if INT64_MIN <= value <= INT64_MAX else _stringify(value)
 
 
 def unrepresentable(value: object) -> str:
@@ -293,7 +293,7 @@ def flatten_into(
             if kind is str or kind is bool:
                 out[name] = value
             elif kind is int:
-                out[name] = value if INT64_MIN <= value <= INT64_MAX else str(value)
+                out[name] = value if INT64_MIN <= value <= INT64_MAX else _stringify(value)
             elif kind is float:
                 out[name] = _float(value)
             else:

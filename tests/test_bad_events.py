@@ -199,7 +199,7 @@ hostile_values = st.one_of(
     hostile_objects,
     st.tuples(st.just("mapping"), st.sampled_from(MAPPING_BEHAVIOURS)),
     st.tuples(st.just("mutating_dict")),
-    st.tuples(st.just("bigint"), st.integers(min_value=2**64, max_value=2**200)),
+    st.tuples(st.just("bigint"), st.integers(min_value=2**64, max_value=2**200) | st.just(10**5000)),
     st.tuples(st.just("cycle")),
     st.tuples(st.just("deep"), st.integers(min_value=17, max_value=200)),
 )
