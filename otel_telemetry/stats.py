@@ -1,8 +1,7 @@
 """Self-telemetry: what happened to the events the app sent.
 
-Counts are exact: drops are counted under a lock (a rare path), everything else is counted by
-the single worker thread, and "accepted" is derived (taken by the worker + still queued) so the
-``send()`` hot path increments nothing.
+Counts are exact and add up at every moment (:class:`Counters`), and the ``send()`` hot path
+increments nothing: ``accepted`` is derived (taken by the worker + evicted + still queued).
 """
 
 from __future__ import annotations
@@ -10,7 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -63,11 +64,25 @@ class TelemetryStats:
         return sum(self.dropped.values())
 
 
+#: Where events were when they were exported or dropped: taken from the queue and not yet
+#: settled (``in_flight``), or written to the spool (``spool``). ``None``: neither (refused at
+#: ``send()``, or removed from the queue by the caller, which holds :attr:`Counters.lock`).
+Source = Literal["in_flight", "spool"] | None
+
+
 class Counters:
-    """Mutable counters behind :class:`TelemetryStats`; logs the first drop of each kind."""
+    """Mutable counters behind :class:`TelemetryStats`; logs the first drop of each kind.
+
+    Every event ``send()`` is given is, at every moment, exactly one of: queued, in flight,
+    spooled, exported or dropped (``accepted + refused + recovered`` equals their sum). Each
+    move between them is one call under :attr:`lock`, and :meth:`snapshot` reads them all
+    under it, so ``stats()`` always adds up. The queue is the pipeline's: it pops events
+    and calls :meth:`take` holding the lock, and passes the queue's length to the snapshot.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        #: Held for every move between states, and while the pipeline pops from its queue.
+        self.lock = threading.RLock()
         self.dropped: Counter[str] = Counter()
         self.taken = 0
         self.exported = 0
@@ -78,11 +93,31 @@ class Counters:
         self.recovered = 0
         self.spool_corrupt_bytes = 0
         self.refused = 0
+        self.in_flight = 0
+        self.spool_pending = 0
+        #: Set when shutdown gave up on what was in flight (counted dropped): a late result of
+        #: an abandoned attempt must not count the same events again.
+        self.settled = False
         self._logged: set[str] = set()
 
-    def drop(self, reason: str, count: int = 1, detail: str = "") -> None:
-        """Count ``count`` dropped events; the first drop of each reason is logged as a warning."""
-        with self._lock:
+    def _leave(self, source: Source, count: int) -> bool:
+        """Take ``count`` events out of ``source`` (lock held); False if they no longer count."""
+        if source is None:
+            return True
+        if self.settled:
+            return False
+        if source == "in_flight":
+            self.in_flight -= count
+        else:
+            self.spool_pending -= count
+        return True
+
+    def drop(self, reason: str, count: int = 1, detail: str = "", source: Source = None) -> None:
+        """Count ``count`` dropped events (from ``source``); the first drop of each reason is
+        logged as a warning."""
+        with self.lock:
+            if not self._leave(source, count):
+                return
             self.dropped[reason] += count
             first = reason not in self._logged
             self._logged.add(reason)
@@ -98,19 +133,55 @@ class Counters:
 
     def refuse(self, reason: str, count: int = 1, detail: str = "") -> None:
         """``send()`` refused ``count`` events (they were never accepted): counted as dropped too."""
-        with self._lock:
+        with self.lock:
             self.refused += count
-        self.drop(reason, count, detail)
+            self.drop(reason, count, detail)
 
     def evict(self, count: int = 1) -> None:
-        """``count`` accepted events were evicted from the queue to make room (drop_oldest)."""
-        with self._lock:
+        """``count`` accepted events were evicted from the queue to make room (drop_oldest); the
+        caller popped them holding :attr:`lock`."""
+        with self.lock:
             self.evicted += count
-        self.drop("queue_full", count, "the oldest queued event was evicted (overflow='drop_oldest')")
+            self.drop("queue_full", count, "the oldest queued event was evicted (overflow='drop_oldest')")
+
+    def take(self, count: int) -> None:
+        """``count`` events left the queue for the worker (the caller popped them holding the lock)."""
+        with self.lock:
+            self.taken += count
+            self.in_flight += count
+
+    def export(self, count: int, source: Source) -> None:
+        """``count`` events were accepted by the collector."""
+        with self.lock:
+            if self._leave(source, count):
+                self.exported += count
+
+    def spool(self, count: int) -> None:
+        """``count`` events in flight were written to the spool."""
+        with self.lock:
+            if self._leave("in_flight", count):
+                self.spooled += count
+                self.spool_pending += count
+
+    def recover(self, count: int) -> None:
+        """``count`` events found in an earlier process's spool are now this one's to deliver."""
+        with self.lock:
+            self.recovered += count
+            self.spool_pending += count
+
+    def abandon(self, reason: str, detail: str) -> int:
+        """Shutdown's deadline passed: what is still in flight is dropped, and results that come
+        in later are not counted. Returns the number of events dropped."""
+        with self.lock:
+            count = self.in_flight
+            if count:
+                self.drop(reason, count, detail, "in_flight")
+            self.settled = True
+            return count
 
     def invalid_property(self, field_name: str, rule: str) -> None:
         """A property was left out of an accepted event (lenient mode)."""
-        with self._lock:
+        with self.lock:
             self.invalid_properties += 1
             first = "property" not in self._logged
             self._logged.add("property")
@@ -121,22 +192,25 @@ class Counters:
                 rule,
             )
 
-    def snapshot(self, queued: int, spool_pending: int = 0, spool_bytes: int = 0) -> TelemetryStats:
-        """The counters now (``queued`` and the spool figures are the pipeline's)."""
-        with self._lock:
-            dropped = dict(self.dropped)
-            evicted = self.evicted
-            refused = self.refused
-        return TelemetryStats(
-            accepted=self.taken + evicted + queued,
-            exported=self.exported,
-            queued=queued,
-            retries=self.retries,
-            dropped=dropped,
-            invalid_properties=self.invalid_properties,
-            spooled=self.spooled,
-            spool_pending=spool_pending,
-            spool_bytes=spool_bytes,
-            recovered=self.recovered,
-            refused=refused,
-        )
+    def snapshot(
+        self, queued: int | Callable[[], int], spool_pending: int | None = None, spool_bytes: int = 0
+    ) -> TelemetryStats:
+        """The counters now. ``queued`` (the pipeline's queue length, or a function reading it
+        under the lock) and ``spool_bytes`` are the pipeline's; ``spool_pending`` defaults to
+        the events moved into the spool and not yet settled."""
+        with self.lock:
+            queued_now = queued() if callable(queued) else queued
+            return TelemetryStats(
+                accepted=self.taken + self.evicted + queued_now,
+                exported=self.exported,
+                queued=queued_now,
+                retries=self.retries,
+                dropped=dict(self.dropped),
+                invalid_properties=self.invalid_properties,
+                spooled=self.spooled,
+                spool_pending=self.spool_pending if spool_pending is None else spool_pending,
+                spool_bytes=spool_bytes,
+                recovered=self.recovered,
+                in_flight=self.in_flight,
+                refused=self.refused,
+            )
