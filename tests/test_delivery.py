@@ -1,5 +1,6 @@
-"""Delivery without loss surprises: overflow policies, bounded flush/shutdown, the spool's
-durability modes, event ids, self-metrics, and flat memory under sustained overload."""
+"""Delivery without loss surprises: the spool across instances and its durability modes, event
+ids, delivery settings, self-metrics, and flat memory under sustained overload (the in-memory
+queue's overflow policies and bounded flush/shutdown: test_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,77 +74,7 @@ def spooled_records(spool_dir: Path) -> int:
     return total
 
 
-# -- overflow policies in memory ---------------------------------------------------------------
-
-
-def test_drop_newest_refuses_events_while_the_queue_is_full_and_counts_each() -> None:
-    port = free_port()
-    with telemetry(port, max_queue_size=50, max_export_batch_size=10) as t:
-        results = send_seq(t, 500)
-        stats = t.stats()
-        assert sum(results) == stats.accepted < 500
-        assert stats.dropped["queue_full"] == 500 - sum(results)
-        with receiver_on(port) as rx:
-            assert t.flush(15.0)
-            assert sorted(seqs(rx)) == [i for i, ok in enumerate(results) if ok]
-
-
-def test_drop_oldest_accepts_every_event_and_evicts_the_oldest_queued() -> None:
-    port = free_port()
-    with telemetry(port, max_queue_size=50, max_export_batch_size=10, overflow="drop_oldest") as t:
-        assert all(send_seq(t, 500))
-        stats = t.stats()
-        assert stats.accepted == 500
-        evicted = stats.dropped["queue_full"]
-        with receiver_on(port) as rx:
-            assert t.flush(15.0)
-            received = seqs(rx)
-            assert len(received) + evicted == 500
-            assert 499 in received  # the newest survive
-            assert t.stats().exported == len(received)
-
-
-def test_block_slows_the_caller_instead_of_dropping() -> None:
-    with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
-        rx.set_default_fault(Fault(hang_s=0.02))  # a slow collector that accepts everything
-        with telemetry(
-            rx.grpc_port, max_queue_size=20, max_export_batch_size=10, overflow="block", block_timeout_s=30.0
-        ) as t:
-            assert all(send_seq(t, 300))
-            assert t.flush(15.0)
-            assert t.stats().dropped == {}
-        assert sorted(seqs(rx)) == list(range(300))
-
-
-def test_block_gives_up_after_its_timeout_and_counts_the_drop() -> None:
-    port = free_port()
-    with telemetry(
-        port, max_queue_size=20, max_export_batch_size=10, overflow="block", block_timeout_s=0.05
-    ) as t:
-        results = send_seq(t, 40)
-        assert not all(results)
-        assert t.stats().dropped["queue_full"] == results.count(False)
-
-
-# -- bounded flush and shutdown ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("spooled", [False, True], ids=["memory", "spool"])
-def test_flush_and_shutdown_return_within_their_timeouts_while_the_collector_is_down(
-    tmp_path: Path, spooled: bool
-) -> None:
-    options: dict[str, Any] = {"spool_dir": tmp_path} if spooled else {}
-    t = Telemetry(endpoint=f"http://127.0.0.1:{free_port()}", protocol="grpc", project_id="p", **options)
-    assert all(send_seq(t, 100))
-    started = time.monotonic()
-    assert not t.flush(0.5)
-    assert not t.shutdown(0.5)
-    assert time.monotonic() - started < 0.5 + 0.5 + 5.0  # generous: the contract is "returns"
-    if spooled:
-        assert "shutdown" not in t.stats().dropped  # kept on disk for the next process
-        assert spooled_records(tmp_path) == 100
-    else:
-        assert t.stats().dropped["shutdown"] == 100
+# -- the spool across instances ----------------------------------------------------------------
 
 
 def test_the_next_instance_delivers_what_a_stopped_one_left_in_the_spool(tmp_path: Path) -> None:

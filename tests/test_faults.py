@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 from test_delivery import APP, free_port, receiver_on, send_seq, seqs, telemetry
 
-from otel_telemetry import Backoff, Telemetry
+from otel_telemetry import Backoff
 from otel_telemetry.encoding import EVENT_ID_ATTRIBUTE
 from otel_telemetry.receiver import Fault, OTLPReceiver
 from otel_telemetry.spool.frames import HEADER_SIZE, Frame, parse
-from otel_telemetry.spool.spool import REJECTED_DIR
 
 MODES = [pytest.param({}, id="memory"), pytest.param({"spool": True}, id="spool")]
 
@@ -58,63 +57,6 @@ def test_every_event_arrives_after_a_short_collector_outage(tmp_path: Path, mode
 @pytest.mark.slow
 def test_every_event_arrives_after_the_collector_was_down_for_30_seconds(tmp_path: Path) -> None:
     _outage(tmp_path, {"spool": True}, down_s=30.0)
-
-
-# -- retry hints -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
-@pytest.mark.parametrize("mode", MODES)
-def test_retry_after_on_503_then_429_is_honoured_then_all_arrive(
-    tmp_path: Path, receiver: OTLPReceiver, protocol: str, mode: dict[str, Any]
-) -> None:
-    receiver.faults.push(Fault(http_status=503, retry_after="2"))
-    receiver.faults.push(Fault(http_status=429, retry_after="1"))
-    endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
-    t = Telemetry(
-        endpoint=endpoint,
-        protocol=protocol,
-        project_id="p",
-        schedule_delay_s=0.05,
-        backoff=Backoff(0.01, 0.05),  # if the hints were ignored, retries would come at once
-        **options_for(mode, tmp_path),
-    )
-    try:
-        assert all(send_seq(t, 50))
-        assert t.flush(30.0)  # a flush does not hurry a wait the collector asked for
-    finally:
-        t.shutdown(5.0)
-    log = receiver.request_log
-    outcomes = [entry.outcome for entry in log]
-    if protocol == "grpc":
-        assert outcomes == ["UNAVAILABLE", "RESOURCE_EXHAUSTED", "OK"]
-    else:
-        assert outcomes == ["503", "429", "200"]
-    assert 1.9 <= log[1].at - log[0].at < 20.0
-    assert 0.9 <= log[2].at - log[1].at < 20.0
-    assert sorted(seqs(receiver)) == list(range(50))
-    assert t.stats().retries == 2
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_a_permanent_rejection_is_not_retried_and_is_counted(
-    tmp_path: Path, receiver: OTLPReceiver, mode: dict[str, Any], caplog: pytest.LogCaptureFixture
-) -> None:
-    receiver.faults.push(Fault(http_status=400, message="bad data"))
-    with telemetry(receiver.grpc_port, max_export_batch_size=10, **options_for(mode, tmp_path)) as t:
-        assert all(send_seq(t, 10))
-        assert not t.flush(10.0)  # the first batch was lost (counted)
-        assert all(send_seq(t, 10, start=10))
-        assert t.flush(10.0)
-        stats = t.stats()
-    assert stats.dropped == {"rejected": 10}
-    assert [entry.outcome for entry in receiver.request_log] == ["INVALID_ARGUMENT", "OK"]
-    assert sorted(seqs(receiver)) == list(range(10, 20))
-    assert "rejected" in caplog.text and "bad data" in caplog.text
-    if mode.get("spool"):
-        kept = list((tmp_path / "spool" / REJECTED_DIR).glob("*.txt"))
-        assert len(kept) == 1 and "bad data" in kept[0].read_text()
-        assert kept[0].with_suffix(".otlp").stat().st_size > 0
 
 
 # -- a collector that never answers ------------------------------------------------------------

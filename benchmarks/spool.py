@@ -1,4 +1,4 @@
-"""Measure the spool on this machine: ``python -m otel_telemetry.spool.benchmark [N] [DIR]``.
+"""Measure the spool on this machine: ``python -m benchmarks.spool [N] [DIR]``.
 
 Three tables: the storage choice (append-only segment files vs SQLite in WAL mode, written in
 group commits of 512 records of 430 bytes, then read and deleted), the delivery modes (caller
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .frames import Frame, encode_frame, parse
+from otel_telemetry.spool.frames import Frame, encode_frame, parse
 
 RECORD = os.urandom(430)
 GROUP = 512
@@ -92,8 +92,8 @@ def storage(n: int, base: Path) -> None:
 
 def delivery(n: int, base: Path) -> None:
     """Print caller cost and end-to-end rate per delivery mode."""
-    from ..receiver import OTLPReceiver
-    from ..telemetry import Telemetry
+    from otel_telemetry import Telemetry
+    from otel_telemetry.receiver import OTLPReceiver
 
     payload = {"eventProperties": {"model": "article", "count": 3}, "userProperties": {"plan": "pro"}}
     modes: list[tuple[str, int, int, dict[str, Any]]] = [
@@ -176,7 +176,7 @@ t.shutdown(5)
 
 def crash(kill_after: int, base: Path) -> None:
     """Print how many accepted events a SIGKILL loses per durability setting."""
-    from ..receiver import Fault, OTLPReceiver
+    from otel_telemetry.receiver import Fault, OTLPReceiver
 
     print("| spool_sync | spool_fsync | send() returned True | lost at SIGKILL |")
     print("|---|---|---|---|")
