@@ -24,6 +24,8 @@ DROP_REASONS = {
     "spool_full": "the spool directory reached its size cap (see the overflow policy)",
     "spool_error": "the spool could not be written (disk full, I/O error, unusable directory)",
     "spool_corrupt": "a damaged frame in a spool segment was skipped (the rest was delivered)",
+    "config_error": "the exporter's configuration cannot work (see the logged configuration error), "
+    "so nothing was sent",
     "shutdown": "telemetry was shut down before the event could be exported",
     "rejected": "the collector permanently rejected the batch (e.g. HTTP 400)",
     "encode_error": "the event could not be encoded (text that is not valid Unicode, or a value whose own "
@@ -53,6 +55,8 @@ class TelemetryStats:
     spool_bytes: int = 0
     #: Events found in the spool directories of earlier (dead or stopped) processes, to deliver.
     recovered: int = 0
+    #: Bytes of damaged spool data skipped (their events are counted as ``spool_corrupt`` drops).
+    spool_corrupt_bytes: int = 0
     #: Events taken from the queue and not yet exported, dropped or written to the spool.
     in_flight: int = 0
     #: Events ``send()`` refused (returned False for); each is also counted in ``dropped``.
@@ -213,4 +217,5 @@ class Counters:
                 recovered=self.recovered,
                 in_flight=self.in_flight,
                 refused=self.refused,
+                spool_corrupt_bytes=self.spool_corrupt_bytes,
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from opentelemetry import trace
@@ -104,18 +105,62 @@ def _merged(group: object, extra: object, field: str, extra_field: str) -> Props
     return _freeze(merged, field) if merged else None
 
 
+def _shown(key: object) -> str:
+    """A key as a field name shows it: the repr of a plain value, else its type's name."""
+    if type(key) in (str, int, float, bytes, type(None)):
+        try:
+            return printable(repr(key))
+        except ValueError:  # an int with more digits than Python converts
+            pass
+    return type(key).__name__
+
+
 def check_reserved(keys: Iterable[Any]) -> None:
     """Strict mode only: event property keys must be strings and not use a reserved prefix."""
     for key in keys:
         if isinstance(key, str) and type(key) is not str:
             key = str.__str__(key)  # the text itself: a subclass's own methods stay out
         if type(key) is not str or not key:
-            name = repr(key) if type(key) in (str, int, float, bytes, type(None)) else type(key).__name__
-            raise TelemetryError(f"eventProperties[{name}]", "keys must be non-empty strings")
+            raise TelemetryError(f"eventProperties[{_shown(key)}]", "keys must be non-empty strings")
         if key.startswith(RESERVED_PREFIXES):
             raise TelemetryError(
                 f"eventProperties.{key}", f"keys may not start with {', '.join(RESERVED_PREFIXES)}"
             )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: ``time_unix_nano`` is a fixed64: the last instant it can hold.
+MAX_TIMESTAMP_NS = (1 << 64) - 1
+_TIMESTAMP_RULE = (
+    "must be an aware datetime, a naive datetime (read as UTC) or an int of nanoseconds since the epoch"
+)
+
+
+def timestamp_ns(value: object) -> int:
+    """``send(timestamp=...)`` as ns since the epoch (``0`` for ``None``); raises TelemetryError.
+
+    A naive datetime is read as UTC (not local time: a server's clock zone must not shift
+    events). The conversion is exact to the microsecond (no float on the way)."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 < value <= MAX_TIMESTAMP_NS:
+            return int(value)
+        raise TelemetryError("timestamp", f"nanoseconds must be between 1 and 2**64 - 1, not {value}")
+    if isinstance(value, datetime):
+        try:
+            aware = value if value.utcoffset() is not None else value.replace(tzinfo=timezone.utc)
+            delta = aware - _EPOCH
+        except Exception as error:  # a tzinfo whose utcoffset() raises or lies
+            raise TelemetryError("timestamp", f"has an unusable time zone: {error!r}") from None
+        ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+        if 0 < ns <= MAX_TIMESTAMP_NS:
+            return ns
+        raise TelemetryError(
+            "timestamp", f"must be after 1970-01-01T00:00:00Z and before 2554-07-21T23:34:33Z, not {value}"
+        )
+    kind = type(value).__name__
+    raise TelemetryError("timestamp", f"{_TIMESTAMP_RULE}, not {kind}")
 
 
 def _user_id(value: object) -> str | None:
@@ -149,6 +194,7 @@ class Capturer:
         group_properties: Mapping[str, Any] | None,
         user_id: object,
         body: str | None,
+        timestamp: object = None,
     ) -> Event:
         """Validate cheaply and copy what the caller could mutate; raises TelemetryError."""
         if type(name) is not str:
@@ -210,6 +256,7 @@ class Capturer:
             int(context.trace_flags),  # a TraceFlags would keep the event tuple tracked by the GC
             body,
             None,
+            0 if timestamp is None else timestamp_ns(timestamp),
         )
         if self._strict:
             check_event_text(event)

@@ -22,7 +22,7 @@ from fault_helpers import assert_balanced
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otel_telemetry import Telemetry, TelemetryError
+from otel_telemetry import BatchSettings, PrivacySettings, Telemetry, TelemetryError
 from otel_telemetry.receiver import OTLPReceiver
 
 # -- hostile values, drawn as plain descriptions and built in the test (their repr may raise) ---
@@ -303,6 +303,19 @@ def send_hostile(t: Telemetry, spec: tuple[Any, ...], place: str, name: str) -> 
 # -- the test ---------------------------------------------------------------------------------------
 
 
+def sender(endpoint: str, protocol: str, strict: bool = False) -> Telemetry:
+    """A Telemetry whose worker wakes only for a flush (or a full batch of 512): what is sent
+    between two flushes is one batch."""
+    return Telemetry(
+        "bad-events",
+        endpoint=endpoint,
+        protocol=protocol,
+        strict=strict,
+        batch=BatchSettings(schedule_delay_s=30.0, max_export_batch_size=512),
+        privacy=PrivacySettings(project_id="hostile"),
+    )
+
+
 @pytest.fixture(scope="module")
 def module_receiver() -> Iterator[OTLPReceiver]:
     with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
@@ -313,14 +326,7 @@ def module_receiver() -> Iterator[OTLPReceiver]:
 def test_a_hostile_value_costs_only_its_own_event(module_receiver: OTLPReceiver, strict: bool) -> None:
     rx = module_receiver
     examples = itertools.count()
-    t = Telemetry(
-        endpoint=rx.grpc_endpoint,
-        protocol="grpc",
-        project_id="hostile",
-        strict=strict,
-        schedule_delay_s=30.0,  # one batch per example: the worker wakes for the flush only
-        max_export_batch_size=512,
-    )
+    t = sender(rx.grpc_endpoint, "grpc", strict=strict)  # one batch per example: flushed
 
     @settings(
         max_examples=120 if os.environ.get("CI") else 80,
@@ -384,7 +390,7 @@ COLLECTOR_LIMIT = 4 * 1024 * 1024  # gRPC's default maximum message size, kept b
 def test_an_event_larger_than_the_collectors_limit_is_dropped_alone(protocol: str) -> None:
     with OTLPReceiver(grpc_port=0, http_port=0, max_message_bytes=COLLECTOR_LIMIT) as rx:
         endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
-        with Telemetry(endpoint=endpoint, protocol=protocol, project_id="big", schedule_delay_s=30.0) as t:
+        with sender(endpoint, protocol) as t:
             for i in range(10):
                 assert t.send("small", {"eventProperties": {"seq": i}})
                 if i == 4:
@@ -402,7 +408,7 @@ def test_an_event_larger_than_the_collectors_limit_is_dropped_alone(protocol: st
 def test_a_batch_larger_than_the_collectors_limit_is_split_and_all_of_it_arrives(protocol: str) -> None:
     with OTLPReceiver(grpc_port=0, http_port=0, max_message_bytes=COLLECTOR_LIMIT) as rx:
         endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
-        with Telemetry(endpoint=endpoint, protocol=protocol, project_id="big", schedule_delay_s=30.0) as t:
+        with sender(endpoint, protocol) as t:
             for i in range(120):  # ~12 MB in one batch of 120, in two resources
                 group = {"tenant": "a" if i % 3 else "b"}
                 assert t.send(
