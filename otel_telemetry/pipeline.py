@@ -129,6 +129,7 @@ class BatchPipeline:
 
     def _init_threading(self) -> None:
         self._queue: deque[Event | _FlushMarker] = deque()
+        self._markers = 0  # flush markers in the queue (changed under the counters' lock)
         self._lock = threading.Lock()
         self._lost_lock = threading.Lock()
         self._drain_lock = threading.Lock()  # one drainer at a time: the worker or a sync caller
@@ -169,15 +170,16 @@ class BatchPipeline:
             return False
         queue = self._queue
         if self._overflow == "drop_oldest" and not self._sync:
-            try:
-                oldest = queue.popleft()
-            except IndexError:
-                return True
-            if type(oldest) is _FlushMarker:
-                queue.appendleft(oldest)  # a flush is waiting on it: refuse the new event instead
-                return False
-            self._count_lost(1)
-            self._counters.evict(1)
+            with self._counters.lock:  # popped and counted at once: stats() never sees it nowhere
+                try:
+                    oldest = queue.popleft()
+                except IndexError:
+                    return True
+                if type(oldest) is _FlushMarker:
+                    queue.appendleft(oldest)  # a flush is waiting on it: refuse the new event instead
+                    return False
+                self._count_lost(1)
+                self._counters.evict(1)
             return True
         if self._overflow == "block":
             deadline = time.monotonic() + self._block_timeout
@@ -231,7 +233,12 @@ class BatchPipeline:
     @property
     def queued(self) -> int:
         """Events waiting in the queue (not counting a batch being sent)."""
-        return sum(1 for item in list(self._queue) if type(item) is not _FlushMarker)
+        with self._counters.lock:
+            return self._queued()
+
+    def _queued(self) -> int:
+        """Events in the queue; the caller holds the counters' lock (markers move under it)."""
+        return len(self._queue) - self._markers
 
     @property
     def lost(self) -> int:
@@ -245,9 +252,9 @@ class BatchPipeline:
         return str(path) if path is not None else None
 
     def stats(self) -> TelemetryStats:
-        """The counters, with the queue and spool figures of this pipeline."""
-        pending, size = self._spool.pending() if self._spool is not None else (0, 0)
-        return self._counters.snapshot(self.queued, pending, size)
+        """The counters, with the queue and spool figures of this pipeline, read at one moment."""
+        size = self._spool.pending()[1] if self._spool is not None else 0
+        return self._counters.snapshot(self._queued, spool_bytes=size)
 
     def start_background(self) -> None:
         """Start the worker now (a spool has events of earlier runs to deliver without a send)."""
@@ -272,7 +279,9 @@ class BatchPipeline:
         if thread is None or not thread.is_alive():
             return not any(type(item) is not _FlushMarker for item in list(self._queue))
         marker = _FlushMarker(self._lost)
-        self._queue.append(marker)
+        with self._counters.lock:
+            self._queue.append(marker)
+            self._markers += 1
         self._wake.set()
         self._delivery.wake()
         if self._sender is not None:
@@ -288,9 +297,12 @@ class BatchPipeline:
     def shutdown(self, timeout_s: float) -> bool:
         """Stop accepting, export what is queued within ``timeout_s``, then stop the worker.
 
-        Returns True when everything accepted was exported. Without a spool, what the deadline
-        cuts off is counted as dropped (``shutdown``) and logged; with one, it stays on disk
-        for the next process (not a loss) and only what never reached the disk is dropped.
+        Returns True when everything accepted was exported, and always by the deadline (plus
+        the time to count): what is still queued or in flight then is counted at once, as
+        dropped (``shutdown``) and logged, and an attempt in flight is interrupted where the
+        transport allows (gRPC), else abandoned to end by its own timeout. With a spool, what
+        is on disk stays there for the next process (not a loss); only what never reached the
+        disk is dropped.
         """
         deadline = time.monotonic() + max(timeout_s, 0.0)
         with self._lock:
@@ -302,31 +314,45 @@ class BatchPipeline:
         lost_before = self._lost
         if self._spool is not None:
             self._spool.begin_close()  # the sender stops waiting for full batches
-        self._delivery.stop(deadline)  # retry waits re-check the deadline
+        self._delivery.stop(deadline)  # retry waits and attempts end at the deadline
         self._space.set()
         with self._sync_cond:
             self._sync_cond.notify_all()
         if thread is not None:
             self._wake.set()
             thread.join(max(deadline - time.monotonic(), 0.0))
-            if thread.is_alive() and self._sender is None:
-                self._delivery.interrupt()  # an attempt that is still in flight
-                thread.join(1.0)
-        elif self._sender is None:
+        sender = self._sender
+        sender_done = sender.stop(deadline) if sender is not None else True
+        with self._counters.lock:  # what the deadline cut off, counted at one moment
+            left = self._queued()
+            self._queue.clear()
+            self._markers = 0
+            if left:
+                self._count_lost(left)
+                self._counters.drop_queued(
+                    "shutdown", left, f"{left} event(s) still queued at the shutdown deadline"
+                )
+            abandoned = self._counters.abandon("shutdown", "in flight at the shutdown deadline")
+            self._count_lost(abandoned)
+        worker_done = thread is None or not thread.is_alive()
+        if sender is None and not worker_done:
+            self._delivery.interrupt()  # gRPC cancels the call; an HTTP request ends by its timeout
+        elif thread is None and sender is None:
             self._exporter.shutdown()
-        left = sum(1 for item in list(self._queue) if type(item) is not _FlushMarker)
-        self._queue.clear()
-        if left:
-            self._count_lost(left)
-            self._counters.drop("shutdown", left, f"{left} event(s) still queued at the shutdown deadline")
+        if left or abandoned:
+            logger.warning(
+                "otel-telemetry: shutdown(%.1f) gave up on %d event(s) at its deadline (%d queued, %d in "
+                "flight); they are counted as dropped (shutdown)",
+                timeout_s,
+                left + abandoned,
+                left,
+                abandoned,
+            )
         delivered = True
-        if self._sender is not None and self._spool is not None:
-            self._sender.stop(deadline)
+        if self._spool is not None:
             delivered = self._spool.pending()[0] == 0
             self._spool.close()
-        elif self._spool is not None:
-            self._spool.close()
-        return self._lost == lost_before and delivered and not (thread is not None and thread.is_alive())
+        return self._lost == lost_before and delivered and worker_done and sender_done
 
     # -- worker side -------------------------------------------------------------------------
 
@@ -368,13 +394,15 @@ class BatchPipeline:
                 return  # shutdown() counts what is left; encoding it to fail at once helps nobody
             batch: list[Event] = []
             marker: _FlushMarker | None = None
-            while queue and len(batch) < self._batch:
-                item = queue.popleft()
-                if type(item) is _FlushMarker:
-                    marker = item
-                    break
-                batch.append(item)  # type: ignore[arg-type]
-            self._counters.taken += len(batch)
+            with self._counters.lock:  # queued -> in flight at once: stats() counts each event once
+                while queue and len(batch) < self._batch:
+                    item = queue.popleft()
+                    if type(item) is _FlushMarker:
+                        marker = item
+                        self._markers -= 1
+                        break
+                    batch.append(item)  # type: ignore[arg-type]
+                self._counters.take(len(batch))
             self._space.set()
             if batch:
                 self._export(batch)
@@ -398,8 +426,9 @@ class BatchPipeline:
         return deadline is not None and self._spool is None and time.monotonic() >= deadline
 
     def _lose(self, count: int, reason: str, detail: str) -> None:
+        """``count`` events in flight are dropped."""
         self._count_lost(count)
-        self._counters.drop(reason, count, detail)
+        self._counters.drop(reason, count, detail, "in_flight")
 
     def _export(self, batch: list[Event]) -> None:
         try:
@@ -448,5 +477,6 @@ class BatchPipeline:
             self._spool.after_fork()
         self._init_threading()
         self._delivery.reset()
+        self._counters.after_fork()
         self._closed = closed
         self._lost = 0

@@ -92,7 +92,7 @@ class Counters:
         self.exported = 0
         self.retries = 0
         self.invalid_properties = 0
-        self.evicted = 0  # accepted, then evicted from the queue by overflow="drop_oldest"
+        self.evicted = 0  # accepted, then removed from the queue and dropped (drop_oldest, shutdown)
         self.spooled = 0
         self.recovered = 0
         self.spool_corrupt_bytes = 0
@@ -144,9 +144,14 @@ class Counters:
     def evict(self, count: int = 1) -> None:
         """``count`` accepted events were evicted from the queue to make room (drop_oldest); the
         caller popped them holding :attr:`lock`."""
+        self.drop_queued("queue_full", count, "the oldest queued event was evicted (overflow='drop_oldest')")
+
+    def drop_queued(self, reason: str, count: int, detail: str) -> None:
+        """``count`` accepted events were removed from the queue and dropped (the caller removed
+        them holding :attr:`lock`)."""
         with self.lock:
             self.evicted += count
-            self.drop("queue_full", count, "the oldest queued event was evicted (overflow='drop_oldest')")
+            self.drop(reason, count, detail)
 
     def take(self, count: int) -> None:
         """``count`` events left the queue for the worker (the caller popped them holding the lock)."""
@@ -182,6 +187,11 @@ class Counters:
                 self.drop(reason, count, detail, "in_flight")
             self.settled = True
             return count
+
+    def after_fork(self) -> None:
+        """In a child process: start from zero (what the parent held is the parent's)."""
+        with self.lock:
+            self.__init__()  # type: ignore[misc]
 
     def invalid_property(self, field_name: str, rule: str) -> None:
         """A property was left out of an accepted event (lenient mode)."""

@@ -54,8 +54,10 @@ class SpoolSender:
             return True
         thread.join(max(deadline - time.monotonic(), 0.0))
         if thread.is_alive():
-            self._delivery.interrupt()  # an attempt still in flight
-            thread.join(1.0)
+            # an attempt still in flight: gRPC cancels it, an HTTP request ends by its timeout;
+            # either way its batch stays on disk (not acknowledged) and shutdown goes on now
+            self._delivery.interrupt()
+            thread.join(0.05)
         return not thread.is_alive()
 
     def _run(self) -> None:
@@ -93,7 +95,7 @@ class SpoolSender:
         done = delivery.deliver(
             chunk.payload, records, rejected_note="; the batch was moved to the spool's rejected/"
         )
-        if done == "exported":
+        if done == "exported" and not delivery.interrupted:  # given up: the next process sends it
             self._spool.ack(chunk)
         elif done == "rejected":
             self._spool.reject(chunk, delivery.last_error)

@@ -161,7 +161,7 @@ class Spool:
             except OSError as exc:
                 return ("spool_error", f"cannot write to {own.path}: {exc}")
             self._dirty = True
-            self._counters.spooled += records
+            self._counters.spool(records)  # in flight -> spooled, under our lock with the write
             if self._first_unsent_at is None:
                 self._first_unsent_at = time.monotonic()
             self._cond.notify_all()
@@ -179,7 +179,10 @@ class Spool:
                 if evicted.records:
                     self._on_lost(evicted.records)
                     self._counters.drop(
-                        "spool_full", evicted.records, f"oldest spooled events evicted from {own.path}"
+                        "spool_full",
+                        evicted.records,
+                        f"oldest spooled events evicted from {own.path}",
+                        "spool",
                     )
             return True
         if self._overflow == "block":
@@ -374,7 +377,7 @@ class Spool:
                     adopted.pending_records,
                     path,
                 )
-                self._counters.recovered += adopted.pending_records
+                self._counters.recover(adopted.pending_records)
                 return adopted
             adopted.release()
         return None
