@@ -332,7 +332,9 @@ class BatchPipeline:
                 self._counters.drop_queued(
                     "shutdown", left, f"{left} event(s) still queued at the shutdown deadline"
                 )
-            abandoned = self._counters.abandon("shutdown", "in flight at the shutdown deadline")
+            abandoned = self._counters.abandon(
+                "shutdown", "exporter unavailable at shutdown (in flight at the deadline)"
+            )
             self._count_lost(abandoned)
         worker_done = thread is None or not thread.is_alive()
         if sender is None and not worker_done:
