@@ -15,6 +15,7 @@ import decimal
 import itertools
 import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,14 @@ from fault_helpers import assert_balanced
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otel_telemetry import BatchSettings, PrivacySettings, Telemetry, TelemetryError
+from otel_telemetry import (
+    BatchSettings,
+    DeliverySettings,
+    PrivacySettings,
+    SpoolSettings,
+    Telemetry,
+    TelemetryError,
+)
 from otel_telemetry.receiver import OTLPReceiver
 
 # -- hostile values, drawn as plain descriptions and built in the test (their repr may raise) ---
@@ -303,15 +311,16 @@ def send_hostile(t: Telemetry, spec: tuple[Any, ...], place: str, name: str) -> 
 # -- the test ---------------------------------------------------------------------------------------
 
 
-def sender(endpoint: str, protocol: str, strict: bool = False) -> Telemetry:
+def sender(endpoint: str, protocol: str, strict: bool = False, spool: Path | None = None) -> Telemetry:
     """A Telemetry whose worker wakes only for a flush (or a full batch of 512): what is sent
-    between two flushes is one batch."""
+    between two flushes is one batch (without a spool)."""
     return Telemetry(
         "bad-events",
         endpoint=endpoint,
         protocol=protocol,
         strict=strict,
         batch=BatchSettings(schedule_delay_s=30.0, max_export_batch_size=512),
+        delivery=DeliverySettings(spool=SpoolSettings(spool) if spool else None),
         privacy=PrivacySettings(project_id="hostile"),
     )
 
@@ -404,11 +413,14 @@ def test_an_event_larger_than_the_collectors_limit_is_dropped_alone(protocol: st
         assert all(entry.outcome in ("OK", "200") for entry in rx.request_log)
 
 
+@pytest.mark.parametrize("spool", [False, True], ids=["memory", "spool"])
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
-def test_a_batch_larger_than_the_collectors_limit_is_split_and_all_of_it_arrives(protocol: str) -> None:
+def test_a_batch_larger_than_the_collectors_limit_is_split_and_all_of_it_arrives(
+    tmp_path: Path, protocol: str, spool: bool
+) -> None:
     with OTLPReceiver(grpc_port=0, http_port=0, max_message_bytes=COLLECTOR_LIMIT) as rx:
         endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
-        with sender(endpoint, protocol) as t:
+        with sender(endpoint, protocol, spool=tmp_path / "spool" if spool else None) as t:
             for i in range(120):  # ~12 MB in one batch of 120, in two resources
                 group = {"tenant": "a" if i % 3 else "b"}
                 assert t.send(
@@ -419,6 +431,7 @@ def test_a_batch_larger_than_the_collectors_limit_is_split_and_all_of_it_arrives
         assert sorted(r.attributes["seq"] for r in rx.records) == list(range(120))
         assert {r.resource["tenant"] for r in rx.records} == {"a", "b"}
         assert stats.dropped == {} and stats.exported == 120
+        assert_balanced(stats)
         assert len(rx.requests) >= 3
         assert all(request.ByteSize() <= COLLECTOR_LIMIT for request in rx.requests)
         assert all(entry.outcome in ("OK", "200") for entry in rx.request_log)

@@ -215,3 +215,32 @@ def test_at_exit_a_collector_that_never_answers_costs_the_exit_timeout_and_is_lo
     assert process.returncode == 0, stderr
     assert exit_s <= 2.0 + MARGIN_S, f"exit took {exit_s:.2f} s"
     assert "100 event(s)" in stderr and "shutdown" in stderr, stderr
+
+
+@pytest.mark.parametrize("overflow", ["drop_newest", "drop_oldest"])
+def test_stats_add_up_while_a_burst_overflows_the_queue_and_drains(overflow: str) -> None:
+    """Evictions, refusals, batches taken and settled, all while stats() is read in a loop."""
+    sends = Sends()
+    with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
+        rx.set_default_fault(Fault(hang_s=0.01))  # a collector a little slower than the app
+        t = Telemetry(
+            "overflow-test",
+            endpoint=rx.grpc_endpoint,
+            protocol="grpc",
+            batch=BatchSettings(
+                max_queue_size=500, max_export_batch_size=50, schedule_delay_s=0.01, overflow=overflow
+            ),
+        )
+        try:
+            with Sampler(t, sends) as sampler:
+                sends.send(t, 20_000)
+                assert t.flush(60.0) or overflow == "drop_oldest"
+        finally:
+            t.shutdown(5.0)
+        stats = t.stats()
+    assert sampler.problems == [], sampler.problems[:3]
+    assert sampler.samples > 10
+    assert_balanced(stats)
+    assert stats.accepted == sends.accepted
+    assert stats.dropped.get("queue_full", 0) > 0  # the queue did overflow
+    assert stats.exported == len(rx.records)
