@@ -108,6 +108,7 @@ class BatchPipeline:
         self._delay = batch.schedule_delay_s
         self._overflow = batch.overflow
         self._block_timeout = batch.block_timeout_s
+        self._max_request_bytes = batch.max_request_bytes
         self._settings = delivery
         self._event_ids = delivery.with_event_ids
         self._spool_settings = delivery.spool
@@ -385,7 +386,11 @@ class BatchPipeline:
             return
         self._spool_open = True
         self._sender = SpoolSender(
-            spool, self._new_delivery(keep_at_deadline=True), batch=self._batch, delay_s=self._delay
+            spool,
+            self._new_delivery(keep_at_deadline=True),
+            batch=self._batch,
+            delay_s=self._delay,
+            max_bytes=self._max_request_bytes,
         )
         self._sender.start()
 

@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from opentelemetry.util.re import parse_env_headers
 
+from .encoding import DEFAULT_MAX_REQUEST_BYTES
 from .environment import DEFAULT_NAMES
 from .errors import TelemetryError
 from .ratelimit import RateLimit
@@ -67,6 +68,8 @@ MIN_SCHEDULE_DELAY_S = 0.001
 DEFAULT_EXPORT_TIMEOUT_S = 30.0
 DEFAULT_EXIT_TIMEOUT_S = 5.0
 DEFAULT_BLOCK_TIMEOUT_S = 1.0
+#: A request may be no smaller (one ordinary event must fit with its resource).
+MIN_MAX_REQUEST_BYTES = 64 * 1024
 DEFAULT_ATTRIBUTE_COUNT_LIMIT = 128
 DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024
 MIN_SPOOL_BYTES = 16 * 1024
@@ -411,7 +414,9 @@ class BatchSettings:
 
     ``overflow`` decides what a full queue (or spool) does: ``drop_newest`` refuses the new
     event, ``drop_oldest`` evicts the oldest queued one, ``block`` makes ``send()`` wait up to
-    ``block_timeout_s``.
+    ``block_timeout_s``. ``max_request_bytes`` is the collector's (or a proxy's) message limit:
+    a batch encoded larger is split into several requests, and an event larger alone is dropped
+    (``too_large``).
     """
 
     max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE
@@ -419,6 +424,7 @@ class BatchSettings:
     schedule_delay_s: float = DEFAULT_SCHEDULE_DELAY_S
     overflow: Overflow = "drop_newest"
     block_timeout_s: float = DEFAULT_BLOCK_TIMEOUT_S
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 
     def __post_init__(self) -> None:
         check_int("max_queue_size", self.max_queue_size, 1)
@@ -426,13 +432,15 @@ class BatchSettings:
         check_seconds("schedule_delay_s", self.schedule_delay_s, minimum=MIN_SCHEDULE_DELAY_S)
         check_choice("overflow", self.overflow, OVERFLOWS)
         check_seconds("block_timeout_s", self.block_timeout_s)
+        check_int("max_request_bytes", self.max_request_bytes, MIN_MAX_REQUEST_BYTES)
         if self.max_export_batch_size > self.max_queue_size:
             object.__setattr__(self, "max_export_batch_size", self.max_queue_size)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BatchSettings:
         """From ``OTEL_BLRP_MAX_QUEUE_SIZE`` / ``_MAX_EXPORT_BATCH_SIZE`` / ``_SCHEDULE_DELAY`` (ms),
-        ``OTEL_TELEMETRY_OVERFLOW`` and ``OTEL_TELEMETRY_BLOCK_TIMEOUT`` (ms)."""
+        ``OTEL_TELEMETRY_OVERFLOW``, ``OTEL_TELEMETRY_BLOCK_TIMEOUT`` (ms) and
+        ``OTEL_TELEMETRY_MAX_REQUEST_BYTES``."""
         env = _Env(environ)
         return cls(
             max_queue_size=env.get(("OTEL_BLRP_MAX_QUEUE_SIZE",), _int(1), DEFAULT_MAX_QUEUE_SIZE),
@@ -444,6 +452,9 @@ class BatchSettings:
             ),
             overflow=cast(Overflow, env.get(("OTEL_TELEMETRY_OVERFLOW",), _choice(OVERFLOWS), "drop_newest")),
             block_timeout_s=env.get(("OTEL_TELEMETRY_BLOCK_TIMEOUT",), _millis(), DEFAULT_BLOCK_TIMEOUT_S),
+            max_request_bytes=env.get(
+                ("OTEL_TELEMETRY_MAX_REQUEST_BYTES",), _int(MIN_MAX_REQUEST_BYTES), DEFAULT_MAX_REQUEST_BYTES
+            ),
         )
 
 

@@ -304,7 +304,8 @@ class Telemetry:
         return mapper
 
     def _encode(self, batch: Sequence[Event], new_id: Callable[[], str] | None) -> EncodedBatch:
-        return self._encoder.encode_batch(batch, self._mapper or self._current_mapper(), new_id)
+        mapper = self._mapper or self._current_mapper()
+        return self._encoder.encode_batch(batch, mapper, new_id, self.batch.max_request_bytes)
 
     def _base_attributes(self) -> dict[str, AttrValue]:
         privacy = self.privacy

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from ..encoding import DEFAULT_MAX_REQUEST_BYTES
 from ..settings import Overflow, SpoolSettings
 from ..stats import Counters
 from .frames import encode_frame
@@ -279,7 +280,7 @@ class Spool:
             or (self._first_unsent_at is not None and now - self._first_unsent_at >= delay_s)
         )
 
-    def next_chunk(self, max_records: int) -> Chunk | None:
+    def next_chunk(self, max_records: int, max_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> Chunk | None:
         """The next frames to export: from an adopted orphan first, then our own."""
         with self._cond:
             if self._adopted is None and time.monotonic() >= self._next_scan and not self._closing:
@@ -289,7 +290,7 @@ class Spool:
                 if source is None:
                     continue
                 try:
-                    chunk = source.read_chunk(max_records)
+                    chunk = source.read_chunk(max_records, max_bytes)
                 except OSError as exc:
                     logger.error("otel-telemetry: cannot read spool segment in %s: %s", source.path, exc)
                     chunk = None
