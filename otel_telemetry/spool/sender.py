@@ -67,7 +67,6 @@ class SpoolSender:
             # an attempt still in flight: gRPC cancels it, an HTTP request ends by its timeout;
             # either way its batch stays on disk (not acknowledged) and shutdown goes on now
             self._delivery.interrupt()
-            thread.join(0.05)
         return not thread.is_alive()
 
     def _run(self) -> None:
