@@ -441,14 +441,16 @@ def test_a_lower_request_limit_from_the_environment_is_kept(monkeypatch: pytest.
     """A proxy in front of the collector with a 256 KiB body limit (nginx's default is 1 MiB)."""
     limit = 256 * 1024
     monkeypatch.setenv("OTEL_TELEMETRY_MAX_REQUEST_BYTES", str(limit))
-    with OTLPReceiver(grpc_port=None, http_port=0, max_message_bytes=limit) as rx:
-        with Telemetry("limit", endpoint=rx.http_logs_url, protocol="http/protobuf") as t:
-            assert t.batch.max_request_bytes == limit
-            for i in range(100):
-                assert t.send("big", {"eventProperties": {"seq": i, "pad": "p" * 10_000}})
-            assert t.send("huge", {"eventProperties": {"pad": "p" * limit}})
-            assert not t.flush(30.0)
-            stats = t.stats()
+    with (
+        OTLPReceiver(grpc_port=None, http_port=0, max_message_bytes=limit) as rx,
+        Telemetry("limit", endpoint=rx.http_logs_url, protocol="http/protobuf") as t,
+    ):
+        assert t.batch.max_request_bytes == limit
+        for i in range(100):
+            assert t.send("big", {"eventProperties": {"seq": i, "pad": "p" * 10_000}})
+        assert t.send("huge", {"eventProperties": {"pad": "p" * limit}})
+        assert not t.flush(30.0)
+        stats = t.stats()
     assert sorted(r.attributes["seq"] for r in rx.records) == list(range(100))
     assert stats.dropped == {"too_large": 1}
     assert all(request.ByteSize() <= limit for request in rx.requests)
