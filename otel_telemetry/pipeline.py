@@ -330,7 +330,7 @@ class BatchPipeline:
             self._markers = 0
             if left:
                 self._count_lost(left)
-                self._counters.drop_queued(
+                self._counters.drop_accepted(
                     "shutdown", left, f"{left} event(s) still queued at the shutdown deadline"
                 )
             abandoned = self._counters.abandon(
@@ -449,7 +449,14 @@ class BatchPipeline:
         for request, count in requests:
             if self._spool_open:
                 self._spool_write(request, count)
-            elif self._delivery.deliver(request, count) == "stopped":
+                continue
+            try:
+                done = self._delivery.deliver(request, count)
+            except Exception as exc:  # a bug of ours: the batch is counted, not silently lost
+                logger.exception("otel-telemetry: unexpected error delivering a batch")
+                self._lose(count, "internal_error", repr(exc))
+                continue
+            if done == "stopped":
                 self._lose(
                     count,
                     "shutdown",

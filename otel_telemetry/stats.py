@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from . import _capture_hook
+
 logger = logging.getLogger("otel_telemetry")
 
 #: Drop reasons and what they mean (also the ``reason`` keys of :attr:`TelemetryStats.dropped`).
@@ -26,6 +28,8 @@ DROP_REASONS = {
     "spool_corrupt": "a damaged frame in a spool segment was skipped (the rest was delivered)",
     "config_error": "the exporter's configuration cannot work (see the logged configuration error), "
     "so nothing was sent",
+    "not_exported": "OTEL_LOGS_EXPORTER=none: events are accepted and not exported (the pytest "
+    "plugin sets it for test sessions)",
     "shutdown": "telemetry was shut down before the event could be exported",
     "rejected": "the collector permanently rejected the batch (e.g. HTTP 400)",
     "encode_error": "the event could not be encoded (text that is not valid Unicode, or a value whose own "
@@ -92,7 +96,7 @@ class Counters:
         self.exported = 0
         self.retries = 0
         self.invalid_properties = 0
-        self.evicted = 0  # accepted, then removed from the queue and dropped (drop_oldest, shutdown)
+        self.evicted = 0  # accepted, then dropped before the worker took them (drop_oldest, shutdown)
         self.spooled = 0
         self.recovered = 0
         self.spool_corrupt_bytes = 0
@@ -125,7 +129,10 @@ class Counters:
             self.dropped[reason] += count
             first = reason not in self._logged
             self._logged.add(reason)
-        if first:
+        capture = _capture_hook.active
+        if capture is not None:  # a test is capturing: it asserts on refused events too
+            capture.record_drop(reason, detail)
+        if first and reason != "not_exported":
             logger.warning(
                 "otel-telemetry dropped %d event(s): %s (%s)%s; further drops of this kind are counted "
                 "in stats() but not logged",
@@ -144,11 +151,14 @@ class Counters:
     def evict(self, count: int = 1) -> None:
         """``count`` accepted events were evicted from the queue to make room (drop_oldest); the
         caller popped them holding :attr:`lock`."""
-        self.drop_queued("queue_full", count, "the oldest queued event was evicted (overflow='drop_oldest')")
+        self.drop_accepted(
+            "queue_full", count, "the oldest queued event was evicted (overflow='drop_oldest')"
+        )
 
-    def drop_queued(self, reason: str, count: int, detail: str) -> None:
-        """``count`` accepted events were removed from the queue and dropped (the caller removed
-        them holding :attr:`lock`)."""
+    def drop_accepted(self, reason: str, count: int, detail: str) -> None:
+        """``count`` accepted events were dropped without reaching the worker: removed from the
+        queue (the caller holds :attr:`lock` while it removes them), or never queued
+        (``OTEL_LOGS_EXPORTER=none``)."""
         with self.lock:
             self.evicted += count
             self.drop(reason, count, detail)
