@@ -6,10 +6,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from .processes import fork_safe
 from .stats import TelemetryStats
 from .telemetry import DEFAULT_FLUSH_TIMEOUT_S, Telemetry
 
-_lock = threading.Lock()
+_lock = fork_safe(threading.Lock())
 _instance: Telemetry | None = None
 
 

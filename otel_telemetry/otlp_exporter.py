@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from . import processes
 from .config import ExporterSettings
 from .encoding import BatchEncoder
 from .event import Event
@@ -36,17 +37,18 @@ class OTLPExporter:
         self.settings = settings
         self._mapper_factory = mapper_factory
         self._mapper: Mapper | None = None
-        self._mapper_lock = threading.Lock()
+        self._mapper_lock = processes.fork_safe(threading.Lock())
         self._encoder = BatchEncoder(scope_name, scope_version)
         self._transport: Transport | None = None
-        self._lock = threading.Lock()
+        self._lock = processes.fork_safe(threading.Lock())
 
     @property
     def mapper(self) -> Mapper:
         """The mapper, built on first use (it reads the environment and the state dir)."""
         with self._mapper_lock:
             if self._mapper is None:
-                self._mapper = self._mapper_factory()
+                with processes.fork_waits():  # imports, detectors: a fork waits for them
+                    self._mapper = self._mapper_factory()
             return self._mapper
 
     def prepare(self, batch: Sequence[Event], new_id: Callable[[], str] | None = None) -> bytes:
@@ -55,9 +57,10 @@ class OTLPExporter:
     def send(self, prepared: bytes, timeout_s: float) -> ExportOutcome:
         with self._lock:
             if self._transport is None:
-                from .transport import make_transport  # grpc / requests load here, not at import
+                with processes.fork_waits():  # a fork must not inherit a held import lock
+                    from .transport import make_transport  # grpc / requests load here, not at import
 
-                self._transport = make_transport(self.settings)
+                    self._transport = make_transport(self.settings)
             transport = self._transport
         return transport.send(prepared, timeout_s)
 
@@ -70,4 +73,3 @@ class OTLPExporter:
     def after_fork(self) -> None:
         # The parent's connections are not ours to use or close: start afresh.
         self._transport = None
-        self._lock = threading.Lock()

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from . import processes  # first: its fork hooks run before ours in the child
 from .event import Event
 from .outcome import ExportOutcome
 from .spool.sender import MAX_RETRY_AFTER_S, SpoolSender
@@ -112,6 +113,11 @@ def _reset_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def live_pipelines() -> list[BatchPipeline[Any]]:
+    """Every pipeline of this process (for the exit and signal paths of ``processes``)."""
+    return list(_live)
 
 
 class BatchPipeline(Generic[P]):
@@ -279,10 +285,12 @@ class BatchPipeline(Generic[P]):
 
     def _start(self) -> None:
         with self._lock:
-            if self._thread is None and not self._closed:
-                thread = threading.Thread(target=self._run, name="otel-telemetry-export", daemon=True)
-                thread.start()
-                self._thread = thread
+            if self._thread is not None or self._closed:
+                return
+            thread = threading.Thread(target=self._run, name="otel-telemetry-export", daemon=True)
+            thread.start()
+            self._thread = thread
+        processes.on_sender_started()  # this process's exit (worker, SIGTERM) must deliver
 
     def _count_lost(self, count: int) -> None:
         with self._lost_lock:
@@ -351,6 +359,13 @@ class BatchPipeline(Generic[P]):
         elif self._spool is not None:
             self._spool.close()
         return self._lost == lost_before and delivered and not (thread is not None and thread.is_alive())
+
+    def wait_stopped(self, timeout_s: float) -> bool:
+        """Once ``shutdown()`` began elsewhere: wait for the worker to finish draining."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+        return thread is None or not thread.is_alive()
 
     # -- worker side -------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
+from . import processes
 from .encoding import EVENT_ID_ATTRIBUTE
 from .event import Event
 from .mapping import MappedRecord, Mapper
@@ -38,7 +39,7 @@ class ProviderExporter:
         self.provider = provider
         self._mapper_factory = mapper_factory
         self._mapper: Mapper | None = None
-        self._mapper_lock = threading.Lock()
+        self._mapper_lock = processes.fork_safe(threading.Lock())
         self._scope = scope
         self._logger = provider.get_logger(scope.name, scope.version)
 
@@ -47,7 +48,8 @@ class ProviderExporter:
         """The mapper, built on first use."""
         with self._mapper_lock:
             if self._mapper is None:
-                self._mapper = self._mapper_factory()
+                with processes.fork_waits():
+                    self._mapper = self._mapper_factory()
             return self._mapper
 
     def prepare(self, batch: Sequence[Event], new_id: Callable[[], str] | None = None) -> list[MappedRecord]:

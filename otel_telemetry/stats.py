@@ -12,6 +12,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .processes import fork_safe
+
 logger = logging.getLogger("otel_telemetry")
 
 #: Drop reasons and what they mean (also the ``reason`` keys of :attr:`TelemetryStats.dropped`).
@@ -61,7 +63,7 @@ class Counters:
     """Mutable counters behind :class:`TelemetryStats`; logs the first drop of each kind."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = fork_safe(threading.Lock())
         self.dropped: Counter[str] = Counter()
         self.taken = 0
         self.exported = 0

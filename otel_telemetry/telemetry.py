@@ -32,6 +32,7 @@ from .mapping import Mapper
 from .optout import DEFAULT_DISABLE_ENV, disabled_reason, is_truthy
 from .otlp_exporter import OTLPExporter
 from .pipeline import Backoff, BatchPipeline
+from .processes import fork_safe
 from .provider_exporter import ProviderExporter, sdk_resource
 from .ratelimit import RateLimit, RateLimiter
 from .resources import DEFAULT_MAX_RESOURCES, ResourceCache
@@ -111,7 +112,7 @@ class Telemetry:
         env = os.environ
         # First: the spool's background sender (started below) may ask for the project id at once.
         self._project_id: str | None = None
-        self._lock = threading.Lock()
+        self._lock = fork_safe(threading.Lock())
         self.disabled_reason = disabled_reason(env, disabled=disabled, disable_env=disable_env)
         self._disabled = self.disabled_reason is not None
         self._strict = strict if strict is not None else is_truthy(env.get("OTEL_TELEMETRY_STRICT"))

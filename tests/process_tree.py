@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from telemetry_helpers import endpoint_for
+
 from otel_telemetry.encoding import EVENT_ID_ATTRIBUTE
 from otel_telemetry.receiver import OTLPReceiver
-from telemetry_helpers import endpoint_for
 
 #: The two transports every process model is proven over.
 TRANSPORTS = ("grpc", "http/protobuf")
@@ -117,6 +118,7 @@ def assert_exactly_once(
     ids = [r.attributes.get(EVENT_ID_ATTRIBUTE) for r in records]
     delivered = len(wanted) - len(missing)
     summary = f"{delivered}/{len(wanted)} delivered, {len(doubled)} more than once"
-    assert not missing and not doubled, f"{summary}; missing e.g. {missing[:5]}, doubled {doubled[:5]}\n{context}"
+    detail = f"missing e.g. {missing[:5]}, doubled {doubled[:5]}"
+    assert not missing and not doubled, f"{summary}; {detail}\n{context}"
     assert None not in ids and len(set(ids)) == len(ids), f"event ids missing or repeated\n{context}"
     return got

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from process_tree import TRANSPORTS, assert_exactly_once, start_tree, tree_env, write_script
 
 from otel_telemetry.receiver import OTLPReceiver
-from process_tree import TRANSPORTS, assert_exactly_once, start_tree, tree_env, write_script
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process models")
 
