@@ -13,6 +13,7 @@ from .errors import TelemetryError
 from .mapping import to_payload
 from .pipeline import Backoff
 from .ratelimit import ONCE_PER_DAY, RateLimit
+from .serverless import flushing
 from .stats import TelemetryStats
 from .telemetry import Telemetry
 from .version import __version__
@@ -29,6 +30,7 @@ __all__ = [
     "__version__",
     "configure",
     "flush",
+    "flushing",
     "get_default",
     "send",
     "shutdown",

@@ -10,8 +10,10 @@ Three mechanisms, each a small hook the core calls (``docs/processes.md`` explai
   registered with :func:`fork_safe` and re-initialised in the child.
 * **A multiprocessing (or billiard: Celery) child ends through** ``os._exit()``, which skips
   ``atexit``. When the export thread starts in such a child, :func:`on_sender_started`
-  registers a ``util.Finalize``: those run in the child's ``_exit_function`` just before
-  ``os._exit()``, and deliver what the child queued (bounded by the exit timeout).
+  registers a ``util.Finalize`` (run by the child's ``_exit_function`` just before
+  ``os._exit()``) and, in a Celery pool process, a ``worker_process_shutdown`` receiver
+  (billiard's pool workers call ``os._exit()`` themselves): both deliver what the child
+  queued, bounded by the exit timeout.
 * **SIGTERM** (default action: death without ``atexit``): see :mod:`otel_telemetry.signals`.
 """
 
@@ -102,6 +104,25 @@ def deliver_all() -> None:
             logger.debug("otel-telemetry: error delivering before exit", exc_info=True)
 
 
+def flush_all() -> bool:
+    """Flush every live sender, each within its exit timeout (a server about to exit, a
+    serverless handler returning); True when everything accepted so far was exported."""
+    from .telemetry import _instances
+
+    ok = True
+    for instance in list(_instances):
+        try:
+            ok = instance.flush(instance.exit_timeout_s) and ok
+        except Exception:
+            logger.debug("otel-telemetry: error flushing", exc_info=True)
+            ok = False
+    return ok
+
+
+def _celery_worker_exit(**_: Any) -> None:
+    deliver_all()
+
+
 def wait_for_closing_senders(deadline: float) -> None:
     """Wait (until ``deadline``, monotonic) for senders whose shutdown another path began.
 
@@ -135,6 +156,11 @@ def on_sender_started() -> None:
             util = _child_of(package)
             if util is not None:
                 util.Finalize(None, deliver_all, exitpriority=FINALIZER_PRIORITY)
+        celery_signals = sys.modules.get("celery.signals")
+        if celery_signals is not None:  # billiard's pool workers leave through os._exit directly
+            celery_signals.worker_process_shutdown.connect(
+                _celery_worker_exit, weak=False, dispatch_uid="otel_telemetry"
+            )
     from . import signals  # here, not at import: a process that never sends takes no signal
 
     signals.install()
