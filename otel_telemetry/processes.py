@@ -43,6 +43,7 @@ _guard = threading.RLock()  # re-entrant: a set-up step may itself start a subpr
 _guard_taken = False
 _fork_safe: weakref.WeakSet[Any] = weakref.WeakSet()
 _finalizer_pid: int | None = None
+_traps_logged = False
 
 
 @contextlib.contextmanager
@@ -148,7 +149,7 @@ def _child_of(package: str) -> Any:
 
 def on_sender_started() -> None:
     """The export thread starts in this process: make sure this process's exit delivers."""
-    global _finalizer_pid
+    global _finalizer_pid, _traps_logged
     pid = os.getpid()
     if _finalizer_pid != pid:
         _finalizer_pid = pid
@@ -161,6 +162,11 @@ def on_sender_started() -> None:
             celery_signals.worker_process_shutdown.connect(
                 _celery_worker_exit, weak=False, dispatch_uid="otel_telemetry"
             )
-    from . import signals  # here, not at import: a process that never sends takes no signal
+    if not _traps_logged:  # once per process tree: a forked child inherits the flag
+        _traps_logged = True
+        from . import traps  # here, not at import: only a process that sends pays for it
+
+        traps.log_traps()
+    from . import signals
 
     signals.install()
