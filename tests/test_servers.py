@@ -1,5 +1,5 @@
 """The servers people deploy deliver what their workers sent when the master is stopped
-gracefully (SIGTERM, as ``docker stop`` and Kubernetes do): gunicorn (sync, gthread,
+gracefully (SIGTERM, as ``docker stop`` and Kubernetes do): gunicorn (sync, gthread, gevent,
 ``--max-requests`` recycling; with and without ``--preload``), uvicorn (one worker and
 ``--workers 2``, through :class:`TelemetryASGIMiddleware`), Celery's prefork pool (filesystem
 broker) and a gevent-patched app. No flush in app code; every event must arrive exactly once."""
@@ -62,6 +62,7 @@ GUNICORN = {
     "sync": ["-w", "2"],
     "gthread": ["-w", "2", "-k", "gthread", "--threads", "4"],
     "max-requests": ["-w", "2", "--max-requests", "20"],
+    "gevent": ["-w", "2", "-k", "gevent"],
 }
 
 
@@ -72,6 +73,8 @@ def test_gunicorn_workers_deliver_when_the_master_gets_sigterm(
     receiver: OTLPReceiver, tmp_path: Path, kind: str, preload: bool, protocol: str
 ) -> None:
     pytest.importorskip("gunicorn")
+    if kind == "gevent":
+        pytest.importorskip("gevent")
     write_script(tmp_path, "wsgi_app.py", WSGI_APP)
     port = free_port()
     args = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", *GUNICORN[kind], "wsgi_app:app"]
