@@ -360,11 +360,12 @@ class BatchPipeline(Generic[P]):
             self._spool.close()
         return self._lost == lost_before and delivered and not (thread is not None and thread.is_alive())
 
-    def wait_stopped(self, timeout_s: float) -> bool:
-        """Once ``shutdown()`` began elsewhere: wait for the worker to finish draining."""
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout_s)
+    def wait_stopped(self, margin_s: float = 1.0) -> bool:
+        """Once ``shutdown()`` began elsewhere: wait for the worker to finish draining, at most
+        until that shutdown's deadline (plus ``margin_s``); True if it finished."""
+        thread, deadline = self._thread, self._draining_deadline
+        if thread is not None and deadline is not None and thread is not threading.current_thread():
+            thread.join(max(deadline + margin_s - time.monotonic(), 0.0))
         return thread is None or not thread.is_alive()
 
     # -- worker side -------------------------------------------------------------------------

@@ -24,7 +24,6 @@ import logging
 import os
 import sys
 import threading
-import time
 import weakref
 from collections.abc import Iterator
 from typing import Any, TypeVar
@@ -124,8 +123,8 @@ def _celery_worker_exit(**_: Any) -> None:
     deliver_all()
 
 
-def wait_for_closing_senders(deadline: float) -> None:
-    """Wait (until ``deadline``, monotonic) for senders whose shutdown another path began.
+def wait_for_closing_senders() -> None:
+    """Wait for senders whose shutdown another path began, each until its shutdown deadline.
 
     A signal can interrupt an exit path (``atexit``, a worker's finalizer) in the middle of its
     shutdown; the export threads go on draining, and the signal handler waits for them here.
@@ -134,7 +133,7 @@ def wait_for_closing_senders(deadline: float) -> None:
 
     for pipeline in live_pipelines():
         if pipeline.closed:
-            pipeline.wait_stopped(max(deadline - time.monotonic(), 0.0))
+            pipeline.wait_stopped()
 
 
 def _child_of(package: str) -> Any:

@@ -21,7 +21,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from types import FrameType
 
 logger = logging.getLogger("otel_telemetry")
@@ -65,11 +64,10 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Deliver, then die of SIGTERM as if we had never been here."""
     from .processes import deliver_all, wait_for_closing_senders
 
-    deadline = time.monotonic() + _exit_budget()
     # On a helper thread: the main thread may have been interrupted inside one of our locks.
     helper = threading.Thread(target=deliver_all, name="otel-telemetry-sigterm", daemon=True)
     helper.start()
-    helper.join(max(deadline - time.monotonic(), 0.0))
-    wait_for_closing_senders(deadline)  # an exit path we interrupted had begun a shutdown
+    helper.join(_exit_budget())
+    wait_for_closing_senders()  # an exit path we interrupted had begun a shutdown: let it finish
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.raise_signal(signal.SIGTERM)

@@ -100,6 +100,33 @@ def start_tree(args: list[str], env: Mapping[str, str], cwd: Path) -> subprocess
     )
 
 
+def run_python(
+    args: list[str], env: Mapping[str, str], cwd: Path | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python *args`` to completion; fails with its stderr unless it exits 0."""
+    result = subprocess.run(
+        [sys.executable, *args], env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def signal_when_ready(process: subprocess.Popen[str], signum: int) -> str:
+    """Wait for the process to print ``ready``, send it ``signum``; its output once it ended."""
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.strip() == "ready", line + process.communicate(timeout=10)[0]
+    process.send_signal(signum)
+    out, _ = process.communicate(timeout=60)
+    return out
+
+
+def deliver_spool(receiver: OTLPReceiver, protocol: str, spool: str) -> str:
+    """Start the next process using ``spool`` (one that sends nothing): it delivers what is there."""
+    code = "import otel_telemetry, time; otel_telemetry.get_default(); time.sleep(1)"
+    return run_python(["-c", code], tree_env(receiver, protocol, OTEL_TELEMETRY_SPOOL_DIR=spool)).stderr
+
+
 def assert_exactly_once(
     receiver: OTLPReceiver, expected: Iterable[str], *, context: str = "", timeout: float = 5.0
 ) -> Counter[str]:

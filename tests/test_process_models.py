@@ -7,12 +7,20 @@ to the real receiver over gRPC and HTTP; each event must arrive exactly once."""
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from process_tree import TRANSPORTS, assert_exactly_once, start_tree, tree_env, write_script
+from process_tree import (
+    TRANSPORTS,
+    assert_exactly_once,
+    deliver_spool,
+    run_python,
+    signal_when_ready,
+    start_tree,
+    tree_env,
+    write_script,
+)
 
 from otel_telemetry.receiver import OTLPReceiver
 
@@ -98,15 +106,7 @@ def test_every_multiprocessing_worker_delivers_without_flush(
     receiver: OTLPReceiver, tmp_path: Path, model: str, protocol: str
 ) -> None:
     script = write_script(tmp_path, "workers.py", WORKERS)
-    result = subprocess.run(
-        [sys.executable, str(script), model],
-        env=tree_env(receiver, protocol),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python([str(script), model], tree_env(receiver, protocol), tmp_path)
     assert_exactly_once(receiver, [*MODELS[model], *PARENT_KEYS], context=result.stderr)
 
 
@@ -160,15 +160,8 @@ def test_sixty_children_forked_across_the_parents_exports_all_deliver(
     receiver: OTLPReceiver, tmp_path: Path, protocol: str
 ) -> None:
     script = write_script(tmp_path, "storm.py", FORK_STORM)
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        env=tree_env(receiver, protocol, OTEL_BLRP_SCHEDULE_DELAY="5"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
+    env = tree_env(receiver, protocol, OTEL_BLRP_SCHEDULE_DELAY="5")
+    result = run_python([str(script)], env, tmp_path, timeout=180)
     parent_sent = int(result.stdout.split()[-1])
     expected = [f"child{n}:{i}" for n in range(60) for i in range(5)]
     expected += [f"parent:{i}" for i in range(parent_sent)]
@@ -188,22 +181,13 @@ time.sleep(120)
 """
 
 
-def _terminate_when_ready(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.strip() == "ready", line + process.communicate(timeout=10)[0]
-    process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=60)
-    return out
-
-
 @pytest.mark.parametrize("protocol", TRANSPORTS)
 def test_a_script_killed_by_sigterm_delivers_what_it_queued_and_still_dies_of_sigterm(
     receiver: OTLPReceiver, tmp_path: Path, protocol: str
 ) -> None:
     script = write_script(tmp_path, "queued.py", QUEUED_THEN_TERMINATED)
     process = start_tree([sys.executable, str(script)], tree_env(receiver, protocol), tmp_path)
-    out = _terminate_when_ready(process)
+    out = signal_when_ready(process, signal.SIGTERM)
     assert process.returncode == -signal.SIGTERM, out  # the exit status a supervisor expects
     assert_exactly_once(receiver, [f"queued:{i}" for i in range(300)], context=out)
 
@@ -222,16 +206,8 @@ def test_with_a_spool_sigterm_while_the_collector_is_down_loses_nothing(
         OTEL_TELEMETRY_EXIT_TIMEOUT="300",
     )
     process = start_tree([sys.executable, str(script)], down, tmp_path)
-    out = _terminate_when_ready(process)
+    out = signal_when_ready(process, signal.SIGTERM)
     assert process.returncode == -signal.SIGTERM, out
     assert receiver.records == []
-    # the next process using the spool (here: one that sends nothing) delivers them
-    later = subprocess.run(
-        [sys.executable, "-c", "import otel_telemetry, time; otel_telemetry.get_default(); time.sleep(1)"],
-        env=tree_env(receiver, protocol, OTEL_TELEMETRY_SPOOL_DIR=spool),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert later.returncode == 0, later.stderr
-    assert_exactly_once(receiver, [f"queued:{i}" for i in range(300)], context=out + later.stderr)
+    later = deliver_spool(receiver, protocol, spool)  # the next process using the spool
+    assert_exactly_once(receiver, [f"queued:{i}" for i in range(300)], context=out + later)

@@ -4,13 +4,22 @@ with a synchronous spool loses nothing even to SIGKILL. Real processes, real rec
 
 from __future__ import annotations
 
+import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from process_tree import TRANSPORTS, assert_exactly_once, start_tree, tree_env, write_script
+from process_tree import (
+    TRANSPORTS,
+    assert_exactly_once,
+    deliver_spool,
+    run_python,
+    signal_when_ready,
+    start_tree,
+    tree_env,
+    write_script,
+)
 
 from otel_telemetry.receiver import OTLPReceiver
 
@@ -38,21 +47,12 @@ time.sleep(120)
 """
 
 
-def _run_until_ready_then(process: subprocess.Popen[str], signum: int) -> str:
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.strip() == "ready", line + process.communicate(timeout=10)[0]
-    process.send_signal(signum)
-    out, _ = process.communicate(timeout=60)
-    return out
-
-
 def test_the_apps_own_sigterm_handler_is_kept_and_its_exit_delivers(
     receiver: OTLPReceiver, tmp_path: Path
 ) -> None:
     script = write_script(tmp_path, "app.py", APP_HANDLER)
     process = start_tree([sys.executable, str(script)], tree_env(receiver, "grpc"), tmp_path)
-    out = _run_until_ready_then(process, signal.SIGTERM)
+    out = signal_when_ready(process, signal.SIGTERM)
     assert process.returncode == 0 and "app handler" in out, out
     assert_exactly_once(receiver, [f"queued:{i}" for i in range(50)], context=out)
 
@@ -66,10 +66,7 @@ def test_sigterm_can_be_left_alone_entirely(receiver: OTLPReceiver, tmp_path: Pa
     """
     script = write_script(tmp_path, "off.py", code)
     env = tree_env(receiver, "grpc", OTEL_TELEMETRY_SIGTERM="false")
-    result = subprocess.run(
-        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
+    run_python([str(script)], env)
 
 
 def test_sigterm_is_not_taken_from_a_thread_other_than_the_main_one(tmp_path: Path) -> None:
@@ -85,8 +82,7 @@ def test_sigterm_is_not_taken_from_a_thread_other_than_the_main_one(tmp_path: Pa
     assert not signals.install() and signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
     """
     script = write_script(tmp_path, "threads.py", code)
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+    run_python([str(script)], os.environ)
 
 
 QUEUED = """
@@ -115,14 +111,7 @@ def test_with_a_synchronous_spool_even_sigkill_loses_nothing_accepted(
         OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:1",
     )
     process = start_tree([sys.executable, str(script)], down, tmp_path)
-    out = _run_until_ready_then(process, signal.SIGKILL)
+    out = signal_when_ready(process, signal.SIGKILL)
     assert process.returncode == -signal.SIGKILL, out
-    later = subprocess.run(
-        [sys.executable, "-c", "import otel_telemetry, time; otel_telemetry.get_default(); time.sleep(1)"],
-        env=tree_env(receiver, protocol, OTEL_TELEMETRY_SPOOL_DIR=spool),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert later.returncode == 0, later.stderr
-    assert_exactly_once(receiver, [f"queued:{i}" for i in range(100)], context=out + later.stderr)
+    later = deliver_spool(receiver, protocol, spool)
+    assert_exactly_once(receiver, [f"queued:{i}" for i in range(100)], context=out + later)

@@ -4,13 +4,11 @@ stands in for the freeze); with the collector down it gives up within its timeou
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from process_tree import TRANSPORTS, assert_exactly_once, tree_env, write_script
+from process_tree import TRANSPORTS, assert_exactly_once, run_python, tree_env, write_script
 
 import otel_telemetry
 from otel_telemetry.receiver import OTLPReceiver
@@ -60,14 +58,7 @@ def test_flushing_handlers_deliver_before_they_return(
     receiver: OTLPReceiver, tmp_path: Path, protocol: str
 ) -> None:
     script = write_script(tmp_path, "handler.py", HANDLERS)
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        env=tree_env(receiver, protocol),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python([str(script)], tree_env(receiver, protocol))
     expected = [f"{who}:{i}" for who in ("sync", "async", "block", "raising") for i in range(50)]
     assert_exactly_once(receiver, expected, context=result.stderr)
 

@@ -18,6 +18,7 @@ from process_tree import (
     TRANSPORTS,
     assert_exactly_once,
     free_port,
+    run_python,
     start_tree,
     stop_gracefully,
     tree_env,
@@ -42,6 +43,17 @@ def _get(port: int, path: str) -> None:
         assert response.status == 200, response.status
     finally:
         connection.close()
+
+
+def _serve_requests(
+    args: list[str], port: int, receiver: OTLPReceiver, protocol: str, app_dir: Path
+) -> tuple[subprocess.Popen[str], str]:
+    """Start the server, make REQUESTS requests, stop it with SIGTERM; the server and its output."""
+    server = start_tree(args, tree_env(receiver, protocol, PYTHONPATH=str(app_dir)), app_dir)
+    wait_for_port(port, server)
+    for i in range(REQUESTS):
+        _get(port, f"/req{i}")
+    return server, stop_gracefully(server)
 
 
 WSGI_APP = """
@@ -80,12 +92,7 @@ def test_gunicorn_workers_deliver_when_the_master_gets_sigterm(
     args = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", *GUNICORN[kind], "wsgi_app:app"]
     if preload:
         args.insert(1, "--preload")
-    env = tree_env(receiver, protocol, PYTHONPATH=str(tmp_path))
-    server = start_tree(args, env, tmp_path)
-    wait_for_port(port, server)
-    for i in range(REQUESTS):
-        _get(port, f"/req{i}")
-    out = stop_gracefully(server)
+    server, out = _serve_requests(args, port, receiver, protocol, tmp_path)
     assert server.returncode == 0, out
     got = assert_exactly_once(receiver, [f"req{i}" for i in range(REQUESTS)], context=out)
     assert any(key.startswith("boot:") for key in got), out
@@ -121,12 +128,7 @@ def test_uvicorn_workers_deliver_through_the_middlewares_lifespan_shutdown(
     write_script(tmp_path, "asgi_app.py", ASGI_APP)
     port = free_port()
     args = [str(BIN / "uvicorn"), "asgi_app:app", "--port", str(port), "--workers", str(workers)]
-    env = tree_env(receiver, protocol, PYTHONPATH=str(tmp_path))
-    server = start_tree(args, env, tmp_path)
-    wait_for_port(port, server)
-    for i in range(REQUESTS):
-        _get(port, f"/req{i}")
-    out = stop_gracefully(server)
+    _, out = _serve_requests(args, port, receiver, protocol, tmp_path)
     got = assert_exactly_once(receiver, [f"req{i}" for i in range(REQUESTS)], context=out)
     assert sum(key.startswith("boot:") for key in got) >= workers, out
     urls = [r.attributes["url"] for r in receiver.records if r.event_name == "didReceiveRequest"]
@@ -165,15 +167,7 @@ def test_celery_prefork_workers_deliver_when_the_worker_gets_sigterm(
     done = tmp_path / "done"
     done.mkdir()
     env = tree_env(receiver, protocol, PYTHONPATH=str(tmp_path))
-    enqueue = subprocess.run(
-        [sys.executable, "-c", f"import tasks\nfor i in range({REQUESTS}): tasks.job.delay(i)"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert enqueue.returncode == 0, enqueue.stderr
+    run_python(["-c", f"import tasks\nfor i in range({REQUESTS}): tasks.job.delay(i)"], env, tmp_path)
     args = [str(BIN / "celery"), "-A", "tasks", "worker", "--pool", "prefork", "-c", "2", "-l", "warning"]
     worker = start_tree(args, env, tmp_path)
     deadline = time.monotonic() + 60
@@ -211,13 +205,5 @@ def test_a_gevent_patched_app_delivers_and_exits(
 ) -> None:
     pytest.importorskip("gevent")
     script = write_script(tmp_path, "green.py", GEVENT_APP)
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        env=tree_env(receiver, protocol),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python([str(script)], tree_env(receiver, protocol), tmp_path)
     assert_exactly_once(receiver, [f"g{n}:{i}" for n in range(10) for i in range(10)], context=result.stderr)

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from process_tree import tree_env, write_script
+from process_tree import run_python, tree_env, write_script
 
 from otel_telemetry.receiver import OTLPReceiver
 from otel_telemetry.traps import find_traps
@@ -65,14 +65,7 @@ def test_a_gevent_patched_process_with_grpc_is_told_at_start_up(
     """
     script = write_script(tmp_path, "green.py", code)
     for protocol, told in (("grpc", True), ("http/protobuf", False)):
-        result = subprocess.run(
-            [sys.executable, str(script)],
-            env=tree_env(receiver, protocol),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
+        result = run_python([str(script)], tree_env(receiver, protocol))
         assert ("init_gevent()" in result.stderr) is told, result.stderr
 
 
