@@ -37,7 +37,7 @@ import json, sys, time
 import otel_telemetry
 
 endpoint, protocol, repeats, calls = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-t = otel_telemetry.Telemetry(endpoint=endpoint, protocol=protocol, schedule_delay_s=1.0)
+t = otel_telemetry.Telemetry(endpoint=endpoint, protocol=protocol)
 flushed = otel_telemetry.flushing(t, timeout_s=5.0)
 
 def plain():

@@ -99,7 +99,7 @@ def deliver_all() -> None:
 
     for instance in list(_instances):
         try:
-            instance.shutdown(instance.exit_timeout_s)
+            instance.shutdown(instance.delivery.exit_timeout_s)
         except Exception:  # the process is ending: log, never raise into its exit path
             logger.debug("otel-telemetry: error delivering before exit", exc_info=True)
 
@@ -112,7 +112,7 @@ def flush_all() -> bool:
     ok = True
     for instance in list(_instances):
         try:
-            ok = instance.flush(instance.exit_timeout_s) and ok
+            ok = instance.flush(instance.delivery.exit_timeout_s) and ok
         except Exception:
             logger.debug("otel-telemetry: error flushing", exc_info=True)
             ok = False

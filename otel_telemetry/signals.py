@@ -57,7 +57,7 @@ def install() -> bool:
 def _exit_budget() -> float:
     from .telemetry import _instances
 
-    return sum(instance.exit_timeout_s for instance in list(_instances)) + MARGIN_S
+    return sum(instance.delivery.exit_timeout_s for instance in list(_instances)) + MARGIN_S
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
