@@ -22,6 +22,7 @@ from .exporters import (
 from .mapping import to_payload
 from .ratelimit import ONCE_PER_DAY, RateLimit
 from .records import ReceivedRecord
+from .serverless import flushing
 from .settings import (
     BatchSettings,
     CatalogSettings,
@@ -64,6 +65,7 @@ __all__ = [
     "__version__",
     "configure",
     "flush",
+    "flushing",
     "get_default",
     "send",
     "shutdown",

@@ -13,6 +13,7 @@ from opentelemetry.metrics import MeterProvider
 from .catalog.model import Catalog
 from .event import Policy
 from .exporters.base import Exporter
+from .processes import fork_safe
 from .settings import (
     BatchSettings,
     CatalogSettings,
@@ -24,7 +25,7 @@ from .settings import (
 from .stats import TelemetryStats
 from .telemetry import DEFAULT_FLUSH_TIMEOUT_S, Telemetry
 
-_lock = threading.Lock()
+_lock = fork_safe(threading.Lock())
 _instance: Telemetry | None = None
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import _capture_hook
+from .processes import fork_safe
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -90,7 +91,7 @@ class Counters:
 
     def __init__(self) -> None:
         #: Held for every move between states, and while the pipeline pops from its queue.
-        self.lock = threading.RLock()
+        self.lock = fork_safe(threading.RLock())
         self.dropped: Counter[str] = Counter()
         self.taken = 0
         self.exported = 0

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
-from . import _capture_hook
+from . import _capture_hook, processes
 from . import settings as config
 from .catalog.model import Catalog
 from .encoding import BatchEncoder, EncodedBatch, resource_proto
@@ -34,6 +34,7 @@ from .identity import privacy_state_dir
 from .identity import project_id as resolve_project_id
 from .mapping import Mapper
 from .pipeline import BatchPipeline
+from .processes import fork_safe
 from .ratelimit import RateLimiter
 from .resources import ResourceCache
 from .selfmetrics import SelfMetrics, register_self_metrics
@@ -102,7 +103,7 @@ class Telemetry:
     ) -> None:
         # First: the spool's background sender (started below) may ask for the project id at once.
         self._project_id: str | None = None
-        self._lock = threading.Lock()
+        self._lock = fork_safe(threading.Lock())
         #: Identity and opt-out settings.
         self.privacy = _given(privacy, PrivacySettings, "privacy") or PrivacySettings.from_env()
         #: Why telemetry is off (``None`` when on): ``disabled=True`` or the user's environment.
@@ -323,7 +324,8 @@ class Telemetry:
         with self._lock:
             mapper = self._mapper
         if mapper is None:
-            built = self._build_mapper()
+            with processes.fork_waits():  # imports, detectors: a fork waits for them
+                built = self._build_mapper()
             with self._lock:
                 if self._mapper is None:
                     self._mapper = built
