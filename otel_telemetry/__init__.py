@@ -8,11 +8,30 @@ in ``LogRecord.event_name``) and exports it over OTLP, in the background.
 from __future__ import annotations
 
 from ._default import configure, flush, get_default, send, shutdown, stats
-from .config import ExporterSettings, PipelineSettings
+from .delivery import Backoff
 from .errors import TelemetryError
+from .event import CapturedEvent, NamedPolicy, Policy
+from .exporters import (
+    Exporter,
+    ExportResult,
+    InMemoryExporter,
+    LoggerProviderExporter,
+    OTLPExporter,
+    SdkExporter,
+)
 from .mapping import to_payload
-from .pipeline import Backoff
 from .ratelimit import ONCE_PER_DAY, RateLimit
+from .records import ReceivedRecord
+from .settings import (
+    BatchSettings,
+    CatalogSettings,
+    DeliverySettings,
+    ExporterSettings,
+    PrivacySettings,
+    RecordSettings,
+    ResourceSettings,
+    SpoolSettings,
+)
 from .stats import TelemetryStats
 from .telemetry import Telemetry
 from .version import __version__
@@ -20,9 +39,25 @@ from .version import __version__
 __all__ = [
     "ONCE_PER_DAY",
     "Backoff",
+    "BatchSettings",
+    "CapturedEvent",
+    "CatalogSettings",
+    "DeliverySettings",
+    "ExportResult",
+    "Exporter",
     "ExporterSettings",
-    "PipelineSettings",
+    "InMemoryExporter",
+    "LoggerProviderExporter",
+    "NamedPolicy",
+    "OTLPExporter",
+    "Policy",
+    "PrivacySettings",
     "RateLimit",
+    "ReceivedRecord",
+    "RecordSettings",
+    "ResourceSettings",
+    "SdkExporter",
+    "SpoolSettings",
     "Telemetry",
     "TelemetryError",
     "TelemetryStats",

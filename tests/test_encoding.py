@@ -33,7 +33,7 @@ def _reference_request(records: list[Any], scope: tuple[str, str]) -> Any:
         for r in group:
             log = scope_logs.log_records.add(
                 time_unix_nano=r.time_ns,
-                observed_time_unix_nano=r.time_ns,
+                observed_time_unix_nano=r.observed_time_ns or r.time_ns,
                 severity_number=SeverityNumber.SEVERITY_NUMBER_INFO,
                 severity_text="INFO",
                 event_name=r.name,
@@ -71,6 +71,7 @@ def _mapped_batches(draw: st.DrawFn) -> list[Any]:
         st.integers(0, 2**64 - 1),
         st.integers(0, 255),
         st.one_of(st.none(), st.text(max_size=5)),
+        st.integers(0, 2**64 - 1),
     )
     return draw(st.lists(records, max_size=8))
 

@@ -67,7 +67,11 @@ def test_exit_with_a_dead_collector_is_bounded_by_the_exit_timeout(receiver: OTL
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_delivers_its_own_events_and_not_the_parents(receiver: OTLPReceiver) -> None:
-    t = otel_telemetry.Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc", schedule_delay_s=30)
+    t = otel_telemetry.Telemetry(
+        endpoint=receiver.grpc_endpoint,
+        protocol="grpc",
+        batch=otel_telemetry.BatchSettings(schedule_delay_s=30),
+    )
     t.send("parent.before", {})
     assert t.flush(10)
     t.send("parent.queued", {})  # still queued at fork time: the parent's, not the child's
@@ -160,7 +164,7 @@ def test_an_existing_logger_provider_keeps_its_pipeline(receiver: OTLPReceiver) 
     provider.add_log_record_processor(
         BatchLogRecordProcessor(OTLPLogExporter(endpoint=receiver.grpc_endpoint, insecure=True))
     )
-    t = otel_telemetry.Telemetry(logger_provider=provider)
+    t = otel_telemetry.Telemetry(exporter=otel_telemetry.LoggerProviderExporter(provider))
     assert t.send(
         "didCreateEntry", {"eventProperties": {"model": "article"}, "groupProperties": {"db": "pg"}}
     )

@@ -127,7 +127,7 @@ def test_send_from_a_plain_install_reaches_a_real_receiver(plain_install: Path, 
         import otel_telemetry
 
         t = otel_telemetry.Telemetry(endpoint=sys.argv[1], protocol=sys.argv[2], service_name="plain",
-                                     catalog=sys.argv[3], catalog_mode="enforce")
+                                     catalog=otel_telemetry.CatalogSettings(sys.argv[3], mode="enforce"))
         assert t.send("didInstall", {"eventProperties": {}})
         assert not t.send("notInTheCatalog")
         assert t.flush(10)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from test_delivery import free_port, receiver_on, send_seq, seqs, spooled_records, telemetry
 
 import otel_telemetry
-from otel_telemetry import Telemetry
+from otel_telemetry import BatchSettings, DeliverySettings, PrivacySettings, SpoolSettings, Telemetry
 from otel_telemetry.receiver import Fault, OTLPReceiver
 
 DEAD_ENDPOINT = "http://127.0.0.1:1"  # nothing listens on port 1
@@ -21,7 +20,7 @@ DEAD_ENDPOINT = "http://127.0.0.1:1"  # nothing listens on port 1
 
 def test_drop_newest_refuses_events_while_the_queue_is_full_and_counts_each() -> None:
     port = free_port()
-    with telemetry(port, max_queue_size=50, max_export_batch_size=10) as t:
+    with telemetry(port, batch=BatchSettings(50, 10, 0.05)) as t:
         results = send_seq(t, 500)
         stats = t.stats()
         assert sum(results) == stats.accepted < 500
@@ -33,7 +32,7 @@ def test_drop_newest_refuses_events_while_the_queue_is_full_and_counts_each() ->
 
 def test_drop_oldest_accepts_every_event_and_evicts_the_oldest_queued() -> None:
     port = free_port()
-    with telemetry(port, max_queue_size=50, max_export_batch_size=10, overflow="drop_oldest") as t:
+    with telemetry(port, batch=BatchSettings(50, 10, 0.05, overflow="drop_oldest")) as t:
         assert all(send_seq(t, 500))
         stats = t.stats()
         assert stats.accepted == 500
@@ -50,7 +49,7 @@ def test_block_slows_the_caller_instead_of_dropping() -> None:
     with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
         rx.set_default_fault(Fault(hang_s=0.02))  # a slow collector that accepts everything
         with telemetry(
-            rx.grpc_port, max_queue_size=20, max_export_batch_size=10, overflow="block", block_timeout_s=30.0
+            rx.grpc_port, batch=BatchSettings(20, 10, 0.05, overflow="block", block_timeout_s=30.0)
         ) as t:
             assert all(send_seq(t, 300))
             assert t.flush(15.0)
@@ -60,9 +59,7 @@ def test_block_slows_the_caller_instead_of_dropping() -> None:
 
 def test_block_gives_up_after_its_timeout_and_counts_the_drop() -> None:
     port = free_port()
-    with telemetry(
-        port, max_queue_size=20, max_export_batch_size=10, overflow="block", block_timeout_s=0.05
-    ) as t:
+    with telemetry(port, batch=BatchSettings(20, 10, 0.05, overflow="block", block_timeout_s=0.05)) as t:
         results = send_seq(t, 40)
         assert not all(results)
         assert t.stats().dropped["queue_full"] == results.count(False)
@@ -88,7 +85,10 @@ def test_events_sent_while_the_collector_is_down_arrive_when_it_comes_back() -> 
         port = probe.grpc_port
     endpoint = f"http://127.0.0.1:{port}"
     t = otel_telemetry.Telemetry(
-        endpoint=endpoint, protocol="grpc", schedule_delay_s=0.05, backoff=otel_telemetry.Backoff(0.1, 0.3)
+        endpoint=endpoint,
+        protocol="grpc",
+        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.05),
+        delivery=otel_telemetry.DeliverySettings(backoff=otel_telemetry.Backoff(0.1, 0.3)),
     )
     for i in range(300):
         assert t.send("offline", {"eventProperties": {"i": i}})
@@ -108,8 +108,12 @@ def test_events_sent_while_the_collector_is_down_arrive_when_it_comes_back() -> 
 def test_flush_and_shutdown_return_within_their_timeouts_while_the_collector_is_down(
     tmp_path: Path, spooled: bool
 ) -> None:
-    options: dict[str, Any] = {"spool_dir": tmp_path} if spooled else {}
-    t = Telemetry(endpoint=f"http://127.0.0.1:{free_port()}", protocol="grpc", project_id="p", **options)
+    t = Telemetry(
+        endpoint=f"http://127.0.0.1:{free_port()}",
+        protocol="grpc",
+        privacy=PrivacySettings(project_id="p"),
+        delivery=DeliverySettings(spool=SpoolSettings(tmp_path) if spooled else None),
+    )
     assert all(send_seq(t, 100))
     started = time.monotonic()
     assert not t.flush(0.5)

@@ -4,18 +4,24 @@ collector with a private CA."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_delivery import send_seq, seqs, telemetry
-from test_faults import MODES, options_for
+from test_delivery import FAST, delivery, send_seq, seqs, telemetry
+from test_faults import MODES, spool_for
 
 import otel_telemetry
-from otel_telemetry import Backoff, Telemetry
+from otel_telemetry import (
+    Backoff,
+    BatchSettings,
+    DeliverySettings,
+    PrivacySettings,
+    SpoolSettings,
+    Telemetry,
+)
 from otel_telemetry.receiver import Fault, OTLPReceiver
 from otel_telemetry.spool.spool import REJECTED_DIR
 
@@ -30,13 +36,16 @@ def test_retry_after_on_503_then_429_is_honoured_then_all_arrive(
     receiver.faults.push(Fault(http_status=503, retry_after="2"))
     receiver.faults.push(Fault(http_status=429, retry_after="1"))
     endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
+    spool = spool_for(mode, tmp_path)
     t = Telemetry(
         endpoint=endpoint,
         protocol=protocol,
-        project_id="p",
-        schedule_delay_s=0.05,
-        backoff=Backoff(0.01, 0.05),  # if the hints were ignored, retries would come at once
-        **options_for(mode, tmp_path),
+        privacy=PrivacySettings(project_id="p"),
+        batch=FAST,
+        delivery=DeliverySettings(
+            backoff=Backoff(0.01, 0.05),  # if the hints were ignored, retries would come at once
+            spool=SpoolSettings(spool) if spool else None,
+        ),
     )
     try:
         assert all(send_seq(t, 50))
@@ -60,7 +69,11 @@ def test_a_permanent_rejection_is_not_retried_and_is_counted(
     tmp_path: Path, receiver: OTLPReceiver, mode: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     receiver.faults.push(Fault(http_status=400, message="bad data"))
-    with telemetry(receiver.grpc_port, max_export_batch_size=10, **options_for(mode, tmp_path)) as t:
+    with telemetry(
+        receiver.grpc_port,
+        batch=BatchSettings(max_export_batch_size=10, schedule_delay_s=0.05),
+        delivery=delivery(spool_for(mode, tmp_path)),
+    ) as t:
         assert all(send_seq(t, 10))
         assert not t.flush(10.0)  # the first batch was lost (counted)
         assert all(send_seq(t, 10, start=10))
@@ -82,8 +95,6 @@ def test_a_permanent_rejection_is_not_retried_and_is_counted(
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1 and localhost, made by the openssl command."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command")
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
@@ -124,7 +135,9 @@ def test_an_untrusted_certificate_is_refused_and_the_event_kept_for_retry(
 ) -> None:
     endpoint = tls_receiver.grpc_endpoint if protocol == "grpc" else tls_receiver.http_endpoint
     t = otel_telemetry.Telemetry(
-        endpoint=endpoint, protocol=protocol, backoff=otel_telemetry.Backoff(0.05, 0.1)
+        endpoint=endpoint,
+        protocol=protocol,
+        delivery=otel_telemetry.DeliverySettings(backoff=otel_telemetry.Backoff(0.05, 0.1)),
     )
     assert t.send("e")
     assert t.flush(1.0) is False  # the system CAs do not trust the self-signed certificate
