@@ -52,7 +52,12 @@ class StoredChoice:
     installation_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "by": self.by, "at": self.at, "installation_id": self.installation_id}
+        return {
+            "enabled": self.enabled,
+            "by": self.by,
+            "at": self.at,
+            "installation_id": self.installation_id,
+        }
 
 
 def app_dir_name(app: str) -> str:
@@ -94,7 +99,9 @@ class AppState:
         except FileNotFoundError:
             return StoredChoice()
         except OSError as exc:
-            logger.warning("otel-telemetry: cannot read %s (%s); treating it as no choice", self.choice_path, exc)
+            logger.warning(
+                "otel-telemetry: cannot read %s (%s); treating it as no choice", self.choice_path, exc
+            )
             return StoredChoice()
         try:
             data = json.loads(text)
@@ -107,7 +114,9 @@ class AppState:
                 installation_id=str(uuid.UUID(installation)) if isinstance(installation, str) else None,
             )
         except (ValueError, TypeError, AttributeError) as exc:
-            logger.warning("otel-telemetry: %s is damaged (%s); treating it as no choice", self.choice_path, exc)
+            logger.warning(
+                "otel-telemetry: %s is damaged (%s); treating it as no choice", self.choice_path, exc
+            )
             return StoredChoice()
 
     # -- writing (the telemetry command, consent.enable/disable/reset) -------------------------
@@ -123,7 +132,9 @@ class AppState:
         finally:
             os.close(fd)
 
-    def update(self, by: str, *, enabled: bool | None = None, new_installation_id: bool = False) -> StoredChoice:
+    def update(
+        self, by: str, *, enabled: bool | None = None, new_installation_id: bool = False
+    ) -> StoredChoice:
         """Record a choice (``enabled``) and/or a new installation id; returns what was stored.
 
         Raises ``OSError`` when the state directory cannot be written (the caller says so)."""

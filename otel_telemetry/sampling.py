@@ -53,7 +53,7 @@ class Sampler:
             return rate
         return 1.0 if name in self._lifecycle else self._default
 
-    def keep(self, name: str) -> Props | None | bool:
+    def keep(self, name: str) -> Props | bool:
         """False: sampled out (counted). True: kept, not sampled. Props: kept, stamp these."""
         rate = self.rate(name)
         if rate >= 1.0:

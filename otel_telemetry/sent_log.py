@@ -16,14 +16,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .records import ReceivedRecord
+if TYPE_CHECKING:
+    from .records import ReceivedRecord
 
 logger = logging.getLogger("otel_telemetry")
-
-#: ``ConsentSettings.sent_log`` may keep at most this many records.
-MAX_SENT_LOG = 10_000
 
 
 def _plain(value: Any) -> Any:
@@ -50,6 +48,8 @@ def record_entry(record: ReceivedRecord) -> dict[str, Any]:
 
 def entry_record(entry: dict[str, Any]) -> ReceivedRecord:
     """A kept entry back as a :class:`ReceivedRecord` (the fields a line shows)."""
+    from .records import ReceivedRecord
+
     return ReceivedRecord(
         event_name=str(entry.get("event_name", "")),
         attributes=dict(entry.get("attributes") or {}),

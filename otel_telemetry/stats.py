@@ -31,9 +31,14 @@ DROP_REASONS = {
     "rejected": "the collector permanently rejected the batch (e.g. HTTP 400)",
     "encode_error": "the batch could not be encoded",
     "internal_error": "an unexpected error inside otel-telemetry (please report it)",
+    "opted_out": "the app's user turned telemetry off (`telemetry disable`) before the event was sent",
     "catalog": "the event broke the event catalog in enforce mode (counts by violation type: "
     "Telemetry.catalog_policy.violations)",
 }
+
+
+#: Drops the app's users asked for: logged at INFO, not as a warning.
+EXPECTED_DROPS = frozenset({"opted_out"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ class TelemetryStats:
     recovered: int = 0
     #: Bytes of damaged spool data skipped (their events are counted as ``spool_corrupt`` drops).
     spool_corrupt_bytes: int = 0
+    #: Events left out by sampling (``SamplingSettings``), by event name: not drops.
+    sampled_out: dict[str, int] = field(default_factory=dict)
 
     @property
     def dropped_total(self) -> int:
@@ -86,7 +93,8 @@ class Counters:
             first = reason not in self._logged
             self._logged.add(reason)
         if first:
-            logger.warning(
+            logger.log(
+                logging.INFO if reason in EXPECTED_DROPS else logging.WARNING,
                 "otel-telemetry dropped %d event(s): %s (%s)%s; further drops of this kind are counted "
                 "in stats() but not logged",
                 count,

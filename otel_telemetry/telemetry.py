@@ -22,6 +22,9 @@ from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
 from . import settings as config
 from .catalog.model import Catalog
+from .consent_gate import ConsentExporter, ConsentGate, Notice
+from .consent_store import AppState, StoredChoice
+from .default_properties import merge_defaults
 from .encoding import BatchEncoder, resource_proto
 from .environment import default_attributes
 from .errors import TelemetryError
@@ -35,23 +38,30 @@ from .mapping import Mapper
 from .pipeline import BatchPipeline
 from .ratelimit import RateLimiter
 from .resources import ResourceCache
+from .sampling import Sampler
 from .selfmetrics import SelfMetrics, register_self_metrics
+from .sent_log import SentLog
 from .settings import (
     BatchSettings,
     CatalogSettings,
+    ConsentSettings,
+    DefaultProperties,
     DeliverySettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
+    SamplingSettings,
 )
 from .stats import Counters, TelemetryStats
 from .validation import Capturer
-from .values import AttrValue, flatten_into
+from .values import AttrValue, Props, flatten_into
 from .version import __version__
 
 logger = logging.getLogger("otel_telemetry")
 
 SCOPE_NAME = "otel_telemetry"
+#: The consent name of an app without a service name (the SDK's default service name).
+DEFAULT_APP = "unknown_service"
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
 
 _instances: weakref.WeakSet[Telemetry] = weakref.WeakSet()
@@ -97,6 +107,10 @@ class Telemetry:
         strict: bool | None = None,
         disabled: bool | None = None,
         self_metrics: MeterProvider | bool | None = None,
+        consent: ConsentSettings | None = None,
+        notice: str | None = None,
+        sampling: SamplingSettings | None = None,
+        default_properties: DefaultProperties | None = None,
     ) -> None:
         # First: the spool's background sender (started below) may ask for the project id at once.
         self._project_id: str | None = None
@@ -132,6 +146,19 @@ class Telemetry:
             if value:
                 self._explicit_resource[key] = value
         self._capturer = Capturer(strict=self._strict)
+        #: What the app's users decide and are told (``otel_telemetry.consent``).
+        self.consent = _consent_settings(consent, notice)
+        #: The name the users' choice is stored under: ``consent.app``, else the service name.
+        self.app = self.consent.app or resource.service_name or DEFAULT_APP
+        self._gate = self._consent_gate()
+        #: Per-event sampling.
+        self.sampling = _given(sampling, SamplingSettings, "sampling") or SamplingSettings()
+        s = self.sampling
+        self._sampler = Sampler(s.sample_rates, s.default_rate, s.lifecycle, s.seed) if s.active else None
+        #: Properties merged under every event's own.
+        self.default_properties = _given(default_properties, DefaultProperties, "default_properties")
+        d = self.default_properties
+        self._defaults = d.groups if d is not None and (d.event or d.user or d.group) else None
         self._policies = tuple(policies)
         if not isinstance(catalog, CatalogSettings):
             catalog = (
@@ -150,7 +177,16 @@ class Telemetry:
         self._counters = Counters()
         self._mapper: Mapper | None = None
         self._encoder = BatchEncoder(SCOPE_NAME, __version__)
-        self._pipeline = BatchPipeline(self._encode, self.exporter, self._counters, self.batch, self.delivery)
+        sent_log = (
+            SentLog(self._gate.state.sent_log_path, self.consent.sent_log) if self.consent.sent_log else None
+        )
+        self._pipeline = BatchPipeline(
+            self._encode,
+            ConsentExporter(self.exporter, self._gate, sent_log),
+            self._counters,
+            self.batch,
+            self.delivery,
+        )
         self._self_metrics: SelfMetrics | None = (
             register_self_metrics(self, self_metrics) if self_metrics and not self._disabled else None
         )
@@ -190,8 +226,19 @@ class Telemetry:
         input in strict mode. Why an event was dropped is counted in :meth:`stats` and logged
         once per kind.
         """
-        if self._disabled:
+        if self._disabled or not self._gate.allowed():
             return True
+        stamp: Props | None = None
+        if self._sampler is not None:
+            kept = self._sampler.keep(event_name)
+            if kept is False:
+                return True
+            if isinstance(kept, tuple):
+                stamp = kept
+        if self._defaults is not None:
+            event_properties, user_properties, group_properties = merge_defaults(
+                self._defaults, payload, event_properties, user_properties, group_properties
+            )
         try:
             event = self._capturer.capture(
                 event_name,
@@ -211,6 +258,8 @@ class Telemetry:
         except Exception as error:  # a bug of ours must not reach the host app
             self._counters.drop("internal_error", 1, repr(error))
             return False
+        if stamp is not None:
+            event = (*event[:10], stamp, event[11])
         if self._policies:
             view = as_captured(event)
             checked = self._apply_policies(view, event_name)
@@ -272,7 +321,10 @@ class Telemetry:
 
     def stats(self) -> TelemetryStats:
         """Counters of accepted, exported, retried and dropped (by reason) events."""
-        return self._pipeline.stats()
+        stats = self._pipeline.stats()
+        if self._sampler is not None:
+            stats = replace(stats, sampled_out=self._sampler.sampled_out())
+        return stats
 
     # -- identity and resource (built lazily, on the worker thread) --------------------------
 
@@ -312,6 +364,9 @@ class Telemetry:
                 self.project_id, config.ci_environ(), privacy_state_dir(privacy), privacy.disable_defaults
             )
         )
+        installation = self._gate.state.read().installation_id  # after `telemetry reset`
+        if installation and "app.installation.id" in defaults:
+            defaults["app.installation.id"] = installation
         detected = _detected_resource(self._explicit_resource)
         exporter = self.exporter
         provided: dict[str, AttrValue] = (
@@ -332,6 +387,28 @@ class Telemetry:
             on_invalid_property=self._counters.invalid_property,
         )
 
+    # -- consent ---------------------------------------------------------------------------------
+
+    def _consent_gate(self) -> ConsentGate:
+        state = AppState(privacy_state_dir(self.privacy), self.app)
+        text = self.consent.notice
+        return ConsentGate(
+            state,
+            opt_in=self.consent.opt_in,
+            interval_s=self.consent.check_interval_s,
+            notice=Notice(text, self.consent.notice_to, state) if text else None,
+            on_change=self._consent_changed,
+        )
+
+    def _consent_changed(self, before: StoredChoice, after: StoredChoice) -> None:
+        """A stored choice changed (this or another process): a new installation id is used
+        from the next batch on; a disable is enforced by the exporter wrapper."""
+        if before.installation_id != after.installation_id:
+            with self._lock:
+                self._mapper = None
+        if after.enabled is False and before.enabled is not False:
+            logger.info("otel-telemetry: telemetry for %s was turned off by its user", self.app)
+
     def __enter__(self) -> Telemetry:
         return self
 
@@ -341,6 +418,15 @@ class Telemetry:
     def __repr__(self) -> str:
         state = f"disabled ({self.disabled_reason})" if self._disabled else repr(self.exporter)
         return f"<Telemetry {state}>"
+
+
+def _consent_settings(consent: ConsentSettings | None, notice: str | None) -> ConsentSettings:
+    settings = _given(consent, ConsentSettings, "consent") or ConsentSettings.from_env()
+    if notice is None:
+        return settings
+    if settings.notice is not None:
+        raise TelemetryError("notice", "is given twice (notice= and consent=ConsentSettings(notice=...))")
+    return replace(settings, notice=notice)
 
 
 def _detected_resource(explicit: Mapping[str, AttrValue]) -> dict[str, AttrValue]:
