@@ -7,6 +7,7 @@ in ``LogRecord.event_name``) and exports it over OTLP, in the background.
 
 from __future__ import annotations
 
+from . import consent
 from ._default import configure, flush, get_default, send, shutdown, stats
 from .delivery import Backoff
 from .errors import TelemetryError
@@ -25,11 +26,14 @@ from .records import ReceivedRecord
 from .settings import (
     BatchSettings,
     CatalogSettings,
+    ConsentSettings,
+    DefaultProperties,
     DeliverySettings,
     ExporterSettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
+    SamplingSettings,
     SpoolSettings,
 )
 from .stats import TelemetryStats
@@ -42,6 +46,8 @@ __all__ = [
     "BatchSettings",
     "CapturedEvent",
     "CatalogSettings",
+    "ConsentSettings",
+    "DefaultProperties",
     "DeliverySettings",
     "ExportResult",
     "Exporter",
@@ -56,6 +62,7 @@ __all__ = [
     "ReceivedRecord",
     "RecordSettings",
     "ResourceSettings",
+    "SamplingSettings",
     "SdkExporter",
     "SpoolSettings",
     "Telemetry",
@@ -63,6 +70,7 @@ __all__ = [
     "TelemetryStats",
     "__version__",
     "configure",
+    "consent",
     "flush",
     "get_default",
     "send",

@@ -100,8 +100,10 @@ class ConsentGate:
             return self._allowed
         return self.refresh()
 
-    def refresh(self) -> bool:
-        """Look at ``consent.json`` now (one ``stat``; read only if it changed)."""
+    def refresh(self, show_notice: bool = True) -> bool:
+        """Look at ``consent.json`` now (one ``stat``; read only if it changed). The notice is
+        shown here (once) when sending is allowed, unless ``show_notice`` is False (the
+        ``telemetry`` commands: they send nothing)."""
         with self._lock:
             signature = self.state.signature()
             if signature != self._signature:
@@ -114,7 +116,7 @@ class ConsentGate:
                         self._on_change(previous, self.choice)
                     except Exception:
                         logger.exception("otel-telemetry: error applying a consent change")
-            if self._allowed and self._notice is not None:
+            if self._allowed and show_notice and self._notice is not None:
                 notice, self._notice = self._notice, None
                 notice.show_once()
             self._next = _monotonic() + self.interval_s
