@@ -119,7 +119,8 @@ class ConsentGate:
             if self._allowed and show_notice and self._notice is not None:
                 notice, self._notice = self._notice, None
                 notice.show_once()
-            self._next = _monotonic() + self.interval_s
+            # a notice still to show: the next send() looks again (and shows it first)
+            self._next = 0.0 if self._allowed and self._notice is not None else _monotonic() + self.interval_s
             return self._allowed
 
 
