@@ -24,6 +24,7 @@ import importlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,8 +66,9 @@ __all__ = [
     "status",
 ]
 
-#: How long ``disable`` waits for the optional last "opted out" event to be delivered.
-OPTED_OUT_FLUSH_S = 5.0
+#: How long ``disable`` waits for the optional last "opted out" event to be delivered, and
+#: for its own process to discard what it holds.
+OPTED_OUT_FLUSH_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ class ConsentChange:
         if self.opted_out_event_sent:
             out.append("A last event saying that telemetry was turned off was sent first.")
         if self.deleted_events or self.deleted_files:
-            out.append(f"Deleted {self.deleted_events} unsent event(s) in {len(self.deleted_files)} file(s).")
+            out.append(f"Deleted {self.deleted_events} unsent event(s).")
         if self.live_spools:
             out.append(
                 f"{len(self.live_spools)} running process(es) of {s.app} discard their unsent events "
@@ -376,16 +378,31 @@ def disable(
     event = a.consent.opted_out_event
     if t is not None and event and a.env_reason is None and t._gate.refresh(show_notice=False):
         sent = t.send(event) and t.flush(OPTED_OUT_FLUSH_S)
+    discarded = t.stats().dropped.get("opted_out", 0) if t is not None else 0
     _store(a, by, enabled=False)
+    if t is not None:
+        _wait_discarded(t, OPTED_OUT_FLUSH_S)
+        discarded = t.stats().dropped.get("opted_out", 0) - discarded
     purged = purge_spool(a.spool_dir, app) if a.spool_dir is not None else Purged()
     return ConsentChange(
         _status(a),
-        deleted_events=purged.events,
+        deleted_events=purged.events + discarded,
         deleted_files=tuple(purged.files),
         live_spools=tuple(purged.live),
         shared=tuple(purged.shared),
         opted_out_event_sent=sent,
     )
+
+
+def _wait_discarded(t: Telemetry, timeout_s: float) -> None:
+    """Let this process's own pipeline discard what it holds (its queue, the spool directories
+    it writes or adopted), which its exporter now refuses, before the command exits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        stats = t.stats()
+        if stats.queued == 0 and stats.spool_pending == 0:
+            return
+        time.sleep(0.02)
 
 
 def reset(

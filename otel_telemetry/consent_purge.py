@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .spool.frames import Frame, parse
-from .spool.segments import ACK_NAME, DIR_NAME, LOCK_NAME, SpoolDir
+from .spool.segments import ACK_NAME, DIR_NAME, LOCK_NAME, SUFFIX, SpoolDir, count_records
 from .spool.spool import REJECTED_DIR
 
 logger = logging.getLogger("otel_telemetry")
@@ -67,10 +67,26 @@ def _pending_frames(spool_dir: SpoolDir) -> list[Frame]:
     return frames
 
 
+def _unacknowledged(path: Path) -> int:
+    """Records a live process's spool directory still holds (read only: it is not ours)."""
+    try:
+        seq_text, offset_text = (path / ACK_NAME).read_text(encoding="ascii").split()
+        ack_seq, ack_offset = int(seq_text), int(offset_text)
+    except (OSError, ValueError):
+        ack_seq, ack_offset = 0, 0
+    total = 0
+    for segment in path.glob(f"*{SUFFIX}"):
+        seq = int(segment.name[: -len(SUFFIX)]) if segment.name[: -len(SUFFIX)].isdigit() else -1
+        if seq >= ack_seq:
+            total += count_records(segment, ack_offset if seq == ack_seq else 0)
+    return total
+
+
 def _purge_dir(path: Path, app: str, result: Purged) -> None:
     spool_dir = SpoolDir.adopt(path)
     if spool_dir is None:
-        result.live.append(path)
+        if _unacknowledged(path):
+            result.live.append(path)
         return
     try:
         services, records = _services(frame.payload for frame in _pending_frames(spool_dir))

@@ -408,6 +408,9 @@ class Telemetry:
                 self._mapper = None
         if after.enabled is False and before.enabled is not False:
             logger.info("otel-telemetry: telemetry for %s was turned off by its user", self.app)
+            pipeline = getattr(self, "_pipeline", None)  # None while __init__ runs
+            if pipeline is not None:
+                pipeline.wake()  # discard what is held now, not after a retry backoff
 
     def __enter__(self) -> Telemetry:
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -24,13 +25,14 @@ DOCUMENTED_STOP_S = 2.0
 
 
 def app_env(receiver: OTLPReceiver, **extra: str) -> dict[str, str]:
-    return dict(
+    env = dict(
         os.environ,
         OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
         OTEL_BLRP_SCHEDULE_DELAY="100",
-        **extra,
     )
+    env.update(extra)
+    return env
 
 
 def run(app: Path, receiver: OTLPReceiver, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -211,3 +213,28 @@ def test_show_prints_what_was_sent_as_tail_does(receiver: OTLPReceiver, app: Pat
     assert len(lines) == 2
     assert lines[-1].endswith(expected), lines
     assert len(lines[-1].split()[0]) == len("12:00:01.250")
+
+
+def test_disable_deletes_the_apps_spooled_unsent_events(receiver: OTLPReceiver, tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    with socket.socket() as probe:  # a port nobody listens on: the collector is down
+        probe.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    offline = {
+        "OTEL_TELEMETRY_SPOOL_DIR": str(spool),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": down,
+        "OTEL_TELEMETRY_EXIT_TIMEOUT": "3",
+    }
+    for task in ("a", "b", "c"):
+        ok(CLICK_APP, receiver, "run", task, **offline)
+    assert list(spool.rglob("*.seg")), "the events wait in the spool"
+    out = ok(CLICK_APP, receiver, "telemetry", "disable", **offline).stdout
+    # the three runs' events and the opted-out event the collector never got
+    assert "Deleted 4 unsent event(s)" in out, out
+    assert "running process" not in out
+    assert not [p for p in spool.rglob("*.seg") if p.stat().st_size], "no spooled event is left"
+    ok(CLICK_APP, receiver, "telemetry", "enable")
+    ok(CLICK_APP, receiver, "run", "after", OTEL_TELEMETRY_SPOOL_DIR=str(spool))
+    assert receiver.wait_for(1, timeout=10)
+    time.sleep(1.0)
+    assert [r.attributes.get("task") for r in receiver.records] == ["after"]
