@@ -87,8 +87,9 @@ class ConsentGate:
         self.interval_s = interval_s
         self._notice = notice
         self._on_change = on_change
-        self._next = 0.0  # the first send() checks
-        self._allowed = False
+        #: The cached answer and when to look again (monotonic); ``send()`` reads both inline.
+        self.next_check = 0.0  # the first send() checks
+        self.allowed_now = False
         self._signature: Signature | None = _UNREAD
         #: The stored choice as last read.
         self.choice = StoredChoice()
@@ -96,8 +97,8 @@ class ConsentGate:
 
     def allowed(self) -> bool:
         """The ``send()`` check: the cached answer, refreshed at most once per interval."""
-        if _monotonic() < self._next:
-            return self._allowed
+        if _monotonic() < self.next_check:
+            return self.allowed_now
         return self.refresh()
 
     def refresh(self, show_notice: bool = True) -> bool:
@@ -110,18 +111,19 @@ class ConsentGate:
                 self._signature = signature
                 previous = self.choice
                 self.choice = self.state.read() if signature is not None else StoredChoice()
-                self._allowed = decide(None, self.choice, self.opt_in)[0]
+                self.allowed_now = decide(None, self.choice, self.opt_in)[0]
                 if self.choice != previous and self._on_change is not None:
                     try:
                         self._on_change(previous, self.choice)
                     except Exception:
                         logger.exception("otel-telemetry: error applying a consent change")
-            if self._allowed and show_notice and self._notice is not None:
+            if self.allowed_now and show_notice and self._notice is not None:
                 notice, self._notice = self._notice, None
                 notice.show_once()
             # a notice still to show: the next send() looks again (and shows it first)
-            self._next = 0.0 if self._allowed and self._notice is not None else _monotonic() + self.interval_s
-            return self._allowed
+            pending = self.allowed_now and self._notice is not None
+            self.next_check = 0.0 if pending else _monotonic() + self.interval_s
+            return self.allowed_now
 
 
 def _record_count(request: bytes) -> int:

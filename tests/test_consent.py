@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from telemetry_helpers import telemetry_to
 
 from otel_telemetry import (
     ConsentSettings,
@@ -32,8 +33,6 @@ from otel_telemetry import (
 from otel_telemetry.consent_store import AppState, app_dir_name
 from otel_telemetry.receiver import OTLPReceiver
 from otel_telemetry.sampling import SAMPLE_RATE_ATTRIBUTE
-
-from telemetry_helpers import telemetry_to
 
 
 def binomial_two_sided_p(k: int, n: int, p: float) -> float:
