@@ -76,6 +76,26 @@ def test_sampling_keeps_a_binomially_plausible_share_and_stamps_the_rate(
     assert all(SAMPLE_RATE_ATTRIBUTE not in r.attributes for r in others)
 
 
+def test_the_insights_scale_sampled_counts_back(receiver: OTLPReceiver, tmp_path: Path) -> None:
+    from otel_telemetry.insights import open_source, trends
+    from otel_telemetry.store import EventStore
+
+    n = 1000
+    sampling = SamplingSettings(sample_rates={"didReceiveRequest": 0.25}, seed=11)
+    with telemetry_to(receiver, "http/protobuf", sampling=sampling) as t:
+        for _ in range(n):
+            t.send("didReceiveRequest")
+        t.send("didStart")
+        assert t.flush(10.0)
+    store = EventStore(tmp_path / "events.db")
+    store.add_records(receiver.records)
+    kept = sum(1 for r in receiver.records if r.event_name == "didReceiveRequest")
+    answer = trends(open_source(tmp_path / "events.db"), ["didReceiveRequest", "didStart"], since="2d")
+    totals = {series["event"]: series["total"] for series in answer["series"]}
+    assert totals == {"didReceiveRequest": kept * 4, "didStart": 1}
+    assert binomial_two_sided_p(kept, n, 0.25) > 0.001
+
+
 def test_the_same_seed_keeps_the_same_events() -> None:
     def kept(seed: int) -> list[int]:
         exporter = InMemoryExporter()
