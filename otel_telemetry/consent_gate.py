@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -70,6 +72,19 @@ class Notice:
 OnChange = Callable[[StoredChoice, StoredChoice], None]
 
 
+_gates: weakref.WeakSet[ConsentGate] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A lock held by another thread at ``fork()`` would stay held in the child forever."""
+    for gate in list(_gates):
+        gate._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class ConsentGate:
     """Is sending allowed for this app right now? (env opt-out is decided before, once)."""
 
@@ -94,6 +109,7 @@ class ConsentGate:
         #: The stored choice as last read.
         self.choice = StoredChoice()
         self._lock = threading.Lock()
+        _gates.add(self)
 
     def allowed(self) -> bool:
         """The ``send()`` check: the cached answer, refreshed at most once per interval."""

@@ -377,3 +377,24 @@ def test_the_record_of_sent_events_is_bounded_and_off_by_default(clean_environme
         lines = consent.show("kept", last=100, telemetry=t)
     assert len(AppState(clean_environment, "kept").sent_log_path.read_text().splitlines()) == 5
     assert [line.split("i=")[1].split()[0] for line in lines] == ["7", "8", "9", "10", "11"]
+
+
+def test_a_forked_child_obeys_the_stored_choice_too(receiver: OTLPReceiver) -> None:
+    with telemetry_to(receiver, "http/protobuf", consent=ConsentSettings(check_interval_s=0.1)) as t:
+        t.send("parent")
+        assert t.flush(10.0)
+        consent.disable("test-app")
+        pid = os.fork()
+        if pid == 0:  # the child: sends after the user disabled telemetry
+            code = 0
+            try:
+                time.sleep(0.2)
+                t.send("child")
+                t.flush(2.0)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+    time.sleep(0.5)
+    assert [r.event_name for r in receiver.records] == ["parent"]
