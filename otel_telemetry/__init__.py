@@ -7,7 +7,6 @@ in ``LogRecord.event_name``) and exports it over OTLP, in the background.
 
 from __future__ import annotations
 
-from . import consent
 from ._default import configure, flush, get_default, send, shutdown, stats
 from .delivery import Backoff
 from .errors import TelemetryError
@@ -78,3 +77,12 @@ __all__ = [
     "stats",
     "to_payload",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``otel_telemetry.consent`` is imported on first use (it is not on the sending path)."""
+    if name == "consent":
+        import importlib
+
+        return importlib.import_module(".consent", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

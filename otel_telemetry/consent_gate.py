@@ -12,7 +12,6 @@ the first check that finds sending allowed, before the first event is queued.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
@@ -26,7 +25,10 @@ from .consent_store import AppState, Signature, StoredChoice
 from .exporters.base import Exporter, ExportResult
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .sent_log import SentLog
+    from .settings import ConsentSettings
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -53,6 +55,8 @@ class Notice:
         self.text = text
         self._to = to
         self._state = state
+        import hashlib
+
         self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def show_once(self) -> None:
@@ -108,8 +112,35 @@ class ConsentGate:
         self._signature: Signature | None = _UNREAD
         #: The stored choice as last read.
         self.choice = StoredChoice()
+        self.sent_log_size = 0
         self._lock = threading.Lock()
         _gates.add(self)
+
+    @classmethod
+    def for_app(
+        cls, app: str, state_dir: Path, settings: ConsentSettings, on_change: OnChange | None = None
+    ) -> ConsentGate:
+        """The gate of ``app`` (its files under ``state_dir``) as ``settings`` configure it."""
+        state = AppState(state_dir, app)
+        notice = Notice(settings.notice, settings.notice_to, state) if settings.notice else None
+        gate = cls(
+            state,
+            opt_in=settings.opt_in,
+            interval_s=settings.check_interval_s,
+            notice=notice,
+            on_change=on_change,
+        )
+        gate.sent_log_size = settings.sent_log
+        return gate
+
+    def wrap(self, exporter: Exporter) -> ConsentExporter:
+        """``exporter`` behind this gate (and the record of sent events, when kept)."""
+        sent_log = None
+        if self.sent_log_size:
+            from .sent_log import SentLog
+
+            sent_log = SentLog(self.state.sent_log_path, self.sent_log_size)
+        return ConsentExporter(exporter, self, sent_log)
 
     def allowed(self) -> bool:
         """The ``send()`` check: the cached answer, refreshed at most once per interval."""

@@ -16,16 +16,12 @@ path may touch this module.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import logging
 import os
-import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -64,12 +60,25 @@ def app_dir_name(app: str) -> str:
     """``app`` as one safe directory name (percent-quoted; never ``.``/``..``, never hidden)."""
     if not isinstance(app, str) or not app.strip():
         raise ValueError("the app name must be a non-empty string")
-    name = quote(app, safe="")
+    name = "".join(
+        char
+        if char.isascii() and (char.isalnum() or char in "-_.")
+        else "".join(f"%{b:02X}" for b in char.encode())
+        for char in app
+    )
     return "%2E" + name[1:] if name.startswith(".") else name
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _new_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
 
 
 class AppState:
@@ -103,6 +112,9 @@ class AppState:
                 "otel-telemetry: cannot read %s (%s); treating it as no choice", self.choice_path, exc
             )
             return StoredChoice()
+        import json
+        import uuid
+
         try:
             data = json.loads(text)
             enabled = data.get("enabled")
@@ -122,8 +134,10 @@ class AppState:
     # -- writing (the telemetry command, consent.enable/disable/reset) -------------------------
 
     @contextlib.contextmanager
-    def _locked(self) -> Any:
+    def _locked(self) -> Iterator[None]:
         """Serialise read-modify-write of ``consent.json`` between processes."""
+        import fcntl
+
         self.directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -138,15 +152,17 @@ class AppState:
         """Record a choice (``enabled``) and/or a new installation id; returns what was stored.
 
         Raises ``OSError`` when the state directory cannot be written (the caller says so)."""
+        import json
+
         with self._locked():
             old = self.read()
             new = StoredChoice(
                 enabled=old.enabled if enabled is None else enabled,
                 by=by,
                 at=_now(),
-                installation_id=str(uuid.uuid4()) if new_installation_id else old.installation_id,
+                installation_id=_new_id() if new_installation_id else old.installation_id,
             )
-            tmp = self.directory / f".{CHOICE_NAME}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+            tmp = self.directory / f".{CHOICE_NAME}.{os.getpid()}.{_new_id()[:8]}"
             try:
                 tmp.write_text(json.dumps(new.to_json(), indent=2) + "\n", encoding="utf-8")
                 os.replace(tmp, self.choice_path)

@@ -14,9 +14,12 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .values import Props, freeze
+
+if TYPE_CHECKING:
+    from .settings import SamplingSettings
 
 #: The attribute stamped on each kept record of a sampled event.
 SAMPLE_RATE_ATTRIBUTE = "otel_telemetry.sample_rate"
@@ -25,13 +28,9 @@ SAMPLE_RATE_ATTRIBUTE = "otel_telemetry.sample_rate"
 class Sampler:
     """Decides per event; built once from ``SamplingSettings``."""
 
-    def __init__(
-        self,
-        rates: Mapping[str, float],
-        default_rate: float,
-        lifecycle: frozenset[str],
-        seed: int | None,
-    ) -> None:
+    def __init__(self, settings: SamplingSettings) -> None:
+        rates, default_rate = settings.sample_rates, settings.default_rate
+        lifecycle, seed = settings.lifecycle, settings.seed
         self._rates = {name: float(rate) for name, rate in rates.items() if name not in lifecycle}
         self._default = float(default_rate)
         self._lifecycle = lifecycle

@@ -15,16 +15,13 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
 from . import settings as config
 from .catalog.model import Catalog
-from .consent_gate import ConsentExporter, ConsentGate, Notice
-from .consent_store import AppState, StoredChoice
-from .default_properties import merge_defaults
 from .encoding import BatchEncoder, resource_proto
 from .environment import default_attributes
 from .errors import TelemetryError
@@ -38,9 +35,7 @@ from .mapping import Mapper
 from .pipeline import BatchPipeline
 from .ratelimit import RateLimiter
 from .resources import ResourceCache
-from .sampling import Sampler
 from .selfmetrics import SelfMetrics, register_self_metrics
-from .sent_log import SentLog
 from .settings import (
     BatchSettings,
     CatalogSettings,
@@ -56,6 +51,11 @@ from .stats import Counters, TelemetryStats
 from .validation import Capturer
 from .values import AttrValue, Props, flatten_into
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .consent_gate import ConsentGate
+    from .consent_store import StoredChoice
+    from .sampling import Sampler
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -151,15 +151,26 @@ class Telemetry:
         self.consent = _consent_settings(consent, notice)
         #: The name the users' choice is stored under: ``consent.app``, else the service name.
         self.app = self.consent.app or resource.service_name or DEFAULT_APP
-        self._gate = self._consent_gate()
+        from .consent_gate import ConsentGate
+
+        self._gate: ConsentGate = ConsentGate.for_app(
+            self.app, privacy_state_dir(self.privacy), self.consent, self._consent_changed
+        )
         #: Per-event sampling.
         self.sampling = _given(sampling, SamplingSettings, "sampling") or SamplingSettings()
-        s = self.sampling
-        self._sampler = Sampler(s.sample_rates, s.default_rate, s.lifecycle, s.seed) if s.active else None
+        self._sampler: Sampler | None = None
+        if self.sampling.active:
+            from .sampling import Sampler
+
+            self._sampler = Sampler(self.sampling)
         #: Properties merged under every event's own.
         self.default_properties = _given(default_properties, DefaultProperties, "default_properties")
         d = self.default_properties
         self._defaults = d.groups if d is not None and (d.event or d.user or d.group) else None
+        if self._defaults is not None:
+            from .default_properties import merge_defaults
+
+            self._merge_defaults = merge_defaults
         self._policies = tuple(policies)
         if not isinstance(catalog, CatalogSettings):
             catalog = (
@@ -178,12 +189,9 @@ class Telemetry:
         self._counters = Counters()
         self._mapper: Mapper | None = None
         self._encoder = BatchEncoder(SCOPE_NAME, __version__)
-        sent_log = (
-            SentLog(self._gate.state.sent_log_path, self.consent.sent_log) if self.consent.sent_log else None
-        )
         self._pipeline = BatchPipeline(
             self._encode,
-            ConsentExporter(self.exporter, self._gate, sent_log),
+            self._gate.wrap(self.exporter),
             self._counters,
             self.batch,
             self.delivery,
@@ -238,7 +246,7 @@ class Telemetry:
             if isinstance(kept, tuple):
                 stamp = kept
         if self._defaults is not None:
-            event_properties, user_properties, group_properties = merge_defaults(
+            event_properties, user_properties, group_properties = self._merge_defaults(
                 self._defaults, payload, event_properties, user_properties, group_properties
             )
         try:
@@ -390,17 +398,6 @@ class Telemetry:
         )
 
     # -- consent ---------------------------------------------------------------------------------
-
-    def _consent_gate(self) -> ConsentGate:
-        state = AppState(privacy_state_dir(self.privacy), self.app)
-        text = self.consent.notice
-        return ConsentGate(
-            state,
-            opt_in=self.consent.opt_in,
-            interval_s=self.consent.check_interval_s,
-            notice=Notice(text, self.consent.notice_to, state) if text else None,
-            on_change=self._consent_changed,
-        )
 
     def _consent_changed(self, before: StoredChoice, after: StoredChoice) -> None:
         """A stored choice changed (this or another process): a new installation id is used

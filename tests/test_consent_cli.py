@@ -224,6 +224,7 @@ def test_disable_deletes_the_apps_spooled_unsent_events(receiver: OTLPReceiver, 
         "OTEL_TELEMETRY_SPOOL_DIR": str(spool),
         "OTEL_EXPORTER_OTLP_ENDPOINT": down,
         "OTEL_TELEMETRY_EXIT_TIMEOUT": "3",
+        "OTEL_TELEMETRY_SPOOL_SYNC": "sync",  # send() returns once the event is on disk
     }
     for task in ("a", "b", "c"):
         ok(CLICK_APP, receiver, "run", task, **offline)
