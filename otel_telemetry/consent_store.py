@@ -104,7 +104,7 @@ class AppState:
     def read(self) -> StoredChoice:
         """The stored choice; a missing file is "nothing decided", an unreadable one is logged."""
         try:
-            text = self.choice_path.read_text(encoding="utf-8")
+            raw = self.choice_path.read_bytes()
         except FileNotFoundError:
             return StoredChoice()
         except OSError as exc:
@@ -116,7 +116,7 @@ class AppState:
         import uuid
 
         try:
-            data = json.loads(text)
+            data = json.loads(raw.decode("utf-8"))
             enabled = data.get("enabled")
             installation = data.get("installation_id")
             return StoredChoice(

@@ -398,3 +398,38 @@ def test_a_forked_child_obeys_the_stored_choice_too(receiver: OTLPReceiver) -> N
         assert os.WEXITSTATUS(status) == 0
     time.sleep(0.5)
     assert [r.event_name for r in receiver.records] == ["parent"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_any_content_of_the_choice_file_reads_as_a_choice_or_none(
+    tmp_path_factory: Any, content: bytes
+) -> None:
+    state = AppState(tmp_path_factory.mktemp("s"), "fuzz")
+    state.directory.mkdir(parents=True)
+    state.choice_path.write_bytes(content)
+    choice = state.read()
+    assert choice.enabled in (True, False, None)
+    assert choice.installation_id is None or len(choice.installation_id) == 36
+
+
+def test_concurrent_commands_never_leave_a_damaged_choice(clean_environment: Path, caplog: Any) -> None:
+    script = (
+        "import sys\n"
+        "from otel_telemetry import consent\n"
+        "for i in range(25):\n"
+        "    (consent.enable if i % 2 else consent.disable)('busy')\n"
+        "    if i % 5 == 0:\n"
+        "        consent.reset('busy')\n"
+    )
+    writers = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(3)]
+    state = AppState(clean_environment, "busy")
+    seen = set()
+    with caplog.at_level(logging.WARNING, logger="otel_telemetry"):
+        while any(w.poll() is None for w in writers):
+            seen.add(state.read().enabled)
+    assert all(w.wait(timeout=60) == 0 for w in writers)
+    assert "damaged" not in caplog.text and "cannot read" not in caplog.text
+    assert {True, False} <= seen
+    final = state.read()
+    assert final.enabled is False and final.installation_id is not None  # the last update is a disable
