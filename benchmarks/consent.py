@@ -52,7 +52,11 @@ out = {"send_us": min(samples), "file": otel_telemetry.__file__}
 gate = getattr(t, "_gate", None)
 if gate is not None:
     number = 200_000
-    out["gate_cached_ns"] = min(timeit.repeat(gate.allowed, number=number, repeat=5)) / number * 1e9
+    mono = time.monotonic
+    check = lambda: gate.allowed_now if mono() < gate.next_check else gate.refresh()  # as send() inlines it
+    empty = lambda: True
+    best = lambda f: min(timeit.repeat(f, number=number, repeat=7))
+    out["gate_cached_ns"] = (best(check) - best(empty)) / number * 1e9
     out["gate_refresh_us"] = min(timeit.repeat(gate.refresh, number=2000, repeat=5)) / 2000 * 1e6
     from otel_telemetry import SamplingSettings
     rates = SamplingSettings({p.EVENT_NAME: 0.000001}, seed=1)
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows = results["this tree"]
     for key, unit, label in (
-        ("gate_cached_ns", "ns", "consent gate, cached answer (every send)"),
+        ("gate_cached_ns", "ns", "consent check as send() inlines it, over an empty lambda (every send)"),
         ("gate_refresh_us", "µs", "consent gate, refresh: stat of consent.json (at most once a second)"),
         ("sampled_out_send_us", "µs", "send() of a sampled-out event"),
         ("opted_out_send_us", "µs", "send() while the user turned telemetry off"),
