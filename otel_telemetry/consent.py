@@ -94,6 +94,8 @@ class ConsentStatus:
     sent_log: Path | None = None
     sampling: tuple[str, ...] = ()
     default_properties: tuple[str, ...] = ()
+    #: Set when the environment (or the app's code) keeps telemetry off: what does.
+    forced_off_by: str | None = None
 
     def lines(self) -> list[str]:
         """The human-readable report, a line each."""
@@ -118,9 +120,14 @@ class ConsentStatus:
         out.append(
             f"Record of sent events: {self.sent_log}" if self.sent_log else "Record of sent events: not kept"
         )
-        out.append(
-            "Turn it off with: telemetry disable" if self.enabled else "Turn it on with: telemetry enable"
-        )
+        if self.forced_off_by == "disabled=True":
+            out.append("The app itself keeps telemetry off.")
+        elif self.forced_off_by:
+            out.append(f"Unset {self.forced_off_by.split('=')[0]} to let the stored choice decide.")
+        else:
+            out.append(
+                "Turn it off with: telemetry disable" if self.enabled else "Turn it on with: telemetry enable"
+            )
         return out
 
     def __str__(self) -> str:
@@ -143,6 +150,7 @@ class ConsentStatus:
             "sent_log": str(self.sent_log) if self.sent_log else None,
             "sampling": list(self.sampling),
             "default_properties": list(self.default_properties),
+            "forced_off_by": self.forced_off_by,
         }
 
 
@@ -336,6 +344,7 @@ def _status(a: _App) -> ConsentStatus:
         sent_log=a.state.sent_log_path if a.consent.sent_log else None,
         sampling=sampling,
         default_properties=defaults,
+        forced_off_by=a.env_reason,
     )
 
 

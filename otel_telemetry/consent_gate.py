@@ -38,6 +38,8 @@ _UNREAD: Signature = (-1, -1, -1)
 
 def decide(env_reason: str | None, choice: StoredChoice, opt_in: bool) -> tuple[bool, str]:
     """Whether telemetry is on, and what decided it (one sentence for ``telemetry status``)."""
+    if env_reason == "disabled=True":
+        return False, "the app turns it off in its code (Telemetry(disabled=True))"
     if env_reason is not None:
         return False, f"the environment variable {env_reason} turns it off (it wins over any stored choice)"
     if choice.enabled is not None:

@@ -433,3 +433,10 @@ def test_concurrent_commands_never_leave_a_damaged_choice(clean_environment: Pat
     assert {True, False} <= seen
     final = state.read()
     assert final.enabled is False and final.installation_id is not None  # the last update is a disable
+
+
+def test_status_names_the_apps_own_disabled_flag() -> None:
+    with Telemetry("off-in-code", exporter=InMemoryExporter(), disabled=True) as t:
+        status = consent.status("off-in-code", telemetry=t)
+    assert not status.enabled and "Telemetry(disabled=True)" in status.reason
+    assert "The app itself keeps telemetry off." in str(status)
