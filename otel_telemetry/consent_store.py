@@ -69,6 +69,20 @@ def app_dir_name(app: str) -> str:
     return "%2E" + name[1:] if name.startswith(".") else name
 
 
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created, with its directory) for the ``with`` body."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _now() -> str:
     import time
 
@@ -133,18 +147,9 @@ class AppState:
 
     # -- writing (the telemetry command, consent.enable/disable/reset) -------------------------
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
         """Serialise read-modify-write of ``consent.json`` between processes."""
-        import fcntl
-
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return file_lock(self.directory / LOCK_NAME)
 
     def update(
         self, by: str, *, enabled: bool | None = None, new_installation_id: bool = False

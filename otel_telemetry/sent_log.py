@@ -8,15 +8,14 @@ so that every process of the app can add to it). Nothing here runs on the ``send
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .consent_store import file_lock
 
 if TYPE_CHECKING:
     from .records import ReceivedRecord
@@ -76,16 +75,6 @@ class SentLog:
         self.path = path
         self.keep = keep
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.parent / ".sent.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
     def record(self, request: bytes, skip: int = 0) -> None:
         """Keep the records of one accepted serialised request (never raises: logged instead).
 
@@ -100,7 +89,7 @@ class SentLog:
             if skip:
                 records = records[: max(len(records) - skip, 0)]
             lines = [json.dumps(record_entry(r), ensure_ascii=False, default=str) for r in records]
-            with self._locked():
+            with file_lock(self.path.parent / ".sent.lock"):
                 kept = self._lines() + lines
                 tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
                 try:
