@@ -440,3 +440,20 @@ def test_status_names_the_apps_own_disabled_flag() -> None:
         status = consent.status("off-in-code", telemetry=t)
     assert not status.enabled and "Telemetry(disabled=True)" in status.reason
     assert "The app itself keeps telemetry off." in str(status)
+
+
+CATALOG = Path(__file__).resolve().parent.parent / "examples" / "telemetry-catalog.yaml"
+
+
+def test_status_lists_what_the_catalog_says_is_collected(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Telemetry("cms", exporter=InMemoryExporter(), catalog=str(CATALOG)) as t:
+        in_code = consent.status("cms", telemetry=t)
+    monkeypatch.setenv("OTEL_TELEMETRY_CATALOG", str(CATALOG))
+    from_env = consent.status("cms")
+    for status in (in_code, from_env):
+        assert status.collected[0].startswith("the events of the catalog")
+        [line] = [line for line in status.collected if line.startswith("- didCreateEntry:")]
+        assert "eventProperties.model" in line and "userProperties.role" in line
+    monkeypatch.setenv("OTEL_TELEMETRY_CATALOG", str(CATALOG.with_name("missing.yaml")))
+    broken = consent.status("cms")
+    assert "cannot be read" in broken.collected[0] and "missing.yaml" in broken.collected[0]
