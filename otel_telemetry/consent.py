@@ -288,9 +288,18 @@ def _collected(a: _App) -> tuple[str, ...]:
     lines = [f"the events of the catalog {catalog.source or catalog.title or ''}".rstrip() + ":"]
     for name, spec in sorted(catalog.events.items()):
         groups = catalog.properties_of(spec)
-        props = ", ".join(f"{group}.{prop}" for group, specs in groups.items() for prop in specs)
+        props = ", ".join(
+            f"{group}.{prop}" + _PII_NOTE.get(spec_.pii, "")
+            for group, specs in groups.items()
+            for prop, spec_ in specs.items()
+            if spec_.pii != "drop"
+        )
         lines.append(f"- {name}: {spec.description}" + (f" ({props})" if props else ""))
     return tuple(lines)
+
+
+#: How ``status`` marks a catalog property whose value never leaves the process as it is.
+_PII_NOTE = {"hash": " (hashed)"}
 
 
 def _facts(privacy: PrivacySettings) -> tuple[str, ...]:

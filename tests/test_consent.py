@@ -454,6 +454,7 @@ def test_status_lists_what_the_catalog_says_is_collected(monkeypatch: pytest.Mon
         assert status.collected[0].startswith("the events of the catalog")
         [line] = [line for line in status.collected if line.startswith("- didCreateEntry:")]
         assert "eventProperties.model" in line and "userProperties.role" in line
+        assert "userProperties.email (hashed)" in line
     monkeypatch.setenv("OTEL_TELEMETRY_CATALOG", str(CATALOG.with_name("missing.yaml")))
     broken = consent.status("cms")
     assert "cannot be read" in broken.collected[0] and "missing.yaml" in broken.collected[0]
