@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
+from . import _capture_hook
 from . import settings as config
 from .catalog.model import Catalog
 from .encoding import BatchEncoder, resource_proto
@@ -126,26 +127,32 @@ class Telemetry:
         self._strict = strict if strict is not None else config.strict_from_env()
         #: Where batches go.
         self.exporter = _exporter(exporter, endpoint, protocol, headers)
+        # OTEL_LOGS_EXPORTER=none (set by the pytest plugin for test sessions): accept, export nothing
+        self._discard = exporter is None and config.logs_exporter() == "none"
         #: The queue and its batches.
         self.batch = _given(batch, BatchSettings, "batch") or BatchSettings.from_env()
         #: Timeouts, retries and the optional spool.
         self.delivery = _given(delivery, DeliverySettings, "delivery") or DeliverySettings.from_env()
-        resource = _given(resource, ResourceSettings, "resource") or ResourceSettings.from_env()
+        given = _given(resource, ResourceSettings, "resource")
+        resource = given or ResourceSettings.from_env()
         if service_name is not None:
             resource = replace(resource, service_name=service_name)
         #: What the resource of every event says about the app.
         self.resource = resource
         #: Attribute limits, rate limits, the event name attribute.
         self.records = _given(records, RecordSettings, "records") or RecordSettings.from_env()
+        # Given in code, the resource settings rank above a LoggerProvider's resource; read from
+        # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES they rank as the SDK's resource, below it.
         self._explicit_resource: dict[str, AttrValue] = {}
-        flatten_into(self._explicit_resource, "", resource.attributes)
-        for key, value in (
-            ("service.name", resource.service_name),
-            ("service.version", resource.service_version),
-            ("deployment.environment.name", resource.environment),
+        self._env_resource: dict[str, AttrValue] = {}
+        flatten_into(self._explicit_resource if given else self._env_resource, "", resource.attributes)
+        for key, value, explicit in (
+            ("service.name", resource.service_name, given is not None or service_name is not None),
+            ("service.version", resource.service_version, True),
+            ("deployment.environment.name", resource.environment, True),
         ):
             if value:
-                self._explicit_resource[key] = value
+                (self._explicit_resource if explicit else self._env_resource)[key] = value
         self._capturer = Capturer(strict=self._strict)
         #: What the app's users decide and are told (``otel_telemetry.consent``).
         self.consent = _consent_settings(consent, notice)
@@ -279,10 +286,26 @@ class Telemetry:
         if self._limiter is not None and not self._limiter.allow(event_name):
             self._counters.drop("rate_limited", 1, event_name)
             return False
+        capture = _capture_hook.active
+        if capture is not None:  # a test is capturing: hand the event over, nothing is queued
+            return self._capture(capture, event)
+        if self._discard:
+            self._counters.drop("not_exported", 1, f"{config.LOGS_EXPORTER_ENV}=none")
+            return True
         if self._pipeline.submit(event):
             return True
         self._counters.drop("shutdown" if self._pipeline.closed else "queue_full")
         return False
+
+    def _capture(self, capture: _capture_hook.Sink, event: Event) -> bool:
+        """Encode one event as the worker would and give the request to the active capture."""
+        try:
+            request = self._encode([event], None)
+        except Exception as error:
+            self._counters.drop("encode_error", 1, repr(error))
+            return False
+        capture.record_request(request, self.base_resource)
+        return True
 
     def _apply_policies(self, event: CapturedEvent, event_name: str) -> CapturedEvent | None:
         """Run the policies in order; ``None`` (the drop counted) when one refuses the event."""
@@ -384,7 +407,7 @@ class Telemetry:
             if isinstance(exporter, LoggerProviderExporter)
             else {}
         )
-        return {**defaults, **detected, **provided, **self._explicit_resource}
+        return {**defaults, **detected, **self._env_resource, **provided, **self._explicit_resource}
 
     def _build_mapper(self) -> Mapper:
         r = self.records
@@ -464,8 +487,15 @@ def _exporter(
                 raise TelemetryError(
                     name, "cannot be combined with exporter= (configure the exporter instead)"
                 )
-        if not callable(getattr(exporter, "export", None)):
-            raise TelemetryError("exporter", f"must have an export(request, timeout_s) method: {exporter!r}")
+        missing = [
+            m for m in ("export", "force_flush", "shutdown") if not callable(getattr(exporter, m, None))
+        ]
+        if missing:
+            raise TelemetryError(
+                "exporter",
+                f"{exporter!r} has no {', '.join(missing)}(): an exporter implements export(request, "
+                "timeout_s); subclass otel_telemetry.Exporter for force_flush() and shutdown()",
+            )
         return exporter
     return OTLPExporter(
         config.ExporterSettings.from_env(protocol=protocol, endpoint=endpoint, headers=headers)
