@@ -84,7 +84,7 @@ _gates: weakref.WeakSet[ConsentGate] = weakref.WeakSet()
 def _after_fork_in_child() -> None:
     """A lock held by another thread at ``fork()`` would stay held in the child forever."""
     for gate in list(_gates):
-        gate._lock = threading.Lock()
+        gate._lock = threading.RLock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -115,7 +115,8 @@ class ConsentGate:
         #: The stored choice as last read.
         self.choice = StoredChoice()
         self.sent_log_size = 0
-        self._lock = threading.Lock()
+        # reentrant: a notice callback or an on_change hook may send() on this thread
+        self._lock = threading.RLock()
         _gates.add(self)
 
     @classmethod

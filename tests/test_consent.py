@@ -458,3 +458,14 @@ def test_status_lists_what_the_catalog_says_is_collected(monkeypatch: pytest.Mon
     monkeypatch.setenv("OTEL_TELEMETRY_CATALOG", str(CATALOG.with_name("missing.yaml")))
     broken = consent.status("cms")
     assert "cannot be read" in broken.collected[0] and "missing.yaml" in broken.collected[0]
+
+
+def test_a_notice_callback_may_send_an_event_itself() -> None:
+    exporter = InMemoryExporter()
+    holder: list[Telemetry] = []
+    settings = ConsentSettings(notice="we count", notice_to=lambda text: holder[0].send("noticeShown"))
+    with Telemetry("cb", exporter=exporter, consent=settings) as t:
+        holder.append(t)
+        t.send("first")
+        t.flush()
+    assert [r.event_name for r in exporter.records] == ["noticeShown", "first"]
