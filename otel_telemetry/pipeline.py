@@ -268,6 +268,14 @@ class BatchPipeline:
         if self._thread is None:
             self._start()
 
+    def wake(self) -> None:
+        """Cut every wait short now (the worker's, a retry backoff, the spool sender's): the
+        user turned telemetry off, and what is held should be discarded at once."""
+        self._wake.set()
+        self._delivery.wake()
+        if self._sender is not None:
+            self._sender.wake()
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None or self._closed:
