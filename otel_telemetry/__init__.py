@@ -22,14 +22,18 @@ from .exporters import (
 from .mapping import to_payload
 from .ratelimit import ONCE_PER_DAY, RateLimit
 from .records import ReceivedRecord
+from .serverless import flushing
 from .settings import (
     BatchSettings,
     CatalogSettings,
+    ConsentSettings,
+    DefaultProperties,
     DeliverySettings,
     ExporterSettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
+    SamplingSettings,
     SpoolSettings,
 )
 from .stats import TelemetryStats
@@ -42,6 +46,8 @@ __all__ = [
     "BatchSettings",
     "CapturedEvent",
     "CatalogSettings",
+    "ConsentSettings",
+    "DefaultProperties",
     "DeliverySettings",
     "ExportResult",
     "Exporter",
@@ -56,6 +62,7 @@ __all__ = [
     "ReceivedRecord",
     "RecordSettings",
     "ResourceSettings",
+    "SamplingSettings",
     "SdkExporter",
     "SpoolSettings",
     "Telemetry",
@@ -63,10 +70,21 @@ __all__ = [
     "TelemetryStats",
     "__version__",
     "configure",
+    "consent",
     "flush",
+    "flushing",
     "get_default",
     "send",
     "shutdown",
     "stats",
     "to_payload",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``otel_telemetry.consent`` is imported on first use (it is not on the sending path)."""
+    if name == "consent":
+        import importlib
+
+        return importlib.import_module(".consent", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -140,7 +140,7 @@ class Delivery:
                 rejected = min(max(result.rejected, 0), count)  # a server's count cannot exceed ours
                 self._counters.export(count - rejected, self._source)
                 if rejected:
-                    self.lose(rejected, "rejected", f"partial success: {result.error}")
+                    self.lose(rejected, result.drop_reason, f"partial success: {result.error}")
                 if attempt:
                     logger.info("otel-telemetry: export recovered after %d retries", attempt)
                 return "exported"

@@ -24,6 +24,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from . import processes  # first: its fork hooks run before ours in the child
 from .delivery import Delivery
 from .encoding import EncodedBatch
 from .event import Event
@@ -87,6 +88,11 @@ def _reset_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def live_pipelines() -> list[BatchPipeline]:
+    """Every pipeline of this process (for the exit and signal paths of ``processes``)."""
+    return list(_live)
 
 
 class BatchPipeline:
@@ -262,12 +268,22 @@ class BatchPipeline:
         if self._thread is None:
             self._start()
 
+    def wake(self) -> None:
+        """Cut every wait short now (the worker's, a retry backoff, the spool sender's): the
+        user turned telemetry off, and what is held should be discarded at once."""
+        self._wake.set()
+        self._delivery.wake()
+        if self._sender is not None:
+            self._sender.wake()
+
     def _start(self) -> None:
         with self._lock:
-            if self._thread is None and not self._closed:
-                thread = threading.Thread(target=self._run, name="otel-telemetry-export", daemon=True)
-                thread.start()
-                self._thread = thread
+            if self._thread is not None or self._closed:
+                return
+            thread = threading.Thread(target=self._run, name="otel-telemetry-export", daemon=True)
+            thread.start()
+            self._thread = thread
+        processes.on_sender_started()  # this process's exit (worker, SIGTERM) must deliver
 
     def _count_lost(self, count: int) -> None:
         with self._lost_lock:
@@ -356,6 +372,14 @@ class BatchPipeline:
             delivered = self._spool.pending()[0] == 0
             self._spool.close()
         return self._lost == lost_before and delivered and worker_done and sender_done
+
+    def wait_stopped(self, margin_s: float = 1.0) -> bool:
+        """Once ``shutdown()`` began elsewhere: wait for the worker to finish draining, at most
+        until that shutdown's deadline (plus ``margin_s``); True if it finished."""
+        thread, deadline = self._thread, self._draining_deadline
+        if thread is not None and deadline is not None and thread is not threading.current_thread():
+            thread.join(max(deadline + margin_s - time.monotonic(), 0.0))
+        return thread is None or not thread.is_alive()
 
     # -- worker side -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import _capture_hook
+from .processes import fork_safe
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -36,9 +37,14 @@ DROP_REASONS = {
     "methods raise); its batch-mates were sent",
     "too_large": "the event alone is larger than a request may be (the collector's message limit)",
     "internal_error": "an unexpected error inside otel-telemetry (please report it)",
+    "opted_out": "the app's user turned telemetry off (`telemetry disable`) before the event was sent",
     "catalog": "the event broke the event catalog in enforce mode (counts by violation type: "
     "Telemetry.catalog_policy.violations)",
 }
+
+
+#: Drops the app's users asked for: logged at INFO, not as a warning.
+EXPECTED_DROPS = frozenset({"opted_out"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class TelemetryStats:
     in_flight: int = 0
     #: Events ``send()`` refused (returned False for); each is also counted in ``dropped``.
     refused: int = 0
+    #: Events left out by sampling (``SamplingSettings``), by event name: not drops.
+    sampled_out: dict[str, int] = field(default_factory=dict)
 
     @property
     def dropped_total(self) -> int:
@@ -90,7 +98,7 @@ class Counters:
 
     def __init__(self) -> None:
         #: Held for every move between states, and while the pipeline pops from its queue.
-        self.lock = threading.RLock()
+        self.lock = fork_safe(threading.RLock())
         self.dropped: Counter[str] = Counter()
         self.taken = 0
         self.exported = 0
@@ -133,7 +141,8 @@ class Counters:
         if capture is not None:  # a test is capturing: it asserts on refused events too
             capture.record_drop(reason, detail)
         if first and reason != "not_exported":
-            logger.warning(
+            logger.log(
+                logging.INFO if reason in EXPECTED_DROPS else logging.WARNING,
                 "otel-telemetry dropped %d event(s): %s (%s)%s; further drops of this kind are counted "
                 "in stats() but not logged",
                 count,

@@ -15,12 +15,12 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
-from . import _capture_hook
+from . import _capture_hook, processes
 from . import settings as config
 from .catalog.model import Catalog
 from .encoding import BatchEncoder, EncodedBatch, resource_proto
@@ -34,29 +34,41 @@ from .identity import privacy_state_dir
 from .identity import project_id as resolve_project_id
 from .mapping import Mapper
 from .pipeline import BatchPipeline
+from .processes import fork_safe
 from .ratelimit import RateLimiter
 from .resources import ResourceCache
 from .selfmetrics import SelfMetrics, register_self_metrics
 from .settings import (
     BatchSettings,
     CatalogSettings,
+    ConsentSettings,
+    DefaultProperties,
     DeliverySettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
+    SamplingSettings,
 )
 from .stats import Counters, TelemetryStats
 from .unencodable import describe_error
 from .validation import Capturer
-from .values import AttrValue, flatten_into
+from .values import AttrValue, Props, flatten_into
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .consent_gate import ConsentGate
+    from .consent_store import StoredChoice
+    from .sampling import Sampler
 
 logger = logging.getLogger("otel_telemetry")
 
 SCOPE_NAME = "otel_telemetry"
+#: The consent name of an app without a service name (the SDK's default service name).
+DEFAULT_APP = "unknown_service"
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
 
 _instances: weakref.WeakSet[Telemetry] = weakref.WeakSet()
+_monotonic = time.monotonic
 
 
 @atexit.register
@@ -99,10 +111,14 @@ class Telemetry:
         strict: bool | None = None,
         disabled: bool | None = None,
         self_metrics: MeterProvider | bool | None = None,
+        consent: ConsentSettings | None = None,
+        notice: str | None = None,
+        sampling: SamplingSettings | None = None,
+        default_properties: DefaultProperties | None = None,
     ) -> None:
         # First: the spool's background sender (started below) may ask for the project id at once.
         self._project_id: str | None = None
-        self._lock = threading.Lock()
+        self._lock = fork_safe(threading.Lock())
         #: Identity and opt-out settings.
         self.privacy = _given(privacy, PrivacySettings, "privacy") or PrivacySettings.from_env()
         #: Why telemetry is off (``None`` when on): ``disabled=True`` or the user's environment.
@@ -140,6 +156,30 @@ class Telemetry:
             if value:
                 (self._explicit_resource if explicit else self._env_resource)[key] = value
         self._capturer = Capturer(strict=self._strict)
+        #: What the app's users decide and are told (``otel_telemetry.consent``).
+        self.consent = _consent_settings(consent, notice)
+        #: The name the users' choice is stored under: ``consent.app``, else the service name.
+        self.app = self.consent.app or resource.service_name or DEFAULT_APP
+        from .consent_gate import ConsentGate
+
+        self._gate: ConsentGate = ConsentGate.for_app(
+            self.app, privacy_state_dir(self.privacy), self.consent, self._consent_changed
+        )
+        #: Per-event sampling.
+        self.sampling = _given(sampling, SamplingSettings, "sampling") or SamplingSettings()
+        self._sampler: Sampler | None = None
+        if self.sampling.active:
+            from .sampling import Sampler
+
+            self._sampler = Sampler(self.sampling)
+        #: Properties merged under every event's own.
+        self.default_properties = _given(default_properties, DefaultProperties, "default_properties")
+        d = self.default_properties
+        self._defaults = d.groups if d is not None and (d.event or d.user or d.group) else None
+        if self._defaults is not None:
+            from .default_properties import merge_defaults
+
+            self._merge_defaults = merge_defaults
         self._policies = tuple(policies)
         if not isinstance(catalog, CatalogSettings):
             catalog = (
@@ -158,7 +198,13 @@ class Telemetry:
         self._counters = Counters()
         self._mapper: Mapper | None = None
         self._encoder = BatchEncoder(SCOPE_NAME, __version__)
-        self._pipeline = BatchPipeline(self._encode, self.exporter, self._counters, self.batch, self.delivery)
+        self._pipeline = BatchPipeline(
+            self._encode,
+            self._gate.wrap(self.exporter),
+            self._counters,
+            self.batch,
+            self.delivery,
+        )
         self._self_metrics: SelfMetrics | None = (
             register_self_metrics(self, self_metrics) if self_metrics and not self._disabled else None
         )
@@ -198,8 +244,20 @@ class Telemetry:
         input in strict mode. Why an event was dropped is counted in :meth:`stats` and logged
         once per kind.
         """
-        if self._disabled:
+        gate = self._gate  # the consent check, inlined: a clock read, a stat once a second
+        if self._disabled or not (gate.allowed_now if _monotonic() < gate.next_check else gate.refresh()):
             return True
+        stamp: Props | None = None
+        if self._sampler is not None:
+            kept = self._sampler.keep(event_name)
+            if kept is False:
+                return True
+            if isinstance(kept, tuple):
+                stamp = kept
+        if self._defaults is not None:
+            event_properties, user_properties, group_properties = self._merge_defaults(
+                self._defaults, payload, event_properties, user_properties, group_properties
+            )
         try:
             event = self._capturer.capture(
                 event_name,
@@ -219,6 +277,8 @@ class Telemetry:
         except Exception as error:  # a bug of ours must not reach the host app
             self._counters.refuse("internal_error", 1, describe_error(error))
             return False
+        if stamp is not None:
+            event = (*event[:10], stamp, event[11])
         if self._policies:
             view = as_captured(event)
             checked = self._apply_policies(view, event_name)
@@ -300,7 +360,10 @@ class Telemetry:
 
     def stats(self) -> TelemetryStats:
         """Counters of accepted, exported, retried and dropped (by reason) events."""
-        return self._pipeline.stats()
+        stats = self._pipeline.stats()
+        if self._sampler is not None:
+            stats = replace(stats, sampled_out=self._sampler.sampled_out())
+        return stats
 
     # -- identity and resource (built lazily, on the worker thread) --------------------------
 
@@ -323,7 +386,8 @@ class Telemetry:
         with self._lock:
             mapper = self._mapper
         if mapper is None:
-            built = self._build_mapper()
+            with processes.fork_waits():  # imports, detectors: a fork waits for them
+                built = self._build_mapper()
             with self._lock:
                 if self._mapper is None:
                     self._mapper = built
@@ -341,6 +405,9 @@ class Telemetry:
                 self.project_id, config.ci_environ(), privacy_state_dir(privacy), privacy.disable_defaults
             )
         )
+        installation = self._gate.state.read().installation_id  # after `telemetry reset`
+        if installation and "app.installation.id" in defaults:
+            defaults["app.installation.id"] = installation
         detected = _detected_resource(self._explicit_resource)
         exporter = self.exporter
         provided: dict[str, AttrValue] = (
@@ -361,6 +428,20 @@ class Telemetry:
             on_invalid_property=self._counters.invalid_property,
         )
 
+    # -- consent ---------------------------------------------------------------------------------
+
+    def _consent_changed(self, before: StoredChoice, after: StoredChoice) -> None:
+        """A stored choice changed (this or another process): a new installation id is used
+        from the next batch on; a disable is enforced by the exporter wrapper."""
+        if before.installation_id != after.installation_id:
+            with self._lock:
+                self._mapper = None
+        if after.enabled is False and before.enabled is not False:
+            logger.info("otel-telemetry: telemetry for %s was turned off by its user", self.app)
+            pipeline = getattr(self, "_pipeline", None)  # None while __init__ runs
+            if pipeline is not None:
+                pipeline.wake()  # discard what is held now, not after a retry backoff
+
     def __enter__(self) -> Telemetry:
         return self
 
@@ -370,6 +451,15 @@ class Telemetry:
     def __repr__(self) -> str:
         state = f"disabled ({self.disabled_reason})" if self._disabled else repr(self.exporter)
         return f"<Telemetry {state}>"
+
+
+def _consent_settings(consent: ConsentSettings | None, notice: str | None) -> ConsentSettings:
+    settings = _given(consent, ConsentSettings, "consent") or ConsentSettings.from_env()
+    if notice is None:
+        return settings
+    if settings.notice is not None:
+        raise TelemetryError("notice", "is given twice (notice= and consent=ConsentSettings(notice=...))")
+    return replace(settings, notice=notice)
 
 
 def _detected_resource(explicit: Mapping[str, AttrValue]) -> dict[str, AttrValue]:
