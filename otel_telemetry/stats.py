@@ -208,9 +208,9 @@ class Counters:
             return count
 
     def after_fork(self) -> None:
-        """In a child process: start from zero (what the parent held is the parent's)."""
-        with self.lock:
-            self.__init__()  # type: ignore[misc]
+        """In a child process: start from zero (what the parent held is the parent's). Takes no
+        lock: the child has one thread, and a lock held at the fork would never be released."""
+        self.__init__()  # type: ignore[misc]
 
     def invalid_property(self, field_name: str, rule: str) -> None:
         """A property was left out of an accepted event (lenient mode)."""

@@ -54,13 +54,18 @@ def _mapping(value: object, field: str) -> Mapping[str, Any] | None:
     try:
         return value or None
     except Exception as error:  # a mapping whose __len__ / __bool__ raises
-        raise TelemetryError(field, f"could not be read as a mapping ({_error(error)})") from None
+        raise _unreadable(field, error) from None
 
 
 def _group(value: object, field: str) -> Props | None:
     """The frozen copy of one property group; ``None`` for none or an empty one."""
-    if type(value) is dict:  # the common case, first
-        return _freeze(value, field) if value else None
+    if type(value) is dict:  # the common case, first, without a call more
+        if not value:
+            return None
+        try:
+            return freeze(value)
+        except Exception as error:  # e.g. resized by another thread while it was read
+            raise _unreadable(field, error) from None
     group = _mapping(value, field)
     return _freeze(group, field) if group else None
 
@@ -70,14 +75,16 @@ def _freeze(group: Mapping[str, Any], field: str) -> Props:
     try:
         return freeze(group)
     except Exception as error:
-        raise TelemetryError(field, f"could not be read as a mapping ({_error(error)})") from None
+        raise _unreadable(field, error) from None
 
 
-def _error(error: BaseException) -> str:
+def _unreadable(field: str, error: BaseException) -> TelemetryError:
+    """The error for a mapping that raised while it was read (its own methods, or a resize)."""
     try:
-        return printable(f"{type(error).__name__}: {error}")
+        cause = printable(f"{type(error).__name__}: {error}")
     except Exception:
-        return type(error).__name__
+        cause = type(error).__name__
+    return TelemetryError(field, f"could not be read as a mapping ({cause})")
 
 
 def _read_payload(payload: object) -> dict[Any, Any]:
@@ -87,7 +94,7 @@ def _read_payload(payload: object) -> dict[Any, Any]:
     try:
         return dict(payload.items())
     except Exception as error:
-        raise TelemetryError("payload", f"could not be read as a mapping ({_error(error)})") from None
+        raise _unreadable("payload", error) from None
 
 
 def _key_name(key: object) -> str:
@@ -101,7 +108,7 @@ def _merged(group: object, extra: object, field: str, extra_field: str) -> Props
     try:
         merged = {**first, **second} if first and second else first or second
     except Exception as error:
-        raise TelemetryError(field, f"could not be read as a mapping ({_error(error)})") from None
+        raise _unreadable(field, error) from None
     return _freeze(merged, field) if merged else None
 
 
