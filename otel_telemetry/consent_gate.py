@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from .consent_store import AppState, Signature, StoredChoice
 from .exporters.base import Exporter, ExportResult
+from .processes import fork_waits
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -140,8 +141,8 @@ class ConsentGate:
         """``exporter`` behind this gate (and the record of sent events, when kept)."""
         sent_log = None
         if self.sent_log_size:
-            from .sent_log import SentLog
-
+            with fork_waits():  # a lazy import: a fork must not inherit its held import lock
+                from .sent_log import SentLog
             sent_log = SentLog(self.state.sent_log_path, self.sent_log_size)
         return ConsentExporter(exporter, self, sent_log)
 

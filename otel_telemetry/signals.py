@@ -62,12 +62,25 @@ def _exit_budget() -> float:
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Deliver, then die of SIGTERM as if we had never been here."""
-    from .processes import deliver_all, wait_for_closing_senders
+    from .processes import defer_sigterm, deliver_all, main_thread_exiting, wait_for_closing_senders
+
+    if main_thread_exiting():
+        # We interrupted the main thread's own exit path (atexit, a multiprocessing finalizer),
+        # perhaps inside a lock the export thread needs: waiting here for that thread would wait
+        # on ourselves. Let the exit path finish its shutdown (bounded by its deadline); it dies
+        # of this SIGTERM when done.
+        defer_sigterm()
+        return
 
     # On a helper thread: the main thread may have been interrupted inside one of our locks.
     helper = threading.Thread(target=deliver_all, name="otel-telemetry-sigterm", daemon=True)
     helper.start()
     helper.join(_exit_budget())
     wait_for_closing_senders()  # an exit path we interrupted had begun a shutdown: let it finish
+    die_of_sigterm()
+
+
+def die_of_sigterm() -> None:
+    """Restore SIGTERM's default action and raise it: the process ends as SIGTERM would end it."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.raise_signal(signal.SIGTERM)

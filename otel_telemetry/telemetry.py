@@ -74,11 +74,7 @@ _monotonic = time.monotonic
 @atexit.register
 def _flush_at_exit() -> None:
     """A script that sends and exits still delivers: flush and stop every live instance."""
-    for instance in list(_instances):
-        try:
-            instance.shutdown(instance.delivery.exit_timeout_s)
-        except Exception:  # interpreter teardown: never raise here
-            logger.debug("otel-telemetry: error at exit", exc_info=True)
+    processes.deliver_all()
 
 
 class Telemetry:
@@ -160,8 +156,8 @@ class Telemetry:
         self.consent = _consent_settings(consent, notice)
         #: The name the users' choice is stored under: ``consent.app``, else the service name.
         self.app = self.consent.app or resource.service_name or DEFAULT_APP
-        from .consent_gate import ConsentGate
-
+        with processes.fork_waits():  # a lazy import: a fork must not inherit its held import lock
+            from .consent_gate import ConsentGate
         self._gate: ConsentGate = ConsentGate.for_app(
             self.app, privacy_state_dir(self.privacy), self.consent, self._consent_changed
         )
@@ -169,16 +165,16 @@ class Telemetry:
         self.sampling = _given(sampling, SamplingSettings, "sampling") or SamplingSettings()
         self._sampler: Sampler | None = None
         if self.sampling.active:
-            from .sampling import Sampler
-
+            with processes.fork_waits():
+                from .sampling import Sampler
             self._sampler = Sampler(self.sampling)
         #: Properties merged under every event's own.
         self.default_properties = _given(default_properties, DefaultProperties, "default_properties")
         d = self.default_properties
         self._defaults = d.groups if d is not None and (d.event or d.user or d.group) else None
         if self._defaults is not None:
-            from .default_properties import merge_defaults
-
+            with processes.fork_waits():
+                from .default_properties import merge_defaults
             self._merge_defaults = merge_defaults
         self._policies = tuple(policies)
         if not isinstance(catalog, CatalogSettings):
@@ -513,6 +509,6 @@ def _exporter(
 def _catalog_policy(settings: CatalogSettings, project_id: Callable[[], str], strict: bool) -> Policy | None:
     if settings.source is None and not settings.required:
         return None  # no catalog: the catalog package is not even imported
-    from .catalog.policy import catalog_policy
-
+    with processes.fork_waits():  # a lazy import: a fork must not inherit its held import lock
+        from .catalog.policy import catalog_policy
     return catalog_policy(settings, project_id, strict=strict)
