@@ -94,7 +94,8 @@ if hasattr(os, "register_at_fork"):
 
 
 def deliver_all() -> None:
-    """Shut down every live sender, each within its exit timeout: this process is ending."""
+    """Shut down every live sender, each within its exit timeout, and wait for shutdowns another
+    path began (a SIGTERM helper, a worker's finalizer): this process is ending."""
     from .telemetry import _instances  # not at import: telemetry imports this module
 
     for instance in list(_instances):
@@ -102,6 +103,7 @@ def deliver_all() -> None:
             instance.shutdown(instance.delivery.exit_timeout_s)
         except Exception:  # the process is ending: log, never raise into its exit path
             logger.debug("otel-telemetry: error delivering before exit", exc_info=True)
+    wait_for_closing_senders()
 
 
 def flush_all() -> bool:
