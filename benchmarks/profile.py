@@ -72,7 +72,7 @@ def rows() -> list[tuple[str, float]]:
     batch = [capturer.capture(name, payload, None, None, None, None, None) for _ in range(BATCH)]
     mapper, encoder = telemetry._current_mapper(), telemetry._encoder
     records = [mapper.map(event) for event in batch]
-    data = telemetry._encode(batch, None)
+    data = b"".join(request.payload for request in telemetry._encode(batch, None).requests)
     out.append(
         (
             "worker: prepare (one pass: map + encode to bytes)",

@@ -26,11 +26,14 @@ from .serverless import flushing
 from .settings import (
     BatchSettings,
     CatalogSettings,
+    ConsentSettings,
+    DefaultProperties,
     DeliverySettings,
     ExporterSettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
+    SamplingSettings,
     SpoolSettings,
 )
 from .stats import TelemetryStats
@@ -43,6 +46,8 @@ __all__ = [
     "BatchSettings",
     "CapturedEvent",
     "CatalogSettings",
+    "ConsentSettings",
+    "DefaultProperties",
     "DeliverySettings",
     "ExportResult",
     "Exporter",
@@ -57,6 +62,7 @@ __all__ = [
     "ReceivedRecord",
     "RecordSettings",
     "ResourceSettings",
+    "SamplingSettings",
     "SdkExporter",
     "SpoolSettings",
     "Telemetry",
@@ -64,6 +70,7 @@ __all__ = [
     "TelemetryStats",
     "__version__",
     "configure",
+    "consent",
     "flush",
     "flushing",
     "get_default",
@@ -72,3 +79,12 @@ __all__ = [
     "stats",
     "to_payload",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``otel_telemetry.consent`` is imported on first use (it is not on the sending path)."""
+    if name == "consent":
+        import importlib
+
+        return importlib.import_module(".consent", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,10 +17,13 @@ from .processes import fork_safe
 from .settings import (
     BatchSettings,
     CatalogSettings,
+    ConsentSettings,
+    DefaultProperties,
     DeliverySettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
+    SamplingSettings,
 )
 from .stats import TelemetryStats
 from .telemetry import DEFAULT_FLUSH_TIMEOUT_S, Telemetry
@@ -58,6 +61,10 @@ def configure(
     strict: bool | None = None,
     disabled: bool | None = None,
     self_metrics: MeterProvider | bool | None = None,
+    consent: ConsentSettings | None = None,
+    notice: str | None = None,
+    sampling: SamplingSettings | None = None,
+    default_properties: DefaultProperties | None = None,
 ) -> Telemetry:
     """Replace the default instance with ``Telemetry(...)`` of these arguments (the same ones).
 
@@ -80,6 +87,10 @@ def configure(
         strict=strict,
         disabled=disabled,
         self_metrics=self_metrics,
+        consent=consent,
+        notice=notice,
+        sampling=sampling,
+        default_properties=default_properties,
     )
     with _lock:
         old, _instance = _instance, new

@@ -15,15 +15,15 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
-from . import processes
+from . import _capture_hook, processes
 from . import settings as config
 from .catalog.model import Catalog
-from .encoding import BatchEncoder, resource_proto
+from .encoding import BatchEncoder, EncodedBatch, resource_proto
 from .environment import default_attributes
 from .errors import TelemetryError
 from .event import CapturedEvent, Event, Policy, as_captured, as_queued, drop_reason_of
@@ -41,32 +41,40 @@ from .selfmetrics import SelfMetrics, register_self_metrics
 from .settings import (
     BatchSettings,
     CatalogSettings,
+    ConsentSettings,
+    DefaultProperties,
     DeliverySettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
+    SamplingSettings,
 )
 from .stats import Counters, TelemetryStats
+from .unencodable import describe_error
 from .validation import Capturer
-from .values import AttrValue, flatten_into
+from .values import AttrValue, Props, flatten_into
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .consent_gate import ConsentGate
+    from .consent_store import StoredChoice
+    from .sampling import Sampler
 
 logger = logging.getLogger("otel_telemetry")
 
 SCOPE_NAME = "otel_telemetry"
+#: The consent name of an app without a service name (the SDK's default service name).
+DEFAULT_APP = "unknown_service"
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
 
 _instances: weakref.WeakSet[Telemetry] = weakref.WeakSet()
+_monotonic = time.monotonic
 
 
 @atexit.register
 def _flush_at_exit() -> None:
     """A script that sends and exits still delivers: flush and stop every live instance."""
-    for instance in list(_instances):
-        try:
-            instance.shutdown(instance.delivery.exit_timeout_s)
-        except Exception:  # interpreter teardown: never raise here
-            logger.debug("otel-telemetry: error at exit", exc_info=True)
+    processes.deliver_all()
 
 
 class Telemetry:
@@ -99,6 +107,10 @@ class Telemetry:
         strict: bool | None = None,
         disabled: bool | None = None,
         self_metrics: MeterProvider | bool | None = None,
+        consent: ConsentSettings | None = None,
+        notice: str | None = None,
+        sampling: SamplingSettings | None = None,
+        default_properties: DefaultProperties | None = None,
     ) -> None:
         # First: the spool's background sender (started below) may ask for the project id at once.
         self._project_id: str | None = None
@@ -113,27 +125,57 @@ class Telemetry:
         self._strict = strict if strict is not None else config.strict_from_env()
         #: Where batches go.
         self.exporter = _exporter(exporter, endpoint, protocol, headers)
+        # OTEL_LOGS_EXPORTER=none (set by the pytest plugin for test sessions): accept, export nothing
+        self._discard = exporter is None and config.logs_exporter() == "none"
         #: The queue and its batches.
         self.batch = _given(batch, BatchSettings, "batch") or BatchSettings.from_env()
         #: Timeouts, retries and the optional spool.
         self.delivery = _given(delivery, DeliverySettings, "delivery") or DeliverySettings.from_env()
-        resource = _given(resource, ResourceSettings, "resource") or ResourceSettings.from_env()
+        given = _given(resource, ResourceSettings, "resource")
+        resource = given or ResourceSettings.from_env()
         if service_name is not None:
             resource = replace(resource, service_name=service_name)
         #: What the resource of every event says about the app.
         self.resource = resource
         #: Attribute limits, rate limits, the event name attribute.
         self.records = _given(records, RecordSettings, "records") or RecordSettings.from_env()
+        # Given in code, the resource settings rank above a LoggerProvider's resource; read from
+        # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES they rank as the SDK's resource, below it.
         self._explicit_resource: dict[str, AttrValue] = {}
-        flatten_into(self._explicit_resource, "", resource.attributes)
-        for key, value in (
-            ("service.name", resource.service_name),
-            ("service.version", resource.service_version),
-            ("deployment.environment.name", resource.environment),
+        self._env_resource: dict[str, AttrValue] = {}
+        flatten_into(self._explicit_resource if given else self._env_resource, "", resource.attributes)
+        for key, value, explicit in (
+            ("service.name", resource.service_name, given is not None or service_name is not None),
+            ("service.version", resource.service_version, True),
+            ("deployment.environment.name", resource.environment, True),
         ):
             if value:
-                self._explicit_resource[key] = value
+                (self._explicit_resource if explicit else self._env_resource)[key] = value
         self._capturer = Capturer(strict=self._strict)
+        #: What the app's users decide and are told (``otel_telemetry.consent``).
+        self.consent = _consent_settings(consent, notice)
+        #: The name the users' choice is stored under: ``consent.app``, else the service name.
+        self.app = self.consent.app or resource.service_name or DEFAULT_APP
+        with processes.fork_waits():  # a lazy import: a fork must not inherit its held import lock
+            from .consent_gate import ConsentGate
+        self._gate: ConsentGate = ConsentGate.for_app(
+            self.app, privacy_state_dir(self.privacy), self.consent, self._consent_changed
+        )
+        #: Per-event sampling.
+        self.sampling = _given(sampling, SamplingSettings, "sampling") or SamplingSettings()
+        self._sampler: Sampler | None = None
+        if self.sampling.active:
+            with processes.fork_waits():
+                from .sampling import Sampler
+            self._sampler = Sampler(self.sampling)
+        #: Properties merged under every event's own.
+        self.default_properties = _given(default_properties, DefaultProperties, "default_properties")
+        d = self.default_properties
+        self._defaults = d.groups if d is not None and (d.event or d.user or d.group) else None
+        if self._defaults is not None:
+            with processes.fork_waits():
+                from .default_properties import merge_defaults
+            self._merge_defaults = merge_defaults
         self._policies = tuple(policies)
         if not isinstance(catalog, CatalogSettings):
             catalog = (
@@ -152,7 +194,13 @@ class Telemetry:
         self._counters = Counters()
         self._mapper: Mapper | None = None
         self._encoder = BatchEncoder(SCOPE_NAME, __version__)
-        self._pipeline = BatchPipeline(self._encode, self.exporter, self._counters, self.batch, self.delivery)
+        self._pipeline = BatchPipeline(
+            self._encode,
+            self._gate.wrap(self.exporter),
+            self._counters,
+            self.batch,
+            self.delivery,
+        )
         self._self_metrics: SelfMetrics | None = (
             register_self_metrics(self, self_metrics) if self_metrics and not self._disabled else None
         )
@@ -192,8 +240,20 @@ class Telemetry:
         input in strict mode. Why an event was dropped is counted in :meth:`stats` and logged
         once per kind.
         """
-        if self._disabled:
+        gate = self._gate  # the consent check, inlined: a clock read, a stat once a second
+        if self._disabled or not (gate.allowed_now if _monotonic() < gate.next_check else gate.refresh()):
             return True
+        stamp: Props | None = None
+        if self._sampler is not None:
+            kept = self._sampler.keep(event_name)
+            if kept is False:
+                return True
+            if isinstance(kept, tuple):
+                stamp = kept
+        if self._defaults is not None:
+            event_properties, user_properties, group_properties = self._merge_defaults(
+                self._defaults, payload, event_properties, user_properties, group_properties
+            )
         try:
             event = self._capturer.capture(
                 event_name,
@@ -208,11 +268,13 @@ class Telemetry:
         except TelemetryError as error:
             if self._strict:
                 raise
-            self._counters.drop("invalid", 1, str(error))
+            self._counters.refuse("invalid", 1, str(error))
             return False
         except Exception as error:  # a bug of ours must not reach the host app
-            self._counters.drop("internal_error", 1, repr(error))
+            self._counters.refuse("internal_error", 1, describe_error(error))
             return False
+        if stamp is not None:
+            event = (*event[:10], stamp, event[11])
         if self._policies:
             view = as_captured(event)
             checked = self._apply_policies(view, event_name)
@@ -220,12 +282,32 @@ class Telemetry:
                 return False
             event = as_queued(checked, event, view)
         if self._limiter is not None and not self._limiter.allow(event_name):
-            self._counters.drop("rate_limited", 1, event_name)
+            self._counters.refuse("rate_limited", 1, event_name)
             return False
+        capture = _capture_hook.active
+        if capture is not None:  # a test is capturing: hand the event over, nothing is queued
+            return self._capture(capture, event)
+        if self._discard:
+            self._counters.drop_accepted("not_exported", 1, f"{config.LOGS_EXPORTER_ENV}=none")
+            return True
         if self._pipeline.submit(event):
             return True
-        self._counters.drop("shutdown" if self._pipeline.closed else "queue_full")
+        self._counters.refuse("shutdown" if self._pipeline.closed else "queue_full")
         return False
+
+    def _capture(self, capture: _capture_hook.Sink, event: Event) -> bool:
+        """Encode one event as the worker would and give the request to the active capture."""
+        try:
+            requests, left_out = self._encode([event], None)
+        except Exception as error:
+            self._counters.refuse("encode_error", 1, describe_error(error))
+            return False
+        for reason, detail in left_out:  # the event cannot be sent: the test sees the drop
+            self._counters.refuse(reason, 1, detail)
+            return False
+        for request in requests:
+            capture.record_request(request.payload, self.base_resource)
+        return True
 
     def _apply_policies(self, event: CapturedEvent, event_name: str) -> CapturedEvent | None:
         """Run the policies in order; ``None`` (the drop counted) when one refuses the event."""
@@ -235,13 +317,13 @@ class Telemetry:
             except TelemetryError as error:
                 if self._strict:
                     raise
-                self._counters.drop("invalid", 1, str(error))
+                self._counters.refuse("invalid", 1, str(error))
                 return None
             except Exception as error:
-                self._counters.drop("internal_error", 1, repr(error))
+                self._counters.refuse("internal_error", 1, describe_error(error))
                 return None
             if checked is None:
-                self._counters.drop(drop_reason_of(policy), 1, event_name)
+                self._counters.refuse(drop_reason_of(policy), 1, event_name)
                 return None
             event = checked
         return event
@@ -274,7 +356,10 @@ class Telemetry:
 
     def stats(self) -> TelemetryStats:
         """Counters of accepted, exported, retried and dropped (by reason) events."""
-        return self._pipeline.stats()
+        stats = self._pipeline.stats()
+        if self._sampler is not None:
+            stats = replace(stats, sampled_out=self._sampler.sampled_out())
+        return stats
 
     # -- identity and resource (built lazily, on the worker thread) --------------------------
 
@@ -305,8 +390,9 @@ class Telemetry:
                 mapper = self._mapper
         return mapper
 
-    def _encode(self, batch: Sequence[Event], new_id: Callable[[], str] | None) -> bytes:
-        return self._encoder.encode_events(batch, self._mapper or self._current_mapper(), new_id)
+    def _encode(self, batch: Sequence[Event], new_id: Callable[[], str] | None) -> EncodedBatch:
+        mapper = self._mapper or self._current_mapper()
+        return self._encoder.encode_batch(batch, mapper, new_id, self.batch.max_request_bytes)
 
     def _base_attributes(self) -> dict[str, AttrValue]:
         privacy = self.privacy
@@ -315,6 +401,9 @@ class Telemetry:
                 self.project_id, config.ci_environ(), privacy_state_dir(privacy), privacy.disable_defaults
             )
         )
+        installation = self._gate.state.read().installation_id  # after `telemetry reset`
+        if installation and "app.installation.id" in defaults:
+            defaults["app.installation.id"] = installation
         detected = _detected_resource(self._explicit_resource)
         exporter = self.exporter
         provided: dict[str, AttrValue] = (
@@ -322,7 +411,7 @@ class Telemetry:
             if isinstance(exporter, LoggerProviderExporter)
             else {}
         )
-        return {**defaults, **detected, **provided, **self._explicit_resource}
+        return {**defaults, **detected, **self._env_resource, **provided, **self._explicit_resource}
 
     def _build_mapper(self) -> Mapper:
         r = self.records
@@ -335,6 +424,20 @@ class Telemetry:
             on_invalid_property=self._counters.invalid_property,
         )
 
+    # -- consent ---------------------------------------------------------------------------------
+
+    def _consent_changed(self, before: StoredChoice, after: StoredChoice) -> None:
+        """A stored choice changed (this or another process): a new installation id is used
+        from the next batch on; a disable is enforced by the exporter wrapper."""
+        if before.installation_id != after.installation_id:
+            with self._lock:
+                self._mapper = None
+        if after.enabled is False and before.enabled is not False:
+            logger.info("otel-telemetry: telemetry for %s was turned off by its user", self.app)
+            pipeline = getattr(self, "_pipeline", None)  # None while __init__ runs
+            if pipeline is not None:
+                pipeline.wake()  # discard what is held now, not after a retry backoff
+
     def __enter__(self) -> Telemetry:
         return self
 
@@ -344,6 +447,15 @@ class Telemetry:
     def __repr__(self) -> str:
         state = f"disabled ({self.disabled_reason})" if self._disabled else repr(self.exporter)
         return f"<Telemetry {state}>"
+
+
+def _consent_settings(consent: ConsentSettings | None, notice: str | None) -> ConsentSettings:
+    settings = _given(consent, ConsentSettings, "consent") or ConsentSettings.from_env()
+    if notice is None:
+        return settings
+    if settings.notice is not None:
+        raise TelemetryError("notice", "is given twice (notice= and consent=ConsentSettings(notice=...))")
+    return replace(settings, notice=notice)
 
 
 def _detected_resource(explicit: Mapping[str, AttrValue]) -> dict[str, AttrValue]:
@@ -379,8 +491,15 @@ def _exporter(
                 raise TelemetryError(
                     name, "cannot be combined with exporter= (configure the exporter instead)"
                 )
-        if not callable(getattr(exporter, "export", None)):
-            raise TelemetryError("exporter", f"must have an export(request, timeout_s) method: {exporter!r}")
+        missing = [
+            m for m in ("export", "force_flush", "shutdown") if not callable(getattr(exporter, m, None))
+        ]
+        if missing:
+            raise TelemetryError(
+                "exporter",
+                f"{exporter!r} has no {', '.join(missing)}(): an exporter implements export(request, "
+                "timeout_s); subclass otel_telemetry.Exporter for force_flush() and shutdown()",
+            )
         return exporter
     return OTLPExporter(
         config.ExporterSettings.from_env(protocol=protocol, endpoint=endpoint, headers=headers)
@@ -390,6 +509,6 @@ def _exporter(
 def _catalog_policy(settings: CatalogSettings, project_id: Callable[[], str], strict: bool) -> Policy | None:
     if settings.source is None and not settings.required:
         return None  # no catalog: the catalog package is not even imported
-    from .catalog.policy import catalog_policy
-
+    with processes.fork_waits():  # a lazy import: a fork must not inherit its held import lock
+        from .catalog.policy import catalog_policy
     return catalog_policy(settings, project_id, strict=strict)

@@ -15,6 +15,7 @@ import time
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from ..delivery import Delivery
+from ..encoding import DEFAULT_MAX_REQUEST_BYTES
 from .segments import Chunk
 from .spool import Spool
 
@@ -24,10 +25,19 @@ logger = logging.getLogger("otel_telemetry")
 class SpoolSender:
     """One background thread delivering spooled batches."""
 
-    def __init__(self, spool: Spool, delivery: Delivery, *, batch: int, delay_s: float) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        delivery: Delivery,
+        *,
+        batch: int,
+        delay_s: float,
+        max_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    ) -> None:
         self._spool = spool
         self._delivery = delivery
         self._batch = batch
+        self._max_bytes = max_bytes  # frames read together become one request: the collector's limit
         self._delay = delay_s
         self._idle = threading.Event()  # woken by flush() while waiting after an unexpected error
         self._thread: threading.Thread | None = None
@@ -54,26 +64,30 @@ class SpoolSender:
             return True
         thread.join(max(deadline - time.monotonic(), 0.0))
         if thread.is_alive():
-            self._delivery.interrupt()  # an attempt still in flight
-            thread.join(1.0)
+            # an attempt still in flight: gRPC cancels it, an HTTP request ends by its timeout;
+            # either way its batch stays on disk (not acknowledged) and shutdown goes on now
+            self._delivery.interrupt()
         return not thread.is_alive()
 
     def _run(self) -> None:
         delivery = self._delivery
-        while not delivery.past_deadline():
-            try:
-                chunk = self._spool.next_chunk(self._batch)
-                if chunk is None:
-                    if self._spool.finished:
-                        return
-                    self._spool.wait_for_work(self._batch, self._delay, 1.0)
-                    continue
-                if self._deliver(chunk) == "stopped":
-                    return  # the rest stays on disk
-            except Exception:  # never let the sender die: that would silently stop delivery
-                logger.exception("otel-telemetry: unexpected error in the spool sender")
-                self._idle.wait(1.0)
-                self._idle.clear()
+        try:
+            while not delivery.past_deadline():
+                try:
+                    chunk = self._spool.next_chunk(self._batch, self._max_bytes)
+                    if chunk is None:
+                        if self._spool.finished:
+                            return
+                        self._spool.wait_for_work(self._batch, self._delay, 1.0)
+                        continue
+                    if self._deliver(chunk) == "stopped":
+                        return  # the rest stays on disk
+                except Exception:  # never let the sender die: that would silently stop delivery
+                    logger.exception("otel-telemetry: unexpected error in the spool sender")
+                    self._idle.wait(1.0)
+                    self._idle.clear()
+        finally:
+            delivery.close()
 
     def _deliver(self, chunk: Chunk) -> str:
         delivery = self._delivery
@@ -93,7 +107,7 @@ class SpoolSender:
         done = delivery.deliver(
             chunk.payload, records, rejected_note="; the batch was moved to the spool's rejected/"
         )
-        if done == "exported":
+        if done == "exported" and not delivery.interrupted:  # given up: the next process sends it
             self._spool.ack(chunk)
         elif done == "rejected":
             self._spool.reject(chunk, delivery.last_error)
