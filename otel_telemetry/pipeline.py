@@ -524,4 +524,6 @@ class BatchPipeline:
         self._delivery.reset()
         self._counters.after_fork()
         self._closed = closed
+        if closed:
+            self._stopped.set()  # shut down before the fork: nothing to wait for in the child
         self._lost = 0
