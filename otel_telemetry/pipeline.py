@@ -145,6 +145,7 @@ class BatchPipeline:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._draining_deadline: float | None = None
+        self._stopped = threading.Event()  # set when shutdown() has returned
         # spool mode: the spool, its sender, and sync-mode bookkeeping (appended vs written)
         self._spool: Spool | None = None
         self._sender: SpoolSender | None = None
@@ -323,11 +324,17 @@ class BatchPipeline:
         """
         deadline = time.monotonic() + max(timeout_s, 0.0)
         with self._lock:
-            if self._closed:
-                return True
+            if self._closed:  # another thread's shutdown is under way: it finishes the job
+                return self.wait_stopped()
             self._closed = True
             self._draining_deadline = deadline
             thread = self._thread
+        try:
+            return self._shut_down(thread, deadline, timeout_s)
+        finally:
+            self._stopped.set()
+
+    def _shut_down(self, thread: threading.Thread | None, deadline: float, timeout_s: float) -> bool:
         lost_before = self._lost
         if self._spool is not None:
             self._spool.begin_close()  # the sender stops waiting for full batches
@@ -374,12 +381,12 @@ class BatchPipeline:
         return self._lost == lost_before and delivered and worker_done and sender_done
 
     def wait_stopped(self, margin_s: float = 1.0) -> bool:
-        """Once ``shutdown()`` began elsewhere: wait for the worker to finish draining, at most
-        until that shutdown's deadline (plus ``margin_s``); True if it finished."""
-        thread, deadline = self._thread, self._draining_deadline
-        if thread is not None and deadline is not None and thread is not threading.current_thread():
-            thread.join(max(deadline + margin_s - time.monotonic(), 0.0))
-        return thread is None or not thread.is_alive()
+        """Once ``shutdown()`` began (maybe on another thread): wait until it has returned, at
+        most until its deadline plus ``margin_s``; True if it had."""
+        deadline = self._draining_deadline
+        if deadline is None:
+            return self._stopped.is_set()
+        return self._stopped.wait(max(deadline + margin_s - time.monotonic(), 0.0))
 
     # -- worker side -------------------------------------------------------------------------
 
@@ -517,4 +524,6 @@ class BatchPipeline:
         self._delivery.reset()
         self._counters.after_fork()
         self._closed = closed
+        if closed:
+            self._stopped.set()  # shut down before the fork: nothing to wait for in the child
         self._lost = 0

@@ -93,50 +93,17 @@ if hasattr(os, "register_at_fork"):
     )
 
 
-#: How deep the main thread is in an exit path's shutdown (``deliver_all``), and whether a
-#: SIGTERM arrived meanwhile (its handler then lets that exit path finish, see ``signals``).
-_main_exit_depth = 0
-_sigterm_deferred = False
-
-
-def main_thread_exiting() -> bool:
-    """True while the main thread runs an exit path's shutdown (``atexit``, a finalizer)."""
-    return _main_exit_depth > 0
-
-
-def defer_sigterm() -> None:
-    """A SIGTERM interrupted the main thread's own exit path: die once that path is done."""
-    global _sigterm_deferred
-    _sigterm_deferred = True
-
-
 def deliver_all() -> None:
-    """Shut down every live sender, each within its exit timeout: this process is ending.
-
-    On the main thread a SIGTERM may interrupt this in the middle of a shutdown, holding one of
-    the locks the export thread needs; its handler then defers to this exit path (instead of
-    waiting on an export thread that waits on the interrupted frame), and the process dies of
-    that SIGTERM here, once every sender is done.
-    """
-    global _main_exit_depth
+    """Shut down every live sender, each within its exit timeout, and wait for shutdowns another
+    path began (a SIGTERM helper, a worker's finalizer): this process is ending."""
     from .telemetry import _instances  # not at import: telemetry imports this module
 
-    on_main = threading.current_thread() is threading.main_thread()
-    if on_main:
-        _main_exit_depth += 1
-    try:
-        for instance in list(_instances):
-            try:
-                instance.shutdown(instance.delivery.exit_timeout_s)
-            except Exception:  # the process is ending: log, never raise into its exit path
-                logger.debug("otel-telemetry: error delivering before exit", exc_info=True)
-    finally:
-        if on_main:
-            _main_exit_depth -= 1
-            if _main_exit_depth == 0 and _sigterm_deferred:
-                from .signals import die_of_sigterm
-
-                die_of_sigterm()
+    for instance in list(_instances):
+        try:
+            instance.shutdown(instance.delivery.exit_timeout_s)
+        except Exception:  # the process is ending: log, never raise into its exit path
+            logger.debug("otel-telemetry: error delivering before exit", exc_info=True)
+    wait_for_closing_senders()
 
 
 def flush_all() -> bool:

@@ -9,14 +9,16 @@ sender still held was lost. What a library may do, and what this module does:
   process through a normal exit (``atexit``, multiprocessing finalizers) that delivers, or
   through their own shutdown hooks (the ASGI middleware's ``lifespan`` shutdown).
 * On SIGTERM it shuts every sender down within its exit timeout (queued events go to the
-  collector, or to the spool when there is one), then restores ``SIG_DFL`` and raises SIGTERM
-  again, so the process still dies of SIGTERM: same exit status, same meaning for supervisors.
+  collector, or to the spool when there is one) on a helper thread, while the app goes on; then
+  it restores ``SIG_DFL`` and raises SIGTERM again, so the process still dies of SIGTERM: same
+  exit status, same meaning for supervisors.
 * An app that sets its own handler later simply replaces ours; ``OTEL_TELEMETRY_SIGTERM=false``
   keeps the library away from signals altogether.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
@@ -27,8 +29,10 @@ logger = logging.getLogger("otel_telemetry")
 
 ENV = "OTEL_TELEMETRY_SIGTERM"
 _FALSY = frozenset({"0", "false", "no", "off", "n", "f"})
-#: Added to the exit timeout: the shutdown runs on a helper thread joined for this long at most.
+#: Added to the exit timeouts: how long interpreter exit waits for a delivery SIGTERM began.
 MARGIN_S = 1.0
+_helper: threading.Thread | None = None
+_delivered = False
 
 
 def enabled() -> bool:
@@ -54,33 +58,60 @@ def install() -> bool:
     return True
 
 
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Start delivering on a helper thread and return at once; once it is done, the helper
+    signals again and this handler lets SIGTERM's default action end the process.
+
+    The handler never waits itself: it runs on the main thread between two bytecodes, possibly
+    inside one of our locks (a ``send()`` waking the export thread, an exit path's shutdown),
+    which the export thread may need to finish.
+    """
+    global _helper
+    if _delivered:
+        _die()
+        return
+    if _helper is not None:
+        return  # delivery under way: the helper signals again when it is done
+    helper = threading.Thread(target=_deliver_then_signal, name="otel-telemetry-sigterm", daemon=True)
+    budget = _exit_budget()
+    try:
+        helper.start()
+    except RuntimeError:  # the interpreter is shutting down: no thread can deliver
+        _die()
+        return
+    _helper = helper
+    # If the app's main thread ends meanwhile, interpreter exit waits for the delivery first
+    # (registered last, this runs before the other exit handlers).
+    atexit.register(helper.join, budget)
+
+
+def _deliver_then_signal() -> None:
+    global _delivered
+    from .processes import deliver_all
+
+    try:
+        deliver_all()  # every live sender, each within its exit timeout
+    finally:
+        _delivered = True
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _exit_budget() -> float:
     from .telemetry import _instances
 
     return sum(instance.delivery.exit_timeout_s for instance in list(_instances)) + MARGIN_S
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """Deliver, then die of SIGTERM as if we had never been here."""
-    from .processes import defer_sigterm, deliver_all, main_thread_exiting, wait_for_closing_senders
-
-    if main_thread_exiting():
-        # We interrupted the main thread's own exit path (atexit, a multiprocessing finalizer),
-        # perhaps inside a lock the export thread needs: waiting here for that thread would wait
-        # on ourselves. Let the exit path finish its shutdown (bounded by its deadline); it dies
-        # of this SIGTERM when done.
-        defer_sigterm()
-        return
-
-    # On a helper thread: the main thread may have been interrupted inside one of our locks.
-    helper = threading.Thread(target=deliver_all, name="otel-telemetry-sigterm", daemon=True)
-    helper.start()
-    helper.join(_exit_budget())
-    wait_for_closing_senders()  # an exit path we interrupted had begun a shutdown: let it finish
-    die_of_sigterm()
-
-
-def die_of_sigterm() -> None:
-    """Restore SIGTERM's default action and raise it: the process ends as SIGTERM would end it."""
+def _die() -> None:
+    """Die of SIGTERM as if we had never been here (same exit status)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.raise_signal(signal.SIGTERM)
+
+
+def _forget_after_fork() -> None:
+    global _helper, _delivered
+    _helper, _delivered = None, False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)

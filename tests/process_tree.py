@@ -114,11 +114,16 @@ def run_python(
 def signal_when_ready(process: subprocess.Popen[str], signum: int) -> str:
     """Wait for the process to print ``ready``, send it ``signum``; its output once it ended."""
     assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.strip() == "ready", line + process.communicate(timeout=10)[0]
+    before = []  # stdout and stderr are merged: a log line may come first
+    for line in process.stdout:
+        if line.strip() == "ready":
+            break
+        before.append(line)
+    else:
+        raise AssertionError("".join(before) + process.communicate(timeout=10)[0])
     process.send_signal(signum)
     out, _ = process.communicate(timeout=60)
-    return out
+    return "".join(before) + out
 
 
 def deliver_spool(receiver: OTLPReceiver, protocol: str, spool: str) -> str:
