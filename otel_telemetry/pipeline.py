@@ -33,6 +33,7 @@ from .settings import BatchSettings, DeliverySettings
 from .spool.sender import SpoolSender
 from .spool.spool import SPOOL_WRITE_DELAY_S, Position, Spool
 from .stats import Counters, TelemetryStats
+from .threads import background_thread
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -281,7 +282,7 @@ class BatchPipeline:
         with self._lock:
             if self._thread is not None or self._closed:
                 return
-            thread = threading.Thread(target=self._run, name="otel-telemetry-export", daemon=True)
+            thread = background_thread(self._run, "otel-telemetry-export")
             thread.start()
             self._thread = thread
         processes.on_sender_started()  # this process's exit (worker, SIGTERM) must deliver

@@ -25,6 +25,8 @@ import signal
 import threading
 from types import FrameType
 
+from .threads import background_thread
+
 logger = logging.getLogger("otel_telemetry")
 
 ENV = "OTEL_TELEMETRY_SIGTERM"
@@ -72,7 +74,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         return
     if _helper is not None:
         return  # delivery under way: the helper signals again when it is done
-    helper = threading.Thread(target=_deliver_then_signal, name="otel-telemetry-sigterm", daemon=True)
+    helper = background_thread(_deliver_then_signal, "otel-telemetry-sigterm")
     budget = _exit_budget()
     try:
         helper.start()
@@ -93,7 +95,10 @@ def _deliver_then_signal() -> None:
         deliver_all()  # every live sender, each within its exit timeout
     finally:
         _delivered = True
-        os.kill(os.getpid(), signal.SIGTERM)
+        # To the main thread: a process-wide signal may be taken by this thread instead, and a
+        # main thread blocked in C (a multiprocessing worker waiting on its task queue's lock,
+        # which Pool.terminate() holds) would then never run the handler, and never die.
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
 
 
 def _exit_budget() -> float:

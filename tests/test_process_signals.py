@@ -115,36 +115,3 @@ def test_with_a_synchronous_spool_even_sigkill_loses_nothing_accepted(
     assert process.returncode == -signal.SIGKILL, out
     later = deliver_spool(receiver, protocol, spool)
     assert_exactly_once(receiver, [f"queued:{i}" for i in range(100)], context=out + later)
-
-
-POOL_TERMINATE_ROUNDS = """
-import multiprocessing
-
-import otel_telemetry
-
-
-def job(key):
-    otel_telemetry.send("job", {"eventProperties": {"key": key}})
-
-
-if __name__ == "__main__":
-    otel_telemetry.send("job", {"eventProperties": {"key": "parent"}})
-    for round in range(8):  # with Pool() ends its workers with SIGTERM, often while they exit
-        with multiprocessing.get_context("fork").Pool(3) as pool:
-            pool.map(job, [f"round{round}:{i}" for i in range(12)], chunksize=1)
-"""
-
-
-@pytest.mark.parametrize("protocol", TRANSPORTS)
-def test_workers_terminated_while_they_exit_still_deliver(
-    receiver: OTLPReceiver, tmp_path: Path, protocol: str
-) -> None:
-    """``with Pool()`` sends SIGTERM to workers that are often already in their exit path (a
-    multiprocessing finalizer shutting the sender down on the main thread, maybe inside a lock
-    the export thread needs): the handler lets that path finish instead of waiting on it."""
-    script = write_script(tmp_path, "app.py", POOL_TERMINATE_ROUNDS)
-    result = run_python(
-        [str(script)], tree_env(receiver, protocol, OTEL_BLRP_SCHEDULE_DELAY="1000"), tmp_path
-    )
-    expected = ["parent", *(f"round{r}:{i}" for r in range(8) for i in range(12))]
-    assert_exactly_once(receiver, expected, context=result.stderr)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import _default
 from ..telemetry import Telemetry
+from ..threads import background_thread
 
 DAY_S = 86_400.0
 
@@ -66,7 +67,7 @@ class Heartbeat:
         """Start the background thread (once)."""
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="otel-telemetry-heartbeat", daemon=True)
+            self._thread = background_thread(self._run, "otel-telemetry-heartbeat")
             self._thread.start()
         return self
 

@@ -16,6 +16,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from ..delivery import Delivery
 from ..encoding import DEFAULT_MAX_REQUEST_BYTES
+from ..threads import background_thread
 from .segments import Chunk
 from .spool import Spool
 
@@ -45,7 +46,7 @@ class SpoolSender:
     def start(self) -> None:
         """Start the thread (once)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="otel-telemetry-spool-sender", daemon=True)
+            self._thread = background_thread(self._run, "otel-telemetry-spool-sender")
             self._thread.start()
 
     def wake(self) -> None:

@@ -1,0 +1,35 @@
+"""Background threads that leave signals to the app's main thread.
+
+A signal sent to the process goes to any one of its threads that does not block it. Python runs
+its handlers only on the main thread, and only once that thread wakes: if the kernel picks one
+of our threads while the main thread is blocked in C (a multiprocessing worker waiting on its
+task queue's lock, which ``Pool.terminate()`` holds for good), the handler never runs and the
+process never dies. Our threads therefore block the signals apps and servers handle, so those
+signals reach the main thread and interrupt what it waits on, as if we had no threads at all.
+Threads they start (gRPC's) inherit the mask.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+
+#: The asynchronous signals apps and servers install handlers for (never the synchronous
+#: ones such as SIGSEGV, which must reach the thread that caused them).
+_FOR_THE_MAIN_THREAD = frozenset(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD")
+    if hasattr(signal, name)
+)
+
+
+def background_thread(target: Callable[[], object], name: str) -> threading.Thread:
+    """A daemon thread running ``target`` with the app's signals blocked (not started)."""
+
+    def run() -> None:
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, _FOR_THE_MAIN_THREAD)
+        target()
+
+    return threading.Thread(target=run, name=name, daemon=True)
