@@ -178,7 +178,8 @@ class ConsentGate:
 
 
 def _record_count(request: bytes) -> int:
-    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    with fork_waits():  # a first import on the export thread: a fork must not inherit the lock
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
     parsed = ExportLogsServiceRequest.FromString(request)
     return sum(len(scope.log_records) for rl in parsed.resource_logs for scope in rl.scope_logs)
