@@ -51,6 +51,12 @@ def decide(env_reason: str | None, choice: StoredChoice, opt_in: bool) -> tuple[
     return True, "on by default (opt-out mode, no choice recorded)"
 
 
+def allowed_for(state_dir: Path, app: str, *, opt_in: bool = False) -> bool:
+    """One look at ``app``'s stored choice, for a process that sends on the app's behalf
+    without a gate of its own (a detached sender delivering what the app handed off)."""
+    return decide(None, AppState(state_dir, app).read(), opt_in)[0]
+
+
 class Notice:
     """The app's first-run notice: shown once per installation (per text) before the first event."""
 
