@@ -474,7 +474,9 @@ def test_a_notice_callback_may_send_an_event_itself() -> None:
 def test_a_one_shot_check_for_senders_acting_for_the_app(clean_environment: Path) -> None:
     from otel_telemetry.consent_gate import allowed_for
 
-    assert allowed_for(clean_environment, "agent") and not allowed_for(clean_environment, "agent", opt_in=True)
+    assert allowed_for(clean_environment, "agent") and not allowed_for(
+        clean_environment, "agent", opt_in=True
+    )
     consent.disable("agent")
     assert not allowed_for(clean_environment, "agent")
     consent.enable("agent")
