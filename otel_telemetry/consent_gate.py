@@ -51,6 +51,12 @@ def decide(env_reason: str | None, choice: StoredChoice, opt_in: bool) -> tuple[
     return True, "on by default (opt-out mode, no choice recorded)"
 
 
+def allowed_for(state_dir: Path, app: str, *, opt_in: bool = False) -> bool:
+    """One look at ``app``'s stored choice, for a process that sends on the app's behalf
+    without a gate of its own (a detached sender delivering what the app handed off)."""
+    return decide(None, AppState(state_dir, app).read(), opt_in)[0]
+
+
 class Notice:
     """The app's first-run notice: shown once per installation (per text) before the first event."""
 
@@ -178,7 +184,8 @@ class ConsentGate:
 
 
 def _record_count(request: bytes) -> int:
-    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    with fork_waits():  # a first import on the export thread: a fork must not inherit the lock
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
     parsed = ExportLogsServiceRequest.FromString(request)
     return sum(len(scope.log_records) for rl in parsed.resource_logs for scope in rl.scope_logs)

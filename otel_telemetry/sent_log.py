@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .consent_store import file_lock
+from .processes import fork_waits
 
 if TYPE_CHECKING:
     from .records import ReceivedRecord
@@ -81,9 +82,10 @@ class SentLog:
         ``skip``: records the collector refused in a partial success (which ones is not said,
         so the last ``skip`` are left out)."""
         try:
-            from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+            with fork_waits():  # first imports on the export thread: a fork must not inherit the lock
+                from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-            from .records import iter_records
+                from .records import iter_records
 
             records = list(iter_records(ExportLogsServiceRequest.FromString(request), "sent-log"))
             if skip:

@@ -469,3 +469,15 @@ def test_a_notice_callback_may_send_an_event_itself() -> None:
         t.send("first")
         t.flush()
     assert [r.event_name for r in exporter.records] == ["noticeShown", "first"]
+
+
+def test_a_one_shot_check_for_senders_acting_for_the_app(clean_environment: Path) -> None:
+    from otel_telemetry.consent_gate import allowed_for
+
+    assert allowed_for(clean_environment, "agent") and not allowed_for(
+        clean_environment, "agent", opt_in=True
+    )
+    consent.disable("agent")
+    assert not allowed_for(clean_environment, "agent")
+    consent.enable("agent")
+    assert allowed_for(clean_environment, "agent", opt_in=True)
