@@ -160,6 +160,10 @@ class BatchPipeline(Generic[P]):
         self._thread: threading.Thread | None = None
         self._closed = False
         self._draining_deadline: float | None = None
+        self._inflight: list[Event] | None = None  # the batch being exported (a hand-off takes it)
+        self._handed_off = False
+        #: After the exit handler: where ``submit`` sends events (``exit.late_send``).
+        self.late_sink: Callable[[Event], bool] | None = None
         # spool mode: the spool, its sender, and sync-mode bookkeeping (appended vs written)
         self._spool: Spool | None = None
         self._sender: SpoolSender | None = None
@@ -176,7 +180,8 @@ class BatchPipeline(Generic[P]):
         """Queue one event; False when it was refused (queue full per policy, or shut down)."""
         queue = self._queue
         if (len(queue) >= self._max_queue or self._closed) and not self._make_room():
-            return False
+            sink = self.late_sink
+            return sink(event) if sink is not None and self._closed else False
         if self._sync:
             return self._submit_sync(event)
         queue.append(event)
@@ -308,6 +313,41 @@ class BatchPipeline(Generic[P]):
             marker.lost_after = self._lost
         return marker.lost_after == marker.lost_before
 
+    def take_pending(self, wait_s: float = 0.02) -> list[Event]:
+        """Close, and return every event not yet exported (queued and in flight), for a hand-off.
+
+        The worker stops at once; a batch it is still sending (to a hanging collector) is
+        returned too, so it may arrive twice (at least once, never lost). Its events are no
+        longer counted by this pipeline: they left it.
+        """
+        with self._lock:
+            if self._closed:
+                return []
+            self._closed = self._handed_off = True
+            self._draining_deadline = time.monotonic()
+        self._stopping.set()
+        self._retry_wake.set()
+        idle = self._drain_lock.acquire(timeout=wait_s)
+        try:
+            taken: list[Event] = [] if idle else list(self._inflight or ())
+            in_flight = len(taken)
+            while self._queue:
+                try:
+                    item = self._queue.popleft()
+                except IndexError:
+                    break
+                if type(item) is _FlushMarker:
+                    item.done.set()
+                else:
+                    taken.append(item)  # type: ignore[arg-type]
+        finally:
+            if idle:
+                self._drain_lock.release()
+        self._counters.taken += len(taken) - in_flight  # accepted = taken + queued: still true
+        self._counters.handed_off += len(taken)
+        self._wake.set()
+        return taken
+
     def shutdown(self, timeout_s: float) -> bool:
         """Stop accepting, export what is queued within ``timeout_s``, then stop the worker.
 
@@ -408,7 +448,9 @@ class BatchPipeline(Generic[P]):
             self._counters.taken += len(batch)
             self._space.set()
             if batch:
+                self._inflight = batch
                 self._export(batch)
+                self._inflight = None
             if self._spool_open:
                 assert self._spool is not None
                 self._spool.commit()
@@ -429,6 +471,8 @@ class BatchPipeline(Generic[P]):
         return deadline is not None and self._spool is None and time.monotonic() >= deadline
 
     def _lose(self, count: int, reason: str, detail: str) -> None:
+        if self._handed_off and reason == "shutdown":
+            return  # the batch was handed off at exit: not lost
         self._count_lost(count)
         self._counters.drop(reason, count, detail)
 

@@ -26,6 +26,7 @@ DROP_REASONS = {
     "shutdown": "telemetry was shut down before the event could be exported",
     "rejected": "the collector permanently rejected the batch (e.g. HTTP 400)",
     "encode_error": "the batch could not be encoded",
+    "handoff_error": "at exit, the events could not be written to the hand-off area (docs/short-lived.md)",
     "internal_error": "an unexpected error inside otel-telemetry (please report it)",
     "catalog": "the event broke the event catalog in enforce mode (counts by violation type: "
     "Telemetry.catalog_policy.violations)",
@@ -50,6 +51,8 @@ class TelemetryStats:
     spool_bytes: int = 0
     #: Events found in the spool directories of earlier (dead or stopped) processes, to deliver.
     recovered: int = 0
+    #: Events handed off at exit to a detached sender (``docs/short-lived.md``).
+    handed_off: int = 0
 
     @property
     def dropped_total(self) -> int:
@@ -70,6 +73,7 @@ class Counters:
         self.evicted = 0  # accepted, then evicted from the queue by overflow="drop_oldest"
         self.spooled = 0
         self.recovered = 0
+        self.handed_off = 0
         self.spool_corrupt_bytes = 0
         self._logged: set[str] = set()
 
@@ -124,4 +128,5 @@ class Counters:
             spool_pending=spool_pending,
             spool_bytes=spool_bytes,
             recovered=self.recovered,
+            handed_off=self.handed_off,
         )

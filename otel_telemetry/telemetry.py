@@ -6,12 +6,11 @@ opt-out -> capture (validate, copy) -> rate limits -> queue. The worker thread t
 
 from __future__ import annotations
 
-import atexit
+import dataclasses
 import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from . import config
+from . import exit as _exit
 from .catalog.model import Catalog
 from .catalog.settings import catalog_policy_from_settings
 from .encoding import resource_proto
@@ -46,19 +46,6 @@ logger = logging.getLogger("otel_telemetry")
 
 SCOPE_NAME = "otel_telemetry"
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
-
-_instances: weakref.WeakSet[Telemetry] = weakref.WeakSet()
-
-
-@atexit.register
-def _flush_at_exit() -> None:
-    """A script that sends and exits still delivers: flush and stop every live instance."""
-    for instance in list(_instances):
-        try:
-            instance.shutdown(instance.exit_timeout_s)
-        except Exception:  # interpreter teardown: never raise here
-            logger.debug("otel-telemetry: error at exit", exc_info=True)
-
 
 class Telemetry:
     """A telemetry sender: ``send()`` events, ``flush()`` them, ``shutdown()`` at the end.
@@ -94,6 +81,7 @@ class Telemetry:
         max_export_batch_size: int | None = None,
         schedule_delay_s: float | None = None,
         exit_timeout_s: float | None = None,
+        exit: _exit.ExitSettings | None = None,
         max_resources: int = DEFAULT_MAX_RESOURCES,
         backoff: Backoff | None = None,
         policies: Sequence[Policy] = (),
@@ -211,7 +199,9 @@ class Telemetry:
             register_self_metrics(self, self_metrics) if self_metrics and not self._disabled else None
         )
         self.exit_timeout_s = p.exit_timeout_s
-        _instances.add(self)
+        #: What happens at exit (``docs/short-lived.md``).
+        self.exit_settings = exit if exit is not None else _exit.ExitSettings.from_env(env)
+        _exit.track(self)
         if self._disabled:
             logger.debug("otel-telemetry is disabled (%s): nothing will be sent", self.disabled_reason)
         elif d.spool is not None:  # last: the worker may use any of the above at once
@@ -301,7 +291,7 @@ class Telemetry:
 
     def shutdown(self, timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> bool:
         """Export what is queued (within ``timeout_s``) and stop; later sends return False."""
-        _instances.discard(self)
+        _exit.untrack(self)
         if self._disabled:
             return True
         ok = self._pipeline.shutdown(timeout_s)
@@ -315,6 +305,52 @@ class Telemetry:
     def stats(self) -> TelemetryStats:
         """Counters of accepted, exported, retried and dropped (by reason) events."""
         return self._pipeline.stats()
+
+    # -- exit (``exit.py``: hand-off of what is pending) -------------------------------------
+
+    @property
+    def can_hand_off(self) -> bool:
+        """True if pending events can go to a detached sender at exit (OTLP, no spool, enabled)."""
+        return not self._disabled and self._otlp_exporter is not None and self.delivery_settings.spool is None
+
+    def take_pending(self) -> list[Any]:
+        """Close, and return the events not yet exported (the exit handler hands them off)."""
+        return self._pipeline.take_pending()
+
+    def set_late_sink(self, sink: Any) -> None:
+        """After the exit handler: each ``send()`` goes to ``sink`` instead of being refused."""
+        self._pipeline.late_sink = sink
+
+    def count_handoff(self, count: int, *, late: bool, error: str | None = None) -> None:
+        """``count`` events were handed off (``late``: sent after the exit handler), or failed to be."""
+        counters = self._counters
+        if late:
+            counters.taken += count
+        if error is None:
+            if late:
+                counters.handed_off += count
+            return
+        if not late:
+            counters.handed_off -= count
+        self._pipeline._count_lost(count)
+        counters.drop("handoff_error", count, error)
+
+    def handoff_exporter_settings(self) -> dict[str, Any]:
+        """The exporter settings as plain data, for the detached sender."""
+        return {**dataclasses.asdict(self.exporter_settings), "headers": dict(self.exporter_settings.headers)}
+
+    def handoff_encoding_settings(self) -> dict[str, Any]:
+        """What the detached sender needs to encode events as this instance would."""
+        return {
+            "telemetry": {
+                "resource_attributes": dict(self._explicit_resource),
+                "project_id": self.project_id,
+                "event_name_attribute": self._event_name_attribute,
+                "disable_defaults": sorted(self._disabled_defaults),
+                "max_resources": self._max_resources,
+            },
+            "event_ids": self.delivery_settings.event_ids,
+        }
 
     # -- identity and resource (built lazily, on the worker thread) --------------------------
 

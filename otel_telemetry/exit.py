@@ -1,0 +1,236 @@
+"""What happens to pending events when the program exits (``docs/short-lived.md``).
+
+One ``atexit`` handler, registered when otel-telemetry is imported, treats every live
+``Telemetry`` (and the pipelines of dropped ones still draining) by its exit mode:
+
+- ``handoff``: the events still pending are written to the hand-off area and a detached sender
+  process delivers them (:mod:`otel_telemetry.handoff`); the program exits at once.
+- ``flush``: the pre-existing behaviour: deliver within ``exit_timeout_s`` (5 s), then stop.
+- ``auto`` (the default): ``handoff`` in a short-lived program (its process started less than
+  :data:`SHORT_LIVED_S` ago), ``flush`` in a long-running one.
+
+``atexit`` runs handlers last-registered first, so an app's handler registered after the import
+runs before ours (its events are still pending, and handed off with the rest); one registered
+before the import runs after ours: its ``send()`` is then handed off on its own, at once
+(:func:`late_send`), instead of being refused.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import TelemetryError
+
+if TYPE_CHECKING:
+    from .telemetry import Telemetry
+
+logger = logging.getLogger("otel_telemetry")
+
+ExitMode = Literal["auto", "handoff", "flush"]
+EXIT_MODES: tuple[ExitMode, ...] = ("auto", "handoff", "flush")
+#: ``auto``: a process younger than this at exit is short-lived (a command-line tool).
+SHORT_LIVED_S = 300.0
+
+DEFAULT_HANDOFF_LIFETIME_S = 60.0
+DEFAULT_HANDOFF_MAX_AGE_S = 7 * 24 * 3600.0
+DEFAULT_HANDOFF_MAX_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ExitSettings:
+    """What happens at exit (``OTEL_TELEMETRY_EXIT``, ``OTEL_TELEMETRY_HANDOFF_*``)."""
+
+    mode: ExitMode = "auto"
+    #: Root of the hand-off areas; None: ``<state dir>/handoff``.
+    handoff_dir: Path | None = None
+    #: A detached sender stops this long after it started, delivered or not.
+    handoff_lifetime_s: float = DEFAULT_HANDOFF_LIFETIME_S
+    #: Handed-off events older than this are dropped (counted in ``sender.log``).
+    handoff_max_age_s: float = DEFAULT_HANDOFF_MAX_AGE_S
+    #: Cap of one area on disk; the oldest directories over it are dropped.
+    handoff_max_bytes: int = DEFAULT_HANDOFF_MAX_BYTES
+
+    def __post_init__(self) -> None:
+        if self.mode not in EXIT_MODES:
+            raise TelemetryError("exit mode", f"must be one of {', '.join(EXIT_MODES)}, not {self.mode!r}")
+        for name in ("handoff_lifetime_s", "handoff_max_age_s"):
+            if not getattr(self, name) > 0:
+                raise TelemetryError(name, "must be > 0")
+        if self.handoff_max_bytes <= 0:
+            raise TelemetryError("handoff_max_bytes", "must be a positive integer")
+
+    def handoff_root(self) -> Path:
+        """Where the hand-off areas are: ``handoff_dir``, else ``<state dir>/handoff``."""
+        if self.handoff_dir is not None:
+            return Path(self.handoff_dir)
+        from .identity import state_dir
+
+        return state_dir(os.environ) / "handoff"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ExitSettings:
+        """From ``OTEL_TELEMETRY_EXIT`` / ``_HANDOFF_*``; a bad value is logged, its default used."""
+        from .config import _choice, _parsed, _positive_int
+
+        env = os.environ if environ is None else environ
+        directory = env.get("OTEL_TELEMETRY_HANDOFF_DIR", "").strip()
+        return cls(
+            mode=_parsed(env, ("OTEL_TELEMETRY_EXIT",), _choice(EXIT_MODES), "auto",  # type: ignore[arg-type]
+                         f"expected one of {', '.join(EXIT_MODES)}"),
+            handoff_dir=Path(directory) if directory else None,
+            handoff_lifetime_s=_parsed(env, ("OTEL_TELEMETRY_HANDOFF_LIFETIME",), _positive_ms,
+                                       DEFAULT_HANDOFF_LIFETIME_S, "expected milliseconds > 0"),
+            handoff_max_age_s=_parsed(env, ("OTEL_TELEMETRY_HANDOFF_MAX_AGE",), _positive_ms,
+                                      DEFAULT_HANDOFF_MAX_AGE_S, "expected milliseconds > 0"),
+            handoff_max_bytes=_parsed(env, ("OTEL_TELEMETRY_HANDOFF_MAX_BYTES",), _positive_int,
+                                      DEFAULT_HANDOFF_MAX_BYTES, "expected a positive integer (bytes)"),
+        )
+
+
+def _positive_ms(value: str) -> float:
+    from .config import _millis_to_s
+
+    seconds = _millis_to_s(value)
+    if seconds <= 0:
+        raise ValueError(value)
+    return seconds
+
+
+_imported_at = time.monotonic()
+_tracked: weakref.WeakSet[Telemetry] = weakref.WeakSet()
+_exited = False
+_lock = threading.Lock()
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (Linux: from ``/proc``; else since the import)."""
+    try:
+        with open("/proc/self/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return max(time.clock_gettime(time.CLOCK_BOOTTIME) - started, 0.0)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic() - _imported_at
+
+
+def track(telemetry: Telemetry) -> None:
+    """Treat ``telemetry`` at exit; after the exit handler ran, a new instance hands off at once."""
+    _tracked.add(telemetry)
+    if _exited:
+        _after_exit(telemetry)
+
+
+def untrack(telemetry: Telemetry) -> None:
+    """``shutdown()`` was called: nothing is left for the exit handler."""
+    _tracked.discard(telemetry)
+
+
+def chosen_mode(telemetry: Telemetry) -> Literal["handoff", "flush"]:
+    """The exit mode of ``telemetry`` now: ``auto`` resolved, and ``flush`` where a hand-off cannot work."""
+    mode = telemetry.exit_settings.mode
+    if not telemetry.can_hand_off:
+        return "flush"
+    if mode == "auto":
+        return "handoff" if process_age_s() < SHORT_LIVED_S else "flush"
+    return mode
+
+
+@atexit.register
+def _at_exit() -> None:
+    """The exit handler: hand off or flush every live instance, then route late sends."""
+    global _exited
+    with _lock:
+        _exited = True
+    for telemetry in list(_tracked):
+        try:
+            if chosen_mode(telemetry) == "handoff":
+                hand_off(telemetry)
+            else:
+                telemetry.shutdown(telemetry.exit_timeout_s)
+            _after_exit(telemetry)
+        except Exception:  # interpreter teardown: never raise here
+            logger.debug("otel-telemetry: error at exit", exc_info=True)
+
+
+def _after_exit(telemetry: Telemetry) -> None:
+    """From now on, each ``send()`` of ``telemetry`` is handed off by itself (if it can be)."""
+    if telemetry.can_hand_off:
+        ref = weakref.ref(telemetry)
+        telemetry.set_late_sink(lambda event: _late(ref, event))
+
+
+def _late(ref: weakref.ref[Telemetry], event: Sequence[Any]) -> bool:
+    telemetry = ref()
+    return telemetry is not None and late_send(telemetry, event)
+
+
+def hand_off(telemetry: Telemetry) -> int:
+    """Write what ``telemetry`` still holds to its hand-off area and make sure a sender runs.
+
+    Returns the number of events handed off. A disk that refuses is counted ``handoff_error``.
+    """
+    return _write_and_spawn(telemetry, telemetry.take_pending(), late=False)
+
+
+def late_send(telemetry: Telemetry, event: Sequence[Any]) -> bool:
+    """An event sent after the exit handler ran: handed off by itself, at once."""
+    return _write_and_spawn(telemetry, [event], late=True) == 1
+
+
+def _write_and_spawn(telemetry: Telemetry, events: Sequence[Sequence[Any]], *, late: bool) -> int:
+    from . import handoff
+
+    settings = telemetry.exit_settings
+    exporter = telemetry.handoff_exporter_settings()
+    area = handoff.area(settings.handoff_root(), exporter)
+    if events:
+        try:
+            handoff.write(area, telemetry.handoff_encoding_settings(), events)
+        except OSError as exc:
+            telemetry.count_handoff(len(events), late=late, error=f"cannot write to {area}: {exc}")
+            return 0
+        telemetry.count_handoff(len(events), late=late)
+    if (events or handoff.has_work(area)) and not handoff.sender_running(area):
+        job = {
+            "area": str(area),
+            "exporter": exporter,
+            "timeout_s": telemetry.exporter_settings.timeout_s,
+            "lifetime_s": settings.handoff_lifetime_s,
+            "max_age_s": settings.handoff_max_age_s,
+            "max_bytes": settings.handoff_max_bytes,
+        }
+        if handoff.spawn_sender(job) is None:
+            logger.info("otel-telemetry: no sender process could be started; %s keeps the events", area)
+    return len(events)
+
+
+# -- the detached sender's side: rebuild what the program would have used ----------------------
+
+
+def encoder_for(settings: Mapping[str, Any]) -> Callable[[Sequence[Any]], bytes]:
+    """The encoder of the program that handed the events off (its resource, ids and limits)."""
+    from .pipeline import _ids
+    from .telemetry import Telemetry
+
+    telemetry = Telemetry(disabled=True, **settings["telemetry"])
+    exporter = telemetry._otlp_exporter
+    assert exporter is not None
+    new_id = _ids if settings.get("event_ids") else None
+    return lambda batch: exporter.prepare(batch, new_id)
+
+
+def exporter_for(settings: Mapping[str, Any]) -> Any:
+    """The transport to the program's destination (settings as :func:`exporter_settings` wrote them)."""
+    from .config import ExporterSettings
+    from .transport import make_transport
+
+    return make_transport(ExporterSettings(**settings))
