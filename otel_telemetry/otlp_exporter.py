@@ -39,6 +39,7 @@ class OTLPExporter:
         self._mapper_lock = threading.Lock()
         self._encoder = BatchEncoder(scope_name, scope_version)
         self._transport: Transport | None = None
+        self._fixed_transport = False
         self._lock = threading.Lock()
 
     @property
@@ -61,7 +62,15 @@ class OTLPExporter:
             transport = self._transport
         return transport.send(prepared, timeout_s)
 
+    def use_transport(self, transport: Transport) -> None:
+        """Send through ``transport`` instead of the configured one (debug mode prints instead)."""
+        with self._lock:
+            self._transport = transport
+            self._fixed_transport = True
+
     def close(self) -> None:
+        if self._fixed_transport:
+            return
         with self._lock:
             transport, self._transport = self._transport, None
         if transport is not None:
@@ -69,5 +78,6 @@ class OTLPExporter:
 
     def after_fork(self) -> None:
         # The parent's connections are not ours to use or close: start afresh.
-        self._transport = None
+        if not self._fixed_transport:
+            self._transport = None
         self._lock = threading.Lock()

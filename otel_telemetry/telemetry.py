@@ -23,6 +23,7 @@ from . import config
 from . import exit as _exit
 from .catalog.model import Catalog
 from .catalog.settings import catalog_policy_from_settings
+from .debug import DEBUG_ENV, DebugExporter
 from .encoding import resource_proto
 from .environment import default_attributes, disabled_defaults
 from .errors import TelemetryError
@@ -95,6 +96,7 @@ class Telemetry:
         spool_sync: str | None = None,
         event_ids: bool | None = None,
         self_metrics: MeterProvider | bool | None = None,
+        debug: bool | None = None,
     ) -> None:
         env = os.environ
         # First: the spool's background sender (started below) may ask for the project id at once.
@@ -182,6 +184,10 @@ class Telemetry:
             exporter = self._otlp_exporter = OTLPExporter(
                 self.exporter_settings, lambda: self._mapper({}, resource_proto), SCOPE_NAME, __version__
             )
+        #: Debug mode: events are printed to stderr as ``tail`` prints them; nothing is sent.
+        self.debug = debug if debug is not None else is_truthy(env.get(DEBUG_ENV))
+        if self.debug and self._otlp_exporter is not None:
+            self._otlp_exporter.use_transport(DebugExporter())
         self._pipeline: BatchPipeline[Any] = BatchPipeline(
             exporter,
             self._counters,
@@ -311,7 +317,12 @@ class Telemetry:
     @property
     def can_hand_off(self) -> bool:
         """True if pending events can go to a detached sender at exit (OTLP, no spool, enabled)."""
-        return not self._disabled and self._otlp_exporter is not None and self.delivery_settings.spool is None
+        return (
+            not self._disabled
+            and not self.debug
+            and self._otlp_exporter is not None
+            and self.delivery_settings.spool is None
+        )
 
     def take_pending(self) -> list[Any]:
         """Close, and return the events not yet exported (the exit handler hands them off)."""

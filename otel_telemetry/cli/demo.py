@@ -15,9 +15,10 @@ from typing import Any
 import click
 
 from ..config import PROTOCOLS
+from ..render import properties_line
 from ..store import EventQuery
 from ..telemetry import Telemetry
-from .common import properties_line, setup_logging, table
+from .common import setup_logging, table
 from .local import LocalBackend, stop_on_sigterm, wait_for_interrupt
 
 #: (event, payload, user id): what a Strapi-like CMS sends during a short editing session.

@@ -1,0 +1,314 @@
+"""Short-lived programs (issue 16): exit at once, hand pending events off, deliver them later.
+
+Every program here is a real subprocess with a real receiver; the detached senders they start
+are real processes, found through the hand-off area's ``sender.lock`` and always stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from otel_telemetry import handoff
+from otel_telemetry.receiver import OTLPReceiver
+
+PROGRAM = """
+import os, otel_telemetry
+tag = os.environ["TAG"]
+for i in range(int(os.environ.get("COUNT", "3"))):
+    otel_telemetry.send("didRunCommand", {"eventProperties": {"tag": tag, "i": i}}, user_id="u1")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=environ, capture_output=True, text=True, timeout=60
+    )
+
+
+def areas(state: Path) -> list[Path]:
+    root = state / "handoff"
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
+
+
+def sender_pids(state: Path) -> list[int]:
+    """Pids of live senders of every area (the pid a sender wrote into the lock it holds)."""
+    pids = []
+    for area in areas(state):
+        lock = area / handoff.SENDER_LOCK
+        if lock.exists() and handoff.sender_running(area):
+            text = lock.read_text().strip()
+            if text.isdigit():
+                pids.append(int(text))
+    return pids
+
+
+def pending_dirs(state: Path) -> list[Path]:
+    return [d for area in areas(state) for d in area.iterdir() if d.is_dir()]
+
+
+def wait_until(condition: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return bool(condition())  # type: ignore[operator]
+
+
+@pytest.fixture
+def state(clean_environment: Path) -> Iterator[Path]:
+    """The test's state directory; every detached sender left running is killed at the end."""
+    yield clean_environment
+    for pid in sender_pids(clean_environment):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def tags(receiver: OTLPReceiver) -> list[tuple[str, int]]:
+    return sorted((str(r.attributes["tag"]), int(r.attributes["i"])) for r in receiver.records)  # type: ignore[arg-type]
+
+
+def test_events_of_a_program_that_exited_while_the_collector_was_down_arrive_when_it_comes_back(
+    state: Path,
+) -> None:
+    port = free_port()
+    result = run(PROGRAM, TAG="down", OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}")
+    assert result.returncode == 0 and result.stderr == ""
+    assert pending_dirs(state), "the pending events were not handed off"
+    assert wait_until(lambda: sender_pids(state), 10), "no detached sender is waiting for the collector"
+    with OTLPReceiver("127.0.0.1", grpc_port=None, http_port=port) as receiver:  # the collector comes back
+        assert receiver.wait_for(3, timeout=30)
+        assert wait_until(lambda: not sender_pids(state), 15), "the sender did not stop once it was done"
+        assert tags(receiver) == [("down", 0), ("down", 1), ("down", 2)]
+        user_hash = receiver.records[0].attributes["user.hash"]
+        assert isinstance(user_hash, str) and len(user_hash) == 64  # hashed as in-process sending does
+    assert pending_dirs(state) == []
+
+
+def test_a_grpc_program_hands_off_to_a_grpc_sender(state: Path, receiver: OTLPReceiver) -> None:
+    result = run(
+        PROGRAM, TAG="grpc", OTEL_EXPORTER_OTLP_PROTOCOL="grpc", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint
+    )
+    assert result.returncode == 0 and result.stderr == ""
+    assert receiver.wait_for(3, timeout=30)
+    assert tags(receiver) == [("grpc", 0), ("grpc", 1), ("grpc", 2)]
+    assert {r.protocol for r in receiver.records} == {"grpc"}
+
+
+@pytest.mark.parametrize("collector", ["up", "refused", "hanging"])
+def test_standard_error_stays_empty_in_the_default_configuration(
+    state: Path, receiver: OTLPReceiver, collector: str
+) -> None:
+    with socket.socket() as hang:
+        hang.bind(("127.0.0.1", 0))
+        hang.listen(16)  # accepts connections, never answers
+        endpoint = {
+            "up": receiver.http_endpoint,
+            "refused": f"http://127.0.0.1:{free_port()}",
+            "hanging": f"http://127.0.0.1:{hang.getsockname()[1]}",
+        }[collector]
+        result = run(PROGRAM, TAG=collector, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint)
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert result.stdout == ""
+
+
+def test_a_log_level_shows_delivery_trouble_on_stderr(state: Path) -> None:
+    result = run(
+        PROGRAM,
+        TAG="loud",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}",
+        OTEL_TELEMETRY_EXIT="flush",
+        OTEL_TELEMETRY_EXIT_TIMEOUT="300",
+        OTEL_TELEMETRY_LOG_LEVEL="warning",
+    )
+    assert result.returncode == 0
+    assert "export failed" in result.stderr
+
+
+def test_the_detached_sender_never_outlives_its_lifetime_and_leaves_the_events_for_the_next(
+    state: Path,
+) -> None:
+    with socket.socket() as hang:
+        hang.bind(("127.0.0.1", 0))
+        hang.listen(16)
+        port = hang.getsockname()[1]
+        result = run(
+            PROGRAM,
+            TAG="first",
+            OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+            OTEL_TELEMETRY_HANDOFF_LIFETIME="1500",
+        )
+        assert result.returncode == 0 and result.stderr == ""
+        assert wait_until(lambda: sender_pids(state), 10)
+        pids = sender_pids(state)
+        assert len(pids) == 1
+        started = time.monotonic()
+        # its lifetime (1.5 s) plus the hard stop's margin; the export timeout (10 s) is longer
+        assert wait_until(lambda: not _alive(pids[0]), 1.5 + 5 + 2)
+        assert time.monotonic() - started < 1.5 + 5 + 2
+    assert len(pending_dirs(state)) == 1  # not lost: on disk for the next sender
+    with OTLPReceiver("127.0.0.1", grpc_port=None, http_port=port) as receiver:
+        result = run(PROGRAM, TAG="second", OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}")
+        assert result.returncode == 0 and result.stderr == ""
+        assert receiver.wait_for(6, timeout=30)
+        assert wait_until(lambda: not sender_pids(state), 15)
+        assert tags(receiver) == [("first", 0), ("first", 1), ("first", 2), ("second", 0), ("second", 1),
+                                  ("second", 2)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is not alive (its parent, init or a subreaper, reaps it soon)
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_programs_exiting_at_once_deliver_each_event_exactly_once(state: Path) -> None:
+    port = free_port()
+    environ = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "COUNT": "20"}
+    programs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROGRAM], env={**environ, "TAG": f"p{n}"}, stderr=subprocess.PIPE, text=True
+        )
+        for n in range(6)
+    ]
+    for program in programs:
+        _, err = program.communicate(timeout=60)
+        assert program.returncode == 0 and err == ""
+    assert len(sender_pids(state)) <= 1  # one sender per area at a time
+    with OTLPReceiver("127.0.0.1", grpc_port=None, http_port=port) as receiver:
+        assert receiver.wait_for(6 * 20, timeout=40)
+        assert wait_until(lambda: not sender_pids(state), 15)
+        time.sleep(0.5)  # a duplicate would arrive now
+        assert tags(receiver) == sorted((f"p{n}", i) for n in range(6) for i in range(20))
+
+
+def test_programs_exiting_at_once_with_the_collector_up_deliver_each_event_exactly_once(
+    state: Path, receiver: OTLPReceiver
+) -> None:
+    environ = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint, "COUNT": "10"}
+    programs = [
+        subprocess.Popen([sys.executable, "-c", PROGRAM], env={**environ, "TAG": f"p{n}"}) for n in range(6)
+    ]
+    for program in programs:
+        assert program.wait(timeout=60) == 0
+    assert receiver.wait_for(60, timeout=40)
+    assert wait_until(lambda: not sender_pids(state), 20)
+    time.sleep(0.5)
+    assert tags(receiver) == sorted((f"p{n}", i) for n in range(6) for i in range(10))
+    assert pending_dirs(state) == []
+
+
+APP_HANDLERS = """
+import atexit, os
+
+def before():  # registered before the import: runs after otel-telemetry's handler
+    import otel_telemetry
+    otel_telemetry.send("fromHandlerRegisteredBefore")
+
+atexit.register(before)
+import otel_telemetry
+
+def after():  # registered after the import: runs before otel-telemetry's handler
+    otel_telemetry.send("fromHandlerRegisteredAfter")
+
+atexit.register(after)
+otel_telemetry.send("fromMain")
+"""
+
+
+@pytest.mark.parametrize("mode", ["handoff", "flush"])
+def test_app_atexit_handlers_registered_before_and_after_the_import_still_deliver(
+    state: Path, receiver: OTLPReceiver, mode: str
+) -> None:
+    result = run(APP_HANDLERS, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint, OTEL_TELEMETRY_EXIT=mode)
+    assert result.returncode == 0 and result.stderr == ""
+    assert receiver.wait_for(3, timeout=30)
+    assert wait_until(lambda: not sender_pids(state), 20)
+    names = sorted(r.event_name for r in receiver.records)
+    assert names == ["fromHandlerRegisteredAfter", "fromHandlerRegisteredBefore", "fromMain"]
+
+
+def test_handed_off_events_older_than_the_maximum_age_are_dropped_with_a_count(
+    state: Path, receiver: OTLPReceiver
+) -> None:
+    exporter = {"protocol": "http/protobuf", "endpoint": receiver.http_logs_url, "headers": {}}
+    area = handoff.area(state / "handoff", exporter)
+    settings = {"telemetry": {}, "event_ids": False}
+    old = handoff.write(area, settings, [_event("old", i) for i in range(4)])
+    week_ago = time.time() - 8 * 24 * 3600
+    os.utime(old / "lock", (week_ago, week_ago))
+    handoff.write(area, settings, [_event("new", 0)])
+    job = {
+        "area": str(area),
+        "exporter": {**exporter, "insecure": True, "timeout_s": 5.0, "compression": "none"},
+        "timeout_s": 5.0,
+        "lifetime_s": 20.0,
+        "max_age_s": 7 * 24 * 3600.0,
+        "max_bytes": 1 << 20,
+    }
+    env = {**os.environ, handoff.JOB_ENV: json.dumps(job)}
+    done = subprocess.run([sys.executable, "-m", "otel_telemetry.handoff_sender"], env=env, timeout=60)
+    assert done.returncode == 0
+    assert [r.event_name for r in receiver.records] == ["new"]
+    log = (area / handoff.SENDER_LOG).read_text()
+    assert "dropped 4 handed-off event(s)" in log and "older than the maximum age" in log
+    assert pending_dirs(state) == []
+
+
+def _event(name: str, i: int) -> tuple[object, ...]:
+    return (name, time.time_ns(), ("i", i), None, None, None, 0, 0, 0, None, None)
+
+
+def test_debug_mode_prints_each_event_as_tail_does_and_sends_nothing(
+    state: Path, receiver: OTLPReceiver
+) -> None:
+    result = run(
+        """
+        import otel_telemetry
+        otel_telemetry.send("didCreateEntry", {"eventProperties": {"model": "article"},
+                                               "userProperties": {"plan": "pro"}})
+        otel_telemetry.send("didPublish", event_properties={"count": 2, "title": "a b"})
+        """,
+        OTEL_TELEMETRY_DEBUG="1",
+        OTEL_SERVICE_NAME="my-app",
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
+    )
+    assert result.returncode == 0
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("otel-telemetry debug mode is on")
+    assert len(lines) == 3
+    clock = r"\d\d:\d\d:\d\d\.\d{3}"
+    import re
+
+    assert re.fullmatch(clock + r"  didCreateEntry  model=article user\.plan=pro  \[my-app\]", lines[1])
+    assert re.fullmatch(clock + r'  didPublish  count=2 title="a b"  \[my-app\]', lines[2])
+    time.sleep(1.0)
+    assert receiver.records == [] and receiver.request_log == []
+    assert pending_dirs(state) == [] and sender_pids(state) == []
