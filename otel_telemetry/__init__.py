@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._default import configure, flush, get_default, send, shutdown, stats
 from .config import ExporterSettings, PipelineSettings
 from .errors import TelemetryError
+from .exit import ExitSettings
 from .logsetup import install as _install_logging
 from .mapping import to_payload
 from .pipeline import Backoff
@@ -23,6 +24,7 @@ _install_logging()  # quiet on stderr unless asked (OTEL_TELEMETRY_LOG_LEVEL)
 __all__ = [
     "ONCE_PER_DAY",
     "Backoff",
+    "ExitSettings",
     "ExporterSettings",
     "PipelineSettings",
     "RateLimit",
