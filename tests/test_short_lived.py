@@ -312,3 +312,83 @@ def test_debug_mode_prints_each_event_as_tail_does_and_sends_nothing(
     time.sleep(1.0)
     assert receiver.records == [] and receiver.request_log == []
     assert pending_dirs(state) == [] and sender_pids(state) == []
+
+
+def test_over_its_size_cap_the_area_drops_its_oldest_directories_with_a_count(
+    state: Path, receiver: OTLPReceiver
+) -> None:
+    exporter = {"protocol": "http/protobuf", "endpoint": receiver.http_logs_url, "headers": {}}
+    area = handoff.area(state / "handoff", exporter)
+    settings = {"telemetry": {}, "event_ids": False}
+    paths = []
+    for n in range(3):
+        paths.append(handoff.write(area, settings, [_event(f"batch{n}", i) for i in range(50)]))
+        then = time.time() - 100 + n  # oldest first
+        os.utime(paths[-1] / "lock", (then, then))
+    size = (paths[0] / handoff.RAW_NAME).stat().st_size
+    job = {
+        "area": str(area),
+        "exporter": {**exporter, "insecure": True, "timeout_s": 5.0, "compression": "none"},
+        "timeout_s": 5.0,
+        "lifetime_s": 20.0,
+        "max_age_s": 3600.0,
+        "max_bytes": 2 * size + size // 2,  # room for two of the three
+    }
+    env = {**os.environ, handoff.JOB_ENV: json.dumps(job)}
+    done = subprocess.run([sys.executable, "-m", "otel_telemetry.handoff_sender"], env=env, timeout=60)
+    assert done.returncode == 0
+    assert sorted({r.event_name for r in receiver.records}) == ["batch1", "batch2"]
+    assert len(receiver.records) == 100
+    log = (area / handoff.SENDER_LOG).read_text()
+    assert "dropped 50 handed-off event(s)" in log and "over its cap" in log
+
+
+@pytest.mark.parametrize(("age_s", "mode", "expected"), [
+    (1.0, "auto", "handoff"),
+    (299.0, "auto", "handoff"),
+    (301.0, "auto", "flush"),
+    (3600.0, "handoff", "handoff"),
+    (1.0, "flush", "flush"),
+])
+def test_the_exit_mode_follows_the_setting_and_the_age_of_the_process(
+    monkeypatch: pytest.MonkeyPatch, age_s: float, mode: str, expected: str
+) -> None:
+    from otel_telemetry import ExitSettings, Telemetry, exit
+
+    monkeypatch.setattr(exit, "process_age_s", lambda: age_s)
+    t = Telemetry(endpoint="http://127.0.0.1:9", exit=ExitSettings(mode=mode))  # type: ignore[arg-type]
+    try:
+        assert exit.chosen_mode(t) == expected
+    finally:
+        t.shutdown(0.1)
+
+
+def test_an_instance_that_cannot_hand_off_flushes_at_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from otel_telemetry import ExitSettings, Telemetry, exit
+
+    for t in (
+        Telemetry(endpoint="http://127.0.0.1:9", exit=ExitSettings(mode="handoff"), debug=True),
+        Telemetry(endpoint="http://127.0.0.1:9", exit=ExitSettings(mode="handoff"), disabled=True),
+    ):
+        assert exit.chosen_mode(t) == "flush"
+        t.shutdown(0.1)
+
+
+def test_the_process_age_is_read_from_the_system() -> None:
+    from otel_telemetry import exit
+
+    before = exit.process_age_s()
+    assert 0 < before < 3600 * 24 * 365
+    time.sleep(0.05)
+    assert exit.process_age_s() >= before
+
+
+def test_a_bad_exit_setting_is_refused_when_explicit_and_replaced_from_the_environment() -> None:
+    from otel_telemetry import ExitSettings, TelemetryError
+
+    with pytest.raises(TelemetryError, match="exit mode"):
+        ExitSettings(mode="later")  # type: ignore[arg-type]
+    with pytest.raises(TelemetryError, match="handoff_lifetime_s"):
+        ExitSettings(handoff_lifetime_s=0)
+    settings = ExitSettings.from_env({"OTEL_TELEMETRY_EXIT": "soon", "OTEL_TELEMETRY_HANDOFF_LIFETIME": "-5"})
+    assert settings.mode == "auto" and settings.handoff_lifetime_s == 60.0
