@@ -15,10 +15,7 @@ from typing import TextIO
 from .outcome import OK, ExportOutcome
 
 DEBUG_ENV = "OTEL_TELEMETRY_DEBUG"
-BANNER = (
-    "otel-telemetry debug mode is on (OTEL_TELEMETRY_DEBUG): each event is printed here, "
-    "nothing is sent"
-)
+BANNER = "otel-telemetry debug mode is on (OTEL_TELEMETRY_DEBUG): each event is printed here, nothing is sent"
 
 
 class DebugExporter:

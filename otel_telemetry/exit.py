@@ -84,15 +84,35 @@ class ExitSettings:
         env = os.environ if environ is None else environ
         directory = env.get("OTEL_TELEMETRY_HANDOFF_DIR", "").strip()
         return cls(
-            mode=_parsed(env, ("OTEL_TELEMETRY_EXIT",), _choice(EXIT_MODES), "auto",  # type: ignore[arg-type]
-                         f"expected one of {', '.join(EXIT_MODES)}"),
+            mode=_parsed(
+                env,
+                ("OTEL_TELEMETRY_EXIT",),
+                _choice(EXIT_MODES),
+                "auto",  # type: ignore[arg-type]
+                f"expected one of {', '.join(EXIT_MODES)}",
+            ),
             handoff_dir=Path(directory) if directory else None,
-            handoff_lifetime_s=_parsed(env, ("OTEL_TELEMETRY_HANDOFF_LIFETIME",), _positive_ms,
-                                       DEFAULT_HANDOFF_LIFETIME_S, "expected milliseconds > 0"),
-            handoff_max_age_s=_parsed(env, ("OTEL_TELEMETRY_HANDOFF_MAX_AGE",), _positive_ms,
-                                      DEFAULT_HANDOFF_MAX_AGE_S, "expected milliseconds > 0"),
-            handoff_max_bytes=_parsed(env, ("OTEL_TELEMETRY_HANDOFF_MAX_BYTES",), _positive_int,
-                                      DEFAULT_HANDOFF_MAX_BYTES, "expected a positive integer (bytes)"),
+            handoff_lifetime_s=_parsed(
+                env,
+                ("OTEL_TELEMETRY_HANDOFF_LIFETIME",),
+                _positive_ms,
+                DEFAULT_HANDOFF_LIFETIME_S,
+                "expected milliseconds > 0",
+            ),
+            handoff_max_age_s=_parsed(
+                env,
+                ("OTEL_TELEMETRY_HANDOFF_MAX_AGE",),
+                _positive_ms,
+                DEFAULT_HANDOFF_MAX_AGE_S,
+                "expected milliseconds > 0",
+            ),
+            handoff_max_bytes=_parsed(
+                env,
+                ("OTEL_TELEMETRY_HANDOFF_MAX_BYTES",),
+                _positive_int,
+                DEFAULT_HANDOFF_MAX_BYTES,
+                "expected a positive integer (bytes)",
+            ),
         )
 
 

@@ -51,8 +51,15 @@ def destination_key(exporter: Mapping[str, Any]) -> str:
     """A short stable name for where events go (endpoint, protocol, headers, TLS files)."""
     identity = {
         key: exporter.get(key)
-        for key in ("protocol", "endpoint", "headers", "insecure", "certificate_file", "client_key_file",
-                    "client_certificate_file")
+        for key in (
+            "protocol",
+            "endpoint",
+            "headers",
+            "insecure",
+            "certificate_file",
+            "client_key_file",
+            "client_certificate_file",
+        )
     }
     text = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -153,8 +153,9 @@ class AreaSender:
                     return True
                 if chunk.damage:
                     lost = sum(d.records for d in chunk.damage)
-                    logger.warning("otel-telemetry: %d handed-off event(s) lost to damaged data in %s",
-                                   lost, path.name)
+                    logger.warning(
+                        "otel-telemetry: %d handed-off event(s) lost to damaged data in %s", lost, path.name
+                    )
                 if chunk.frames:
                     outcome = self.deliver(chunk.payload, chunk.records)
                     if outcome == "stopped":
@@ -192,8 +193,9 @@ class AreaSender:
             return [(encode(batch), len(batch))]
         except Exception:
             if len(batch) == 1:
-                logger.warning("otel-telemetry: dropped 1 handed-off event that cannot be encoded",
-                               exc_info=True)
+                logger.warning(
+                    "otel-telemetry: dropped 1 handed-off event that cannot be encoded", exc_info=True
+                )
                 return []
         out: list[Prepared] = []
         for event in batch:  # isolate the bad one: its batch-mates still go
@@ -226,12 +228,16 @@ class AreaSender:
             if outcome.ok:
                 self.delivered += records - outcome.rejected
                 if outcome.rejected:
-                    logger.warning("otel-telemetry: the collector rejected %d handed-off event(s): %s",
-                                   outcome.rejected, outcome.error)
+                    logger.warning(
+                        "otel-telemetry: the collector rejected %d handed-off event(s): %s",
+                        outcome.rejected,
+                        outcome.error,
+                    )
                 return "exported"
             if not outcome.retryable:
-                logger.warning("otel-telemetry: dropped %d handed-off event(s), rejected: %s",
-                               records, outcome.error)
+                logger.warning(
+                    "otel-telemetry: dropped %d handed-off event(s), rejected: %s", records, outcome.error
+                )
                 return "rejected"
             hint = outcome.retry_after_s
             wait = hint if hint is not None else self._backoff(attempt)
@@ -313,6 +319,7 @@ def main() -> int:
     finally:
         sender.close()
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,6 +6,7 @@ are real processes, found through the hand-off area's ``sender.lock`` and always
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -78,10 +79,8 @@ def state(clean_environment: Path) -> Iterator[Path]:
     """The test's state directory; every detached sender left running is killed at the end."""
     yield clean_environment
     for pid in sender_pids(clean_environment):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def tags(receiver: OTLPReceiver) -> list[tuple[str, int]]:
@@ -107,7 +106,10 @@ def test_events_of_a_program_that_exited_while_the_collector_was_down_arrive_whe
 
 def test_a_grpc_program_hands_off_to_a_grpc_sender(state: Path, receiver: OTLPReceiver) -> None:
     result = run(
-        PROGRAM, TAG="grpc", OTEL_EXPORTER_OTLP_PROTOCOL="grpc", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint
+        PROGRAM,
+        TAG="grpc",
+        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,
     )
     assert result.returncode == 0 and result.stderr == ""
     assert receiver.wait_for(3, timeout=30)
@@ -173,8 +175,14 @@ def test_the_detached_sender_never_outlives_its_lifetime_and_leaves_the_events_f
         assert result.returncode == 0 and result.stderr == ""
         assert receiver.wait_for(6, timeout=30)
         assert wait_until(lambda: not sender_pids(state), 15)
-        assert tags(receiver) == [("first", 0), ("first", 1), ("first", 2), ("second", 0), ("second", 1),
-                                  ("second", 2)]
+        assert tags(receiver) == [
+            ("first", 0),
+            ("first", 1),
+            ("first", 2),
+            ("second", 0),
+            ("second", 1),
+            ("second", 2),
+        ]
 
 
 def _alive(pid: int) -> bool:
@@ -194,7 +202,10 @@ def test_programs_exiting_at_once_deliver_each_event_exactly_once(state: Path) -
     environ = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "COUNT": "20"}
     programs = [
         subprocess.Popen(
-            [sys.executable, "-c", PROGRAM], env={**environ, "TAG": f"p{n}"}, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", PROGRAM],
+            env={**environ, "TAG": f"p{n}"},
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for n in range(6)
     ]
@@ -343,13 +354,16 @@ def test_over_its_size_cap_the_area_drops_its_oldest_directories_with_a_count(
     assert "dropped 50 handed-off event(s)" in log and "over its cap" in log
 
 
-@pytest.mark.parametrize(("age_s", "mode", "expected"), [
-    (1.0, "auto", "handoff"),
-    (299.0, "auto", "handoff"),
-    (301.0, "auto", "flush"),
-    (3600.0, "handoff", "handoff"),
-    (1.0, "flush", "flush"),
-])
+@pytest.mark.parametrize(
+    ("age_s", "mode", "expected"),
+    [
+        (1.0, "auto", "handoff"),
+        (299.0, "auto", "handoff"),
+        (301.0, "auto", "flush"),
+        (3600.0, "handoff", "handoff"),
+        (1.0, "flush", "flush"),
+    ],
+)
 def test_the_exit_mode_follows_the_setting_and_the_age_of_the_process(
     monkeypatch: pytest.MonkeyPatch, age_s: float, mode: str, expected: str
 ) -> None:
