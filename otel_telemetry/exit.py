@@ -87,8 +87,8 @@ class ExitSettings:
             mode=_parsed(
                 env,
                 ("OTEL_TELEMETRY_EXIT",),
-                _choice(EXIT_MODES),
-                "auto",  # type: ignore[arg-type]
+                _choice(EXIT_MODES),  # type: ignore[arg-type]
+                "auto",
                 f"expected one of {', '.join(EXIT_MODES)}",
             ),
             handoff_dir=Path(directory) if directory else None,

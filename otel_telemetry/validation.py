@@ -8,11 +8,10 @@ background thread.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-from opentelemetry import trace
 
 from .errors import TelemetryError
 from .event import Event
@@ -24,7 +23,9 @@ PAYLOAD_KEYS = frozenset({"eventProperties", "userProperties", "groupProperties"
 RESERVED_PREFIXES = ("user.", "otel.", "otel_telemetry.")
 _KNOWN_NAMES_MAX = 4096
 
-_get_current_span = trace.get_current_span
+#: Where the trace API would be: not imported by us (it costs ~10 ms at startup), because no
+#: span can be active in a program that never imported it.
+_modules = sys.modules
 
 
 def check_event_name(name: object) -> str:
@@ -149,7 +150,10 @@ class Capturer:
             raise TelemetryError("body", f"must be a string, not {type(body).__name__}")
         if self._strict and ep:
             check_reserved(ep[: len(ep) >> 1])
-        context = _get_current_span().get_span_context()
+        trace = _modules.get("opentelemetry.trace")
+        if trace is None:
+            return (name, time.time_ns(), ep, up, gp, _user_id(user_id), 0, 0, 0, body, None)
+        context = trace.get_current_span().get_span_context()
         return (
             name,
             time.time_ns(),
