@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,6 +133,8 @@ def measure(runs: int, flush_runs: int) -> tuple[list[Case], float]:
             Case("program without otel-telemetry (bare)", [python, str(program)], env("bare"), runs),
         ]
         for mode, count in (("auto", runs), ("flush", flush_runs)):
+            if count <= 0:
+                continue
             for where, url in endpoints.items():
                 cases.append(
                     Case(
@@ -150,7 +153,9 @@ def measure(runs: int, flush_runs: int) -> tuple[list[Case], float]:
             for case in cases:
                 if i < case.runs:
                     run_once(case)
+        time.sleep(1.0)  # the last senders take their locks
         received = len(rx.records)
+        stop_senders(Path(tmp))
     up_runs = sum(c.runs for c in cases if "collector up" in c.name)
     print(
         f"receiver got {received} of {3 * up_runs} events sent with the collector up "
@@ -158,6 +163,17 @@ def measure(runs: int, flush_runs: int) -> tuple[list[Case], float]:
         file=sys.stderr,
     )
     return cases, import_ms(python)
+
+
+def stop_senders(tmp: Path) -> None:
+    """The benchmark stops the detached senders it caused (a refused or hanging collector keeps
+    them for their whole lifetime); one starting later finds its area deleted and exits."""
+    from otel_telemetry.handoff import live_senders
+
+    for state in tmp.iterdir():
+        for pid in live_senders(state / "handoff"):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
 
 def table(cases: list[Case], import_cost: float, command: str) -> str:

@@ -219,7 +219,8 @@ def _write_and_spawn(telemetry: Telemetry, events: Sequence[Sequence[Any]], *, l
             telemetry.count_handoff(len(events), late=late, error=f"cannot write to {area}: {exc}")
             return 0
         telemetry.count_handoff(len(events), late=late)
-    if (events or handoff.has_work(area)) and not handoff.sender_running(area):
+    spooled = telemetry.spool_directory is not None and not late
+    if (events or spooled or handoff.has_work(area)) and not handoff.sender_running(area):
         job = {
             "area": str(area),
             "exporter": exporter,
@@ -227,6 +228,8 @@ def _write_and_spawn(telemetry: Telemetry, events: Sequence[Sequence[Any]], *, l
             "lifetime_s": settings.handoff_lifetime_s,
             "max_age_s": settings.handoff_max_age_s,
             "max_bytes": settings.handoff_max_bytes,
+            "owner_pid": os.getpid(),
+            "spool_dir": telemetry.spool_directory,
         }
         if handoff.spawn_sender(job) is None:
             logger.info("otel-telemetry: no sender process could be started; %s keeps the events", area)

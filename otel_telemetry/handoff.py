@@ -152,6 +152,16 @@ def sender_running(area_dir: Path) -> bool:
     return False
 
 
+def live_senders(root: Path) -> list[int]:
+    """Pids of the senders at work in the areas under ``root`` (each writes its pid in its lock)."""
+    pids = []
+    for lock in sorted(root.glob(f"*/{SENDER_LOCK}")):
+        if sender_running(lock.parent):
+            with contextlib.suppress(OSError, ValueError):
+                pids.append(int(lock.read_text().strip()))
+    return pids
+
+
 def has_work(area_dir: Path) -> bool:
     """True if the area holds directories of events (left by earlier programs or just written)."""
     try:

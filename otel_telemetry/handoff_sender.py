@@ -63,6 +63,8 @@ class AreaSender:
         self.max_bytes = int(job["max_bytes"])
         self.initial_backoff_s = float(job.get("initial_backoff_s", 0.5))
         self.max_backoff_s = float(job.get("max_backoff_s", 5.0))
+        self.spool_dir: str | None = job.get("spool_dir")
+        self.owner_pid = int(job.get("owner_pid", 0))
         self._exporter: Any = None
         self._encoders: dict[str, Encoder] = {}
         self.delivered = 0
@@ -75,10 +77,12 @@ class AreaSender:
         while time.monotonic() < self.deadline:
             self.enforce_bounds()
             waiting = False
-            for path in self._directories():
+            for path in [*self._directories(self.area), *self._spool_directories()]:
                 done = self.deliver_directory(path)
                 if done is None:
-                    waiting = True  # its owner still lives (a spool directory): look again soon
+                    # held: by a program still writing it, or by the program that started us,
+                    # whose spool directory is ours once it has exited; look again soon
+                    waiting = waiting or self._worth_waiting_for(path)
                     continue
                 adopted += 1
                 if not done:
@@ -88,13 +92,21 @@ class AreaSender:
             time.sleep(RESCAN_S)
         return adopted
 
-    def _directories(self) -> list[Path]:
+    def _worth_waiting_for(self, path: Path) -> bool:
+        return path.parent == self.area or path.name.startswith(f"{self.owner_pid}-")
+
+    def _spool_directories(self) -> list[Path]:
+        """The spool directory of the program that started us (its own, once it has exited)."""
+        return self._directories(Path(self.spool_dir)) if self.spool_dir else []
+
+    @staticmethod
+    def _directories(parent: Path) -> list[Path]:
         try:
-            with os.scandir(self.area) as entries:
+            with os.scandir(parent) as entries:
                 found = [Path(e.path) for e in entries if DIR_NAME.fullmatch(e.name)]
-            found = [path for path in found if (path / LOCK_NAME).exists()]
         except OSError:
             return []
+        found = [path for path in found if (path / LOCK_NAME).exists()]
         return sorted(found, key=_created)
 
     # -- bounds -----------------------------------------------------------------------------
@@ -103,7 +115,7 @@ class AreaSender:
         """Drop directories older than the maximum age, then the oldest ones over the size cap."""
         now = time.time()
         kept: list[tuple[Path, int]] = []
-        for path in self._directories():
+        for path in self._directories(self.area):
             size = _size(path)
             if now - _created(path) > self.max_age_s:
                 self._drop(path, f"older than the maximum age of {self.max_age_s:.0f}s")
@@ -241,8 +253,8 @@ class AreaSender:
                 return "rejected"
             hint = outcome.retry_after_s
             wait = hint if hint is not None else self._backoff(attempt)
-            if time.monotonic() + wait >= self.deadline:
-                return "stopped"
+            if time.monotonic() + wait >= self.deadline or not self.area.exists():
+                return "stopped"  # the deadline, or the area was deleted: nothing to keep trying for
             time.sleep(wait)
             attempt += 1
 
@@ -274,8 +286,7 @@ def _size(path: Path) -> int:
 
 
 def _lock(area_dir: Path) -> int | None:
-    try:
-        area_dir.mkdir(parents=True, exist_ok=True)
+    try:  # an area that is gone (deleted meanwhile) has nothing to deliver
         fd = os.open(area_dir / SENDER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError:
         return None

@@ -316,13 +316,14 @@ class Telemetry:
 
     @property
     def can_hand_off(self) -> bool:
-        """True if pending events can go to a detached sender at exit (OTLP, no spool, enabled)."""
-        return (
-            not self._disabled
-            and not self.debug
-            and self._otlp_exporter is not None
-            and self.delivery_settings.spool is None
-        )
+        """True if pending events can go to a detached sender at exit (OTLP exporter, enabled)."""
+        return not self._disabled and not self.debug and self._otlp_exporter is not None
+
+    @property
+    def spool_directory(self) -> str | None:
+        """The spool directory (with a spool, the detached sender also delivers this process's)."""
+        spool = self.delivery_settings.spool
+        return str(spool.directory) if spool is not None else None
 
     def take_pending(self) -> list[Any]:
         """Close, and return the events not yet exported (the exit handler hands them off)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -51,14 +52,7 @@ def areas(state: Path) -> list[Path]:
 
 def sender_pids(state: Path) -> list[int]:
     """Pids of live senders of every area (the pid a sender wrote into the lock it holds)."""
-    pids = []
-    for area in areas(state):
-        lock = area / handoff.SENDER_LOCK
-        if lock.exists() and handoff.sender_running(area):
-            text = lock.read_text().strip()
-            if text.isdigit():
-                pids.append(int(text))
-    return pids
+    return handoff.live_senders(state / "handoff")
 
 
 def pending_dirs(state: Path) -> list[Path]:
@@ -78,9 +72,16 @@ def wait_until(condition: object, timeout: float) -> bool:
 def state(clean_environment: Path) -> Iterator[Path]:
     """The test's state directory; every detached sender left running is killed at the end."""
     yield clean_environment
-    for pid in sender_pids(clean_environment):
+    stop_senders(clean_environment)
+
+
+def stop_senders(state: Path) -> None:
+    """Kill the senders at work, then delete the areas: a sender starting late finds nothing."""
+    time.sleep(0.2)
+    for pid in sender_pids(state):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(state / "handoff", ignore_errors=True)
 
 
 def tags(receiver: OTLPReceiver) -> list[tuple[str, int]]:
@@ -145,7 +146,7 @@ def test_a_log_level_shows_delivery_trouble_on_stderr(state: Path) -> None:
         OTEL_TELEMETRY_LOG_LEVEL="warning",
     )
     assert result.returncode == 0
-    assert "export failed" in result.stderr
+    assert "otel-telemetry" in result.stderr and "Connection refused" in result.stderr
 
 
 def test_the_detached_sender_never_outlives_its_lifetime_and_leaves_the_events_for_the_next(
@@ -406,3 +407,42 @@ def test_a_bad_exit_setting_is_refused_when_explicit_and_replaced_from_the_envir
         ExitSettings(handoff_lifetime_s=0)
     settings = ExitSettings.from_env({"OTEL_TELEMETRY_EXIT": "soon", "OTEL_TELEMETRY_HANDOFF_LIFETIME": "-5"})
     assert settings.mode == "auto" and settings.handoff_lifetime_s == 60.0
+
+
+def test_with_a_spool_the_sender_also_delivers_what_the_program_spooled(state: Path, tmp_path: Path) -> None:
+    port = free_port()
+    spool = tmp_path / "spool"
+    result = run(
+        """
+        import time, otel_telemetry
+        for i in range(5):
+            otel_telemetry.send("didRunCommand", {"eventProperties": {"tag": "spooled", "i": i}})
+        time.sleep(0.5)  # the worker writes these to the spool
+        for i in range(5, 8):
+            otel_telemetry.send("didRunCommand", {"eventProperties": {"tag": "spooled", "i": i}})
+        """,
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+        OTEL_TELEMETRY_SPOOL_DIR=str(spool),
+    )
+    assert result.returncode == 0 and result.stderr == ""
+    assert wait_until(lambda: sender_pids(state), 10)
+    with OTLPReceiver("127.0.0.1", grpc_port=None, http_port=port) as receiver:
+        assert receiver.wait_for(8, timeout=30)
+        assert wait_until(lambda: not sender_pids(state), 15)
+        assert tags(receiver) == [("spooled", i) for i in range(8)]
+    assert [p for p in spool.iterdir() if p.name != "rejected"] == []
+
+
+def test_the_short_lived_benchmark_runs_and_reports_every_collector_state(state: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.short_lived", "-n", "1", "--flush-runs", "0", "--no-write"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 2 + 3  # header, pass, bare, up / refused / hanging
+    assert all(row.rstrip().endswith("| empty |") for row in rows[1:]), rows
