@@ -18,11 +18,11 @@ before the import runs after ours: its ``send()`` is then handed off on its own,
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import TelemetryError
 
 if TYPE_CHECKING:
-    from .telemetry import Telemetry
+    from .pipeline import BatchPipeline
+    from .stats import Counters
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -126,7 +127,45 @@ def _positive_ms(value: str) -> float:
 
 
 _imported_at = time.monotonic()
-_tracked: weakref.WeakSet[Telemetry] = weakref.WeakSet()
+
+
+class Exiting:
+    """What the exit handler needs of one ``Telemetry``, holding no reference to it.
+
+    So an instance the app dropped is still collected, and its pipeline (still delivering
+    what it had accepted, for at most the exit timeout) is still handed off at exit.
+    """
+
+    def __init__(
+        self,
+        *,
+        pipeline: BatchPipeline[Any],
+        counters: Counters,
+        settings: ExitSettings,
+        exporter: dict[str, Any] | None,
+        encoding: Callable[[], dict[str, Any]],
+        spool_dir: str | None,
+        timeout_s: float,
+        shutdown: Callable[[float], bool],
+    ) -> None:
+        self.pipeline = pipeline
+        self.counters = counters
+        self.settings = settings
+        #: The exporter settings as plain data, or None when a hand-off cannot work.
+        self.exporter = exporter
+        self.encoding = encoding
+        self.spool_dir = spool_dir
+        self.timeout_s = timeout_s
+        self.shutdown = shutdown
+        self.dropped = False
+
+    @property
+    def finished(self) -> bool:
+        """A dropped instance whose pipeline has delivered everything and stopped."""
+        return self.dropped and self.pipeline.idle
+
+
+_live: set[Exiting] = set()
 _exited = False
 _lock = threading.Lock()
 
@@ -142,22 +181,39 @@ def process_age_s() -> float:
         return time.monotonic() - _imported_at
 
 
-def track(telemetry: Telemetry) -> None:
-    """Treat ``telemetry`` at exit; after the exit handler ran, a new instance hands off at once."""
-    _tracked.add(telemetry)
+def track(exiting: Exiting) -> None:
+    """Treat ``exiting`` at exit; after the exit handler ran, a new instance hands off at once."""
+    with _lock:
+        for done in [e for e in _live if e.finished]:
+            _live.discard(done)
+        _live.add(exiting)
     if _exited:
-        _after_exit(telemetry)
+        _after_exit(exiting)
 
 
-def untrack(telemetry: Telemetry) -> None:
+def untrack(exiting: Exiting) -> None:
     """``shutdown()`` was called: nothing is left for the exit handler."""
-    _tracked.discard(telemetry)
+    with _lock:
+        _live.discard(exiting)
 
 
-def chosen_mode(telemetry: Telemetry) -> Literal["handoff", "flush"]:
-    """The exit mode of ``telemetry`` now: ``auto`` resolved, and ``flush`` where a hand-off cannot work."""
-    mode = telemetry.exit_settings.mode
-    if not telemetry.can_hand_off:
+def dropped(exiting: Exiting) -> None:
+    """The app dropped its ``Telemetry`` (a ``weakref.finalize`` callback, on whatever thread
+    collected it): deliver what it accepted within the exit timeout, then stop its threads."""
+    exiting.dropped = True
+    if exiting.pipeline.closed:
+        return
+    stopper = threading.Thread(
+        target=exiting.pipeline.shutdown, args=(exiting.timeout_s,), name="otel-telemetry-stop", daemon=True
+    )
+    with contextlib.suppress(RuntimeError):  # interpreter shutting down: the exit handler does it
+        stopper.start()
+
+
+def chosen_mode(exiting: Exiting) -> Literal["handoff", "flush"]:
+    """The exit mode now: ``auto`` resolved, and ``flush`` where a hand-off cannot work."""
+    mode = exiting.settings.mode
+    if exiting.exporter is None:
         return "flush"
     if mode == "auto":
         return "handoff" if process_age_s() < SHORT_LIVED_S else "flush"
@@ -170,66 +226,78 @@ def _at_exit() -> None:
     global _exited
     with _lock:
         _exited = True
-    for telemetry in list(_tracked):
+        live = list(_live)
+    for exiting in live:
         try:
-            if chosen_mode(telemetry) == "handoff":
-                hand_off(telemetry)
-            else:
-                telemetry.shutdown(telemetry.exit_timeout_s)
-            _after_exit(telemetry)
+            if chosen_mode(exiting) == "handoff":
+                hand_off(exiting)
+            elif not exiting.dropped:
+                exiting.shutdown(exiting.timeout_s)
+            else:  # already stopping on its own thread: wait for it, as a flush would
+                exiting.pipeline.wait_stopped(exiting.timeout_s)
+            _after_exit(exiting)
         except Exception:  # interpreter teardown: never raise here
             logger.debug("otel-telemetry: error at exit", exc_info=True)
 
 
-def _after_exit(telemetry: Telemetry) -> None:
-    """From now on, each ``send()`` of ``telemetry`` is handed off by itself (if it can be)."""
-    if telemetry.can_hand_off:
-        ref = weakref.ref(telemetry)
-        telemetry.set_late_sink(lambda event: _late(ref, event))
+def _after_exit(exiting: Exiting) -> None:
+    """From now on, each ``send()`` of that instance is handed off by itself (if it can be)."""
+    if exiting.exporter is not None:
+        exiting.pipeline.late_sink = lambda event: late_send(exiting, event)
 
 
-def _late(ref: weakref.ref[Telemetry], event: Sequence[Any]) -> bool:
-    telemetry = ref()
-    return telemetry is not None and late_send(telemetry, event)
-
-
-def hand_off(telemetry: Telemetry) -> int:
-    """Write what ``telemetry`` still holds to its hand-off area and make sure a sender runs.
+def hand_off(exiting: Exiting) -> int:
+    """Write what the instance still holds to its hand-off area and make sure a sender runs.
 
     Returns the number of events handed off. A disk that refuses is counted ``handoff_error``.
     """
-    return _write_and_spawn(telemetry, telemetry.take_pending(), late=False)
+    return _write_and_spawn(exiting, exiting.pipeline.take_pending(), late=False)
 
 
-def late_send(telemetry: Telemetry, event: Sequence[Any]) -> bool:
+def late_send(exiting: Exiting, event: Sequence[Any]) -> bool:
     """An event sent after the exit handler ran: handed off by itself, at once."""
-    return _write_and_spawn(telemetry, [event], late=True) == 1
+    return _write_and_spawn(exiting, [event], late=True) == 1
 
 
-def _write_and_spawn(telemetry: Telemetry, events: Sequence[Sequence[Any]], *, late: bool) -> int:
+def _count(exiting: Exiting, count: int, *, late: bool, error: str | None = None) -> None:
+    counters = exiting.counters
+    if late:
+        counters.taken += count  # it was accepted, though never queued
+    if error is None:
+        if late:
+            counters.handed_off += count
+        return
+    if not late:
+        counters.handed_off -= count
+    exiting.pipeline.count_lost(count)
+    counters.drop("handoff_error", count, error)
+
+
+def _write_and_spawn(exiting: Exiting, events: Sequence[Sequence[Any]], *, late: bool) -> int:
     from . import handoff
 
-    settings = telemetry.exit_settings
-    exporter = telemetry.handoff_exporter_settings()
+    settings = exiting.settings
+    exporter = exiting.exporter
+    assert exporter is not None
     area = handoff.area(settings.handoff_root(), exporter)
     if events:
         try:
-            handoff.write(area, telemetry.handoff_encoding_settings(), events)
+            handoff.write(area, exiting.encoding(), events)
         except OSError as exc:
-            telemetry.count_handoff(len(events), late=late, error=f"cannot write to {area}: {exc}")
+            _count(exiting, len(events), late=late, error=f"cannot write to {area}: {exc}")
             return 0
-        telemetry.count_handoff(len(events), late=late)
-    spooled = telemetry.spool_directory is not None and not late
+        _count(exiting, len(events), late=late)
+    spooled = exiting.spool_dir is not None and not late
     if (events or spooled or handoff.has_work(area)) and not handoff.sender_running(area):
         job = {
             "area": str(area),
             "exporter": exporter,
-            "timeout_s": telemetry.exporter_settings.timeout_s,
+            "timeout_s": exporter.get("timeout_s", 10.0),
             "lifetime_s": settings.handoff_lifetime_s,
             "max_age_s": settings.handoff_max_age_s,
             "max_bytes": settings.handoff_max_bytes,
             "owner_pid": os.getpid(),
-            "spool_dir": telemetry.spool_directory,
+            "spool_dir": exiting.spool_dir,
         }
         if handoff.spawn_sender(job) is None:
             logger.info("otel-telemetry: no sender process could be started; %s keeps the events", area)

@@ -313,6 +313,25 @@ class BatchPipeline(Generic[P]):
             marker.lost_after = self._lost
         return marker.lost_after == marker.lost_before
 
+    @property
+    def idle(self) -> bool:
+        """Closed, nothing queued, and the worker (if any) has ended."""
+        thread = self._thread
+        return self._closed and not self._queue and (thread is None or not thread.is_alive())
+
+    def wait_stopped(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for a shutdown under way on another thread to end."""
+        deadline = time.monotonic() + timeout_s
+        while not self.idle:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def count_lost(self, count: int) -> None:
+        """``count`` accepted events were lost outside the pipeline (e.g. a failed hand-off)."""
+        self._count_lost(count)
+
     def take_pending(self, wait_s: float = 0.02) -> list[Event]:
         """Close, and return every event not yet exported (queued and in flight), for a hand-off.
 
@@ -321,9 +340,9 @@ class BatchPipeline(Generic[P]):
         longer counted by this pipeline: they left it.
         """
         with self._lock:
-            if self._closed:
+            if self._handed_off:
                 return []
-            self._closed = self._handed_off = True
+            self._closed = self._handed_off = True  # (a shutdown may be under way: it stops now)
             self._draining_deadline = time.monotonic()
         self._stopping.set()
         self._retry_wake.set()

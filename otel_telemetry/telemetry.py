@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -207,7 +208,20 @@ class Telemetry:
         self.exit_timeout_s = p.exit_timeout_s
         #: What happens at exit (``docs/short-lived.md``).
         self.exit_settings = exit if exit is not None else _exit.ExitSettings.from_env(env)
-        _exit.track(self)
+        can_hand_off = not self._disabled and not self.debug and self._otlp_exporter is not None
+        self_ref = weakref.ref(self)
+        self._exiting = _exit.Exiting(
+            pipeline=self._pipeline,
+            counters=self._counters,
+            settings=self.exit_settings,
+            exporter=self._handoff_exporter_settings() if can_hand_off else None,
+            encoding=lambda: _handoff_encoding(self_ref),
+            spool_dir=str(d.spool.directory) if d.spool is not None else None,
+            timeout_s=self.exit_timeout_s,
+            shutdown=lambda timeout_s: _shutdown(self_ref, timeout_s),
+        )
+        _exit.track(self._exiting)
+        weakref.finalize(self, _exit.dropped, self._exiting).atexit = False
         if self._disabled:
             logger.debug("otel-telemetry is disabled (%s): nothing will be sent", self.disabled_reason)
         elif d.spool is not None:  # last: the worker may use any of the above at once
@@ -297,7 +311,7 @@ class Telemetry:
 
     def shutdown(self, timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> bool:
         """Export what is queued (within ``timeout_s``) and stop; later sends return False."""
-        _exit.untrack(self)
+        _exit.untrack(self._exiting)
         if self._disabled:
             return True
         ok = self._pipeline.shutdown(timeout_s)
@@ -315,43 +329,15 @@ class Telemetry:
     # -- exit (``exit.py``: hand-off of what is pending) -------------------------------------
 
     @property
-    def can_hand_off(self) -> bool:
-        """True if pending events can go to a detached sender at exit (OTLP exporter, enabled)."""
-        return not self._disabled and not self.debug and self._otlp_exporter is not None
+    def exit_mode(self) -> str:
+        """What happens at exit if it came now: ``handoff`` or ``flush`` (``docs/short-lived.md``)."""
+        return _exit.chosen_mode(self._exiting)
 
-    @property
-    def spool_directory(self) -> str | None:
-        """The spool directory (with a spool, the detached sender also delivers this process's)."""
-        spool = self.delivery_settings.spool
-        return str(spool.directory) if spool is not None else None
-
-    def take_pending(self) -> list[Any]:
-        """Close, and return the events not yet exported (the exit handler hands them off)."""
-        return self._pipeline.take_pending()
-
-    def set_late_sink(self, sink: Any) -> None:
-        """After the exit handler: each ``send()`` goes to ``sink`` instead of being refused."""
-        self._pipeline.late_sink = sink
-
-    def count_handoff(self, count: int, *, late: bool, error: str | None = None) -> None:
-        """``count`` events were handed off (``late``: sent after the exit handler), or failed to be."""
-        counters = self._counters
-        if late:
-            counters.taken += count
-        if error is None:
-            if late:
-                counters.handed_off += count
-            return
-        if not late:
-            counters.handed_off -= count
-        self._pipeline._count_lost(count)
-        counters.drop("handoff_error", count, error)
-
-    def handoff_exporter_settings(self) -> dict[str, Any]:
+    def _handoff_exporter_settings(self) -> dict[str, Any]:
         """The exporter settings as plain data, for the detached sender."""
         return {**dataclasses.asdict(self.exporter_settings), "headers": dict(self.exporter_settings.headers)}
 
-    def handoff_encoding_settings(self) -> dict[str, Any]:
+    def _handoff_encoding_settings(self) -> dict[str, Any]:
         """What the detached sender needs to encode events as this instance would."""
         return {
             "telemetry": {
@@ -425,3 +411,15 @@ def _detected_resource(explicit: Mapping[str, AttrValue]) -> dict[str, AttrValue
     except RuntimeError:
         fallback: dict[str, AttrValue] = dict(OTELResourceDetector().detect().attributes)  # type: ignore[arg-type]
         return {**fallback, **explicit}
+
+
+def _handoff_encoding(ref: weakref.ref[Telemetry]) -> dict[str, Any]:
+    telemetry = ref()
+    if telemetry is None:
+        raise OSError("the instance is gone")  # counted handoff_error
+    return telemetry._handoff_encoding_settings()
+
+
+def _shutdown(ref: weakref.ref[Telemetry], timeout_s: float) -> bool:
+    telemetry = ref()
+    return telemetry.shutdown(timeout_s) if telemetry is not None else True

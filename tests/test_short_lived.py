@@ -373,19 +373,19 @@ def test_the_exit_mode_follows_the_setting_and_the_age_of_the_process(
     monkeypatch.setattr(exit, "process_age_s", lambda: age_s)
     t = Telemetry(endpoint="http://127.0.0.1:9", exit=ExitSettings(mode=mode))  # type: ignore[arg-type]
     try:
-        assert exit.chosen_mode(t) == expected
+        assert t.exit_mode == expected
     finally:
         t.shutdown(0.1)
 
 
-def test_an_instance_that_cannot_hand_off_flushes_at_exit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from otel_telemetry import ExitSettings, Telemetry, exit
+def test_an_instance_that_cannot_hand_off_flushes_at_exit() -> None:
+    from otel_telemetry import ExitSettings, Telemetry
 
     for t in (
         Telemetry(endpoint="http://127.0.0.1:9", exit=ExitSettings(mode="handoff"), debug=True),
         Telemetry(endpoint="http://127.0.0.1:9", exit=ExitSettings(mode="handoff"), disabled=True),
     ):
-        assert exit.chosen_mode(t) == "flush"
+        assert t.exit_mode == "flush"
         t.shutdown(0.1)
 
 
