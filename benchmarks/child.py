@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from benchmarks import payload as p
@@ -160,24 +161,25 @@ def steps(spec: Spec, n: int, repeats: int, variant: str) -> dict[str, Any]:
     The worker is parked while the caller sends (huge schedule delay and batch), so the two
     costs are measured apart; then ``flush()`` times the worker draining the queue.
     """
-    from otel_telemetry import Telemetry
+    from otel_telemetry import BatchSettings, CatalogSettings, DeliverySettings, SpoolSettings, Telemetry
 
     options: dict[str, Any] = {}
     if variant == "catalog":
         from otel_telemetry.catalog import catalog_from_dict
 
-        options = {"catalog": catalog_from_dict(CATALOG), "catalog_mode": "enforce"}
+        options = {"catalog": CatalogSettings(catalog_from_dict(CATALOG), "enforce")}
     elif variant == "spool":
         import tempfile
 
-        options = {"spool_dir": tempfile.mkdtemp(prefix="otel-telemetry-bench-spool-")}
+        directory = tempfile.mkdtemp(prefix="otel-telemetry-bench-spool-")
+        options = {"delivery": DeliverySettings(spool=SpoolSettings(Path(directory)))}
     telemetry = Telemetry(
-        service_name="bench",
+        "bench",
         endpoint=spec.grpc_endpoint,
         protocol="grpc",
-        schedule_delay_s=3600.0,
-        max_queue_size=4 * n + WARMUP,
-        max_export_batch_size=2 * n + WARMUP,
+        batch=BatchSettings(
+            max_queue_size=4 * n + WARMUP, max_export_batch_size=2 * n + WARMUP, schedule_delay_s=3600.0
+        ),
         **options,
     )
     name = p.EVENT_NAME

@@ -34,18 +34,18 @@ def best(fn: Callable[[], Any], number: int, per: int = 1, repeat: int = 5) -> f
 
 def rows() -> list[tuple[str, float]]:
     """(step, µs per event) for otel-telemetry's caller and worker, then the raw SDK's."""
-    from otel_telemetry import Telemetry
+    from otel_telemetry import BatchSettings, Telemetry
     from otel_telemetry.values import freeze
 
     def parked() -> Telemetry:
         """The worker stays parked (no batch is ever full, the timer is an hour): send() alone."""
         return Telemetry(
-            service_name="bench",
+            "bench",
             endpoint="http://127.0.0.1:9",
             protocol="grpc",
-            schedule_delay_s=3600.0,
-            max_queue_size=10_000_000,
-            max_export_batch_size=10_000_000,
+            batch=BatchSettings(
+                max_queue_size=10_000_000, max_export_batch_size=10_000_000, schedule_delay_s=3600.0
+            ),
         )
 
     out: list[tuple[str, float]] = []
@@ -70,15 +70,14 @@ def rows() -> list[tuple[str, float]]:
     out.append(("caller:     freeze(userProperties)", best(lambda: freeze(p.USER_PROPERTIES), 200_000)))
 
     batch = [capturer.capture(name, payload, None, None, None, None, None) for _ in range(BATCH)]
-    exporter = telemetry._otlp_exporter
-    assert exporter is not None
-    mapper, encoder = exporter.mapper, exporter._encoder
+    data = telemetry._encoding.encode(batch, None)
+    mapper, encoder = telemetry._encoding.mapper(), telemetry._encoding._encoder
+    assert encoder is not None
     records = [mapper.map(event) for event in batch]
-    data = exporter.prepare(batch)
     out.append(
         (
             "worker: prepare (one pass: map + encode to bytes)",
-            best(lambda: exporter.prepare(batch), 40, BATCH),
+            best(lambda: telemetry._encoding.encode(batch, None), 40, BATCH),
         )
     )
     out.append(

@@ -151,10 +151,10 @@ def otel_sdk(spec: Spec) -> System:
 
 def otel_telemetry_provider(spec: Spec) -> System:
     """otel-telemetry attached to an app's existing LoggerProvider (BLRP + SDK OTLP exporter)."""
-    from otel_telemetry import Telemetry
+    from otel_telemetry import LoggerProviderExporter, Telemetry
 
     provider = _sdk_provider(spec, processor=True)
-    telemetry = Telemetry(service_name="bench", logger_provider=provider)
+    telemetry = Telemetry("bench", exporter=LoggerProviderExporter(provider))
     send, name, payload = telemetry.send, p.EVENT_NAME, p.PAYLOAD
 
     def close() -> None:

@@ -11,7 +11,7 @@ import mimetypes
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_telemetry import ONCE_PER_DAY, Telemetry
+from otel_telemetry import ONCE_PER_DAY, RecordSettings, ResourceSettings, Telemetry
 
 
 @dataclass
@@ -70,10 +70,10 @@ class CMS:
 
 def main() -> int:
     telemetry = Telemetry(
-        service_name="acme-cms",
-        service_version="4.15.0",
+        "acme-cms",
+        resource=ResourceSettings(service_version="4.15.0"),
         # Strapi's "limited events": each at most once a day.
-        rate_limits={"didInitializeProject": ONCE_PER_DAY},
+        records=RecordSettings(rate_limits={"didInitializeProject": ONCE_PER_DAY}),
     )
     cms = CMS(
         telemetry,

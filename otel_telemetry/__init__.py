@@ -8,13 +8,32 @@ in ``LogRecord.event_name``) and exports it over OTLP, in the background.
 from __future__ import annotations
 
 from ._default import configure, flush, get_default, send, shutdown, stats
-from .config import ExporterSettings, PipelineSettings
+from .delivery import Backoff
 from .errors import TelemetryError
-from .exit import ExitSettings
+from .event import CapturedEvent, NamedPolicy, Policy
+from .exporters import (
+    Exporter,
+    ExportResult,
+    InMemoryExporter,
+    LoggerProviderExporter,
+    OTLPExporter,
+    SdkExporter,
+)
 from .logsetup import install as _install_logging
 from .mapping import to_payload
-from .pipeline import Backoff
 from .ratelimit import ONCE_PER_DAY, RateLimit
+from .records import ReceivedRecord
+from .settings import (
+    BatchSettings,
+    CatalogSettings,
+    DeliverySettings,
+    ExitSettings,
+    ExporterSettings,
+    PrivacySettings,
+    RecordSettings,
+    ResourceSettings,
+    SpoolSettings,
+)
 from .stats import TelemetryStats
 from .telemetry import Telemetry
 from .version import __version__
@@ -24,10 +43,26 @@ _install_logging()  # quiet on stderr unless asked (OTEL_TELEMETRY_LOG_LEVEL)
 __all__ = [
     "ONCE_PER_DAY",
     "Backoff",
+    "BatchSettings",
+    "CapturedEvent",
+    "CatalogSettings",
+    "DeliverySettings",
     "ExitSettings",
+    "ExportResult",
+    "Exporter",
     "ExporterSettings",
-    "PipelineSettings",
+    "InMemoryExporter",
+    "LoggerProviderExporter",
+    "NamedPolicy",
+    "OTLPExporter",
+    "Policy",
+    "PrivacySettings",
     "RateLimit",
+    "ReceivedRecord",
+    "RecordSettings",
+    "ResourceSettings",
+    "SdkExporter",
+    "SpoolSettings",
     "Telemetry",
     "TelemetryError",
     "TelemetryStats",

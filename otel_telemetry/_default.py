@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from opentelemetry.metrics import MeterProvider
+
+from .catalog.model import Catalog
+from .event import Policy
+from .exporters.base import Exporter
+from .settings import (
+    BatchSettings,
+    CatalogSettings,
+    DeliverySettings,
+    PrivacySettings,
+    RecordSettings,
+    ResourceSettings,
+)
 from .stats import TelemetryStats
 from .telemetry import DEFAULT_FLUSH_TIMEOUT_S, Telemetry
 
@@ -25,13 +40,46 @@ def get_default() -> Telemetry:
     return instance
 
 
-def configure(**options: Any) -> Telemetry:
-    """Replace the default instance with one built from ``options`` (``Telemetry``'s arguments).
+def configure(
+    service_name: str | None = None,
+    *,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    exporter: Exporter | None = None,
+    batch: BatchSettings | None = None,
+    delivery: DeliverySettings | None = None,
+    resource: ResourceSettings | None = None,
+    records: RecordSettings | None = None,
+    privacy: PrivacySettings | None = None,
+    policies: Sequence[Policy] = (),
+    catalog: CatalogSettings | Catalog | str | os.PathLike[str] | None = None,
+    strict: bool | None = None,
+    disabled: bool | None = None,
+    self_metrics: MeterProvider | bool | None = None,
+) -> Telemetry:
+    """Replace the default instance with ``Telemetry(...)`` of these arguments (the same ones).
 
     The previous default, if any, is flushed and shut down first.
     """
     global _instance
-    new = Telemetry(**options)
+    new = Telemetry(
+        service_name,
+        endpoint=endpoint,
+        protocol=protocol,
+        headers=headers,
+        exporter=exporter,
+        batch=batch,
+        delivery=delivery,
+        resource=resource,
+        records=records,
+        privacy=privacy,
+        policies=policies,
+        catalog=catalog,
+        strict=strict,
+        disabled=disabled,
+        self_metrics=self_metrics,
+    )
     with _lock:
         old, _instance = _instance, new
     if old is not None:
@@ -49,6 +97,7 @@ def send(
     group_properties: Mapping[str, Any] | None = None,
     user_id: str | int | None = None,
     body: str | None = None,
+    timestamp: datetime | int | None = None,
 ) -> bool:
     """``Telemetry.send`` on the default instance."""
     return get_default().send(
@@ -59,6 +108,7 @@ def send(
         group_properties=group_properties,
         user_id=user_id,
         body=body,
+        timestamp=timestamp,
     )
 
 

@@ -12,13 +12,12 @@ import sys
 import threading
 from typing import TextIO
 
-from .outcome import OK, ExportOutcome
+from .exporters.base import OK, Exporter, ExportResult
 
-DEBUG_ENV = "OTEL_TELEMETRY_DEBUG"
 BANNER = "otel-telemetry debug mode is on (OTEL_TELEMETRY_DEBUG): each event is printed here, nothing is sent"
 
 
-class DebugExporter:
+class DebugExporter(Exporter):
     """An exporter that prints each record of a request and reports it exported."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
@@ -26,11 +25,11 @@ class DebugExporter:
         self._announced = False
         self._lock = threading.Lock()
 
-    def export(self, request: bytes, timeout_s: float) -> ExportOutcome:
+    def export(self, request: bytes, timeout_s: float) -> ExportResult:
         """Print the records of one serialised ``ExportLogsServiceRequest``; never fails."""
         from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-        from .receiver.records import iter_records
+        from .records import iter_records
         from .render import record_line
 
         lines = [record_line(r) for r in iter_records(ExportLogsServiceRequest.FromString(request), "debug")]
@@ -45,8 +44,3 @@ class DebugExporter:
             except (OSError, ValueError):  # a closed stream must not break the app
                 pass
         return OK
-
-    send = export  # the transport interface of the OTLP exporter
-
-    def close(self) -> None:
-        """Nothing to release."""

@@ -180,7 +180,9 @@ class BatchEncoder:
         span_id: int,
         trace_flags: int,
     ) -> bytes:
-        """Append the fields after the attributes and frame the record as a ``log_records`` entry."""
+        """Append the fields after the attributes and frame the record as a ``log_records`` entry.
+
+        ``time_ns`` here is the capture time, written as ``observed_time_unix_nano``."""
         if event_id is not None:
             parts.append(event_id)
         if dropped:
@@ -208,7 +210,14 @@ class BatchEncoder:
             else:
                 parts.append(cache.get(cache_key(key, value)) or attribute(key, value))
         return self._finish(
-            parts, event_id, r.dropped_attributes, r.name, r.time_ns, r.trace_id, r.span_id, r.trace_flags
+            parts,
+            event_id,
+            r.dropped_attributes,
+            r.name,
+            r.observed_time_ns or r.time_ns,
+            r.trace_id,
+            r.span_id,
+            r.trace_flags,
         )
 
     def _plain(self, event: Event, mapper: Mapper) -> bytes | None:
@@ -220,7 +229,7 @@ class BatchEncoder:
         not remembered (``0.0 == -0.0``); unhashable values (containers ``freeze`` deep-copied)
         are never plain.
         """
-        _, _, event_properties, user_properties, _, user_id, _, _, _, _, _ = event
+        _, _, event_properties, user_properties, _, user_id, _, _, _, _, _, _ = event
         types = (*map(type, event_properties or ()), *map(type, user_properties or ()))
         key = (event_properties, user_properties, user_id, types)
         memo = self._memo
@@ -270,11 +279,11 @@ class BatchEncoder:
         plain, finish, head, resources = self._plain, self._finish, self._head, mapper.resources
         for event in events:
             event_id = _event_id_field(new_id()) if new_id is not None else None
-            name, time_ns, _, _, group_properties, _, trace_id, span_id, flags, body, annotations = event
+            name, time_ns, _, _, group_properties, _, trace_id, span_id, flags, body, annotations, ts = event
             attributes = plain(event, mapper) if annotations is None else None
             if attributes is not None:
                 resource = resources.get(group_properties)
-                parts = head(time_ns, body)
+                parts = head(ts or time_ns, body)
                 parts.append(attributes)
                 record = finish(parts, event_id, 0, name, time_ns, trace_id, span_id, flags)
             else:

@@ -44,6 +44,7 @@ _CI_SYSTEMS = (
     ("CI", "unknown"),
 )
 
+#: The anonymous facts, by name: what ``PrivacySettings.disable_defaults`` may name (or ``all``).
 DEFAULT_NAMES = (
     "os.type",
     "os.version",
@@ -96,9 +97,13 @@ def container_runtime(root: Path = Path("/")) -> str | None:
 def default_attributes(
     project_id: str,
     environ: Mapping[str, str],
+    state: Path,
     disabled: Collection[str] = (),
 ) -> dict[str, str]:
-    """The anonymous environment facts, minus the ones turned off (``"all"`` turns all off)."""
+    """The anonymous environment facts, minus the ones turned off (``"all"`` turns all off).
+
+    ``environ`` is read for the CI systems' own variables (facts, not settings); ``state`` is
+    where an installation id is persisted when the machine has no id."""
     if "all" in disabled:
         return {}
     facts: dict[str, str | None] = {
@@ -111,13 +116,5 @@ def default_attributes(
         "otel_telemetry.ci.name": ci_name(environ),
     }
     if "app.installation.id" not in disabled:
-        facts["app.installation.id"] = installation_id(project_id, environ)
+        facts["app.installation.id"] = installation_id(project_id, state)
     return {k: v for k, v in facts.items() if v is not None and k not in disabled}
-
-
-def disabled_defaults(explicit: Collection[str] | None, environ: Mapping[str, str]) -> frozenset[str]:
-    """Names from ``disable_defaults=`` or ``OTEL_TELEMETRY_DISABLE_DEFAULTS`` (comma-separated)."""
-    if explicit is not None:
-        return frozenset(explicit)
-    raw = environ.get("OTEL_TELEMETRY_DISABLE_DEFAULTS", "")
-    return frozenset(part.strip() for part in raw.split(",") if part.strip())

@@ -10,8 +10,8 @@ encoding the events (``benchmarks/README.md``); a NamedTuple also costs ~150 ns 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .values import Props, freeze, thaw
 
@@ -34,6 +34,9 @@ class CapturedEvent(NamedTuple):
     body: str | None
     #: Attributes added by policies (e.g. ``otel_telemetry.violations``); set after limits.
     annotations: dict[str, Any] | None = None
+    #: When the event happened (``send(timestamp=...)``), ns since the epoch; 0: at ``time_ns``,
+    #: the capture time (which is always the record's ``observed_time_unix_nano``).
+    timestamp_ns: int = 0
 
 
 #: An event as queued: the fields of :class:`CapturedEvent`, in order, in a plain tuple, with
@@ -50,6 +53,7 @@ Event = tuple[
     int,
     "str | None",
     "Props | None",
+    int,
 ]
 
 
@@ -63,7 +67,7 @@ def _frozen(props: Mapping[str, Any] | None) -> Props | None:
 
 def as_captured(event: Event) -> CapturedEvent:
     """The policies' view of a queued event (new dicts: a policy may change them)."""
-    name, time_ns, ep, up, gp, user_id, trace_id, span_id, flags, body, annotations = event
+    name, time_ns, ep, up, gp, user_id, trace_id, span_id, flags, body, annotations, timestamp_ns = event
     return CapturedEvent(
         name,
         time_ns,
@@ -76,13 +80,14 @@ def as_captured(event: Event) -> CapturedEvent:
         flags,
         body,
         _thawed(annotations),
+        timestamp_ns,
     )
 
 
 def as_queued(event: CapturedEvent, queued: Event, view: CapturedEvent) -> Event:
     """A policy's result, frozen for the queue. ``queued`` is the event before the policies and
     ``view`` what they were given: a group they left as it was keeps its frozen copy."""
-    name, time_ns, ep, up, gp, user_id, trace_id, span_id, flags, body, annotations = event
+    name, time_ns, ep, up, gp, user_id, trace_id, span_id, flags, body, annotations, timestamp_ns = event
     return (
         name,
         time_ns,
@@ -95,13 +100,33 @@ def as_queued(event: CapturedEvent, queued: Event, view: CapturedEvent) -> Event
         int(flags),
         body,
         queued[10] if annotations is view.annotations else _frozen(annotations),
+        int(timestamp_ns),
     )
 
 
-#: A step between capture and the queue (the event catalog is one): returns the event to send
-#: (possibly replaced, e.g. with PII hashed or annotations added), ``None`` to drop it (counted
-#: under the policy's ``drop_reason`` attribute, default ``"policy"``), or raises
-#: ``TelemetryError`` for bad input (raised to the caller in strict mode, else counted). To
-#: change a property group, return ``event._replace(...)`` with a new dict: the dicts a policy
-#: is given are not read back (a group returned as the same dict keeps its frozen copy).
-Policy = Callable[[CapturedEvent], "CapturedEvent | None"]
+class Policy(Protocol):
+    """A step between capture and the queue (the event catalog is one).
+
+    Returns the event to send (possibly replaced, e.g. with PII hashed or annotations added),
+    ``None`` to drop it (counted under its ``drop_reason``, see :class:`NamedPolicy`, else
+    ``"policy"``), or raises ``TelemetryError`` for bad input (raised to the caller in strict
+    mode, else counted). To change a property group, return ``event._replace(...)`` with a new
+    dict: the dicts a policy is given are not read back (a group returned as the same dict
+    keeps its frozen copy). A plain function is a policy.
+    """
+
+    def __call__(self, event: CapturedEvent, /) -> CapturedEvent | None: ...
+
+
+@runtime_checkable
+class NamedPolicy(Policy, Protocol):
+    """A policy that names the reason its drops are counted under in ``stats().dropped``."""
+
+    drop_reason: str
+
+
+def drop_reason_of(policy: Policy) -> str:
+    """The reason ``policy``'s drops are counted under: its ``drop_reason``, else ``"policy"``."""
+    if isinstance(policy, NamedPolicy) and isinstance(policy.drop_reason, str) and policy.drop_reason:
+        return policy.drop_reason
+    return "policy"

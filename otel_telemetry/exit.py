@@ -24,107 +24,19 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import TelemetryError
-
 if TYPE_CHECKING:
+    from .exporters.base import Exporter
     from .pipeline import BatchPipeline
+    from .settings import ExitSettings
     from .stats import Counters
 
 logger = logging.getLogger("otel_telemetry")
 
-ExitMode = Literal["auto", "handoff", "flush"]
-EXIT_MODES: tuple[ExitMode, ...] = ("auto", "handoff", "flush")
 #: ``auto``: a process younger than this at exit is short-lived (a command-line tool).
 SHORT_LIVED_S = 300.0
-
-DEFAULT_HANDOFF_LIFETIME_S = 60.0
-DEFAULT_HANDOFF_MAX_AGE_S = 7 * 24 * 3600.0
-DEFAULT_HANDOFF_MAX_BYTES = 16 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class ExitSettings:
-    """What happens at exit (``OTEL_TELEMETRY_EXIT``, ``OTEL_TELEMETRY_HANDOFF_*``)."""
-
-    mode: ExitMode = "auto"
-    #: Root of the hand-off areas; None: ``<state dir>/handoff``.
-    handoff_dir: Path | None = None
-    #: A detached sender stops this long after it started, delivered or not.
-    handoff_lifetime_s: float = DEFAULT_HANDOFF_LIFETIME_S
-    #: Handed-off events older than this are dropped (counted in ``sender.log``).
-    handoff_max_age_s: float = DEFAULT_HANDOFF_MAX_AGE_S
-    #: Cap of one area on disk; the oldest directories over it are dropped.
-    handoff_max_bytes: int = DEFAULT_HANDOFF_MAX_BYTES
-
-    def __post_init__(self) -> None:
-        if self.mode not in EXIT_MODES:
-            raise TelemetryError("exit mode", f"must be one of {', '.join(EXIT_MODES)}, not {self.mode!r}")
-        for name in ("handoff_lifetime_s", "handoff_max_age_s"):
-            if not getattr(self, name) > 0:
-                raise TelemetryError(name, "must be > 0")
-        if self.handoff_max_bytes <= 0:
-            raise TelemetryError("handoff_max_bytes", "must be a positive integer")
-
-    def handoff_root(self) -> Path:
-        """Where the hand-off areas are: ``handoff_dir``, else ``<state dir>/handoff``."""
-        if self.handoff_dir is not None:
-            return Path(self.handoff_dir)
-        from .identity import state_dir
-
-        return state_dir(os.environ) / "handoff"
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ExitSettings:
-        """From ``OTEL_TELEMETRY_EXIT`` / ``_HANDOFF_*``; a bad value is logged, its default used."""
-        from .config import _choice, _parsed, _positive_int
-
-        env = os.environ if environ is None else environ
-        directory = env.get("OTEL_TELEMETRY_HANDOFF_DIR", "").strip()
-        return cls(
-            mode=_parsed(
-                env,
-                ("OTEL_TELEMETRY_EXIT",),
-                _choice(EXIT_MODES),  # type: ignore[arg-type]
-                "auto",
-                f"expected one of {', '.join(EXIT_MODES)}",
-            ),
-            handoff_dir=Path(directory) if directory else None,
-            handoff_lifetime_s=_parsed(
-                env,
-                ("OTEL_TELEMETRY_HANDOFF_LIFETIME",),
-                _positive_ms,
-                DEFAULT_HANDOFF_LIFETIME_S,
-                "expected milliseconds > 0",
-            ),
-            handoff_max_age_s=_parsed(
-                env,
-                ("OTEL_TELEMETRY_HANDOFF_MAX_AGE",),
-                _positive_ms,
-                DEFAULT_HANDOFF_MAX_AGE_S,
-                "expected milliseconds > 0",
-            ),
-            handoff_max_bytes=_parsed(
-                env,
-                ("OTEL_TELEMETRY_HANDOFF_MAX_BYTES",),
-                _positive_int,
-                DEFAULT_HANDOFF_MAX_BYTES,
-                "expected a positive integer (bytes)",
-            ),
-        )
-
-
-def _positive_ms(value: str) -> float:
-    from .config import _millis_to_s
-
-    seconds = _millis_to_s(value)
-    if seconds <= 0:
-        raise ValueError(value)
-    return seconds
-
 
 _imported_at = time.monotonic()
 
@@ -139,9 +51,10 @@ class Exiting:
     def __init__(
         self,
         *,
-        pipeline: BatchPipeline[Any],
+        pipeline: BatchPipeline,
         counters: Counters,
         settings: ExitSettings,
+        root: Path,
         exporter: dict[str, Any] | None,
         encoding: Callable[[], dict[str, Any]],
         spool_dir: str | None,
@@ -151,6 +64,8 @@ class Exiting:
         self.pipeline = pipeline
         self.counters = counters
         self.settings = settings
+        #: Where the hand-off areas are (``<state dir>/handoff`` unless set).
+        self.root = root
         #: The exporter settings as plain data, or None when a hand-off cannot work.
         self.exporter = exporter
         self.encoding = encoding
@@ -279,7 +194,7 @@ def _write_and_spawn(exiting: Exiting, events: Sequence[Sequence[Any]], *, late:
     settings = exiting.settings
     exporter = exiting.exporter
     assert exporter is not None
-    area = handoff.area(settings.handoff_root(), exporter)
+    area = handoff.area(exiting.root, exporter)
     if events:
         try:
             handoff.write(area, exiting.encoding(), events)
@@ -309,19 +224,18 @@ def _write_and_spawn(exiting: Exiting, events: Sequence[Sequence[Any]], *, late:
 
 def encoder_for(settings: Mapping[str, Any]) -> Callable[[Sequence[Any]], bytes]:
     """The encoder of the program that handed the events off (its resource, ids and limits)."""
+    from .encoder import EventEncoder
     from .pipeline import _ids
-    from .telemetry import Telemetry
+    from .stats import Counters
 
-    telemetry = Telemetry(disabled=True, **settings["telemetry"])
-    exporter = telemetry._otlp_exporter
-    assert exporter is not None
+    encoder = EventEncoder.from_portable(settings["encoder"], Counters())
     new_id = _ids if settings.get("event_ids") else None
-    return lambda batch: exporter.prepare(batch, new_id)
+    return lambda batch: encoder.encode(batch, new_id)
 
 
-def exporter_for(settings: Mapping[str, Any]) -> Any:
-    """The transport to the program's destination (settings as :func:`exporter_settings` wrote them)."""
-    from .config import ExporterSettings
-    from .transport import make_transport
+def exporter_for(settings: Mapping[str, Any]) -> Exporter:
+    """The exporter to the program's destination (settings as ``Telemetry`` wrote them)."""
+    from .exporters.otlp import OTLPExporter
+    from .settings import ExporterSettings
 
-    return make_transport(ExporterSettings(**settings))
+    return OTLPExporter(ExporterSettings(**settings))

@@ -18,17 +18,20 @@ import fcntl
 import json
 import logging
 import os
-import random
 import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .handoff import JOB_ENV, RAW_NAME, SENDER_LOCK, Prepared, has_work, log_line, read
 from .spool.frames import encode_frame
 from .spool.segments import DIR_NAME, LOCK_NAME, SUFFIX, SpoolDir, segment_name
+
+if TYPE_CHECKING:
+    from .delivery import Delivery
+    from .exporters.base import Exporter
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -65,7 +68,8 @@ class AreaSender:
         self.max_backoff_s = float(job.get("max_backoff_s", 5.0))
         self.spool_dir: str | None = job.get("spool_dir")
         self.owner_pid = int(job.get("owner_pid", 0))
-        self._exporter: Any = None
+        self._exporter: Exporter | None = None
+        self._delivery: Delivery | None = None
         self._encoders: dict[str, Encoder] = {}
         self.delivered = 0
 
@@ -227,44 +231,31 @@ class AreaSender:
 
     def deliver(self, request: bytes, records: int) -> str:
         """Send until accepted ("exported"), refused for good ("rejected") or the deadline ("stopped")."""
-        if self._exporter is None:
+        delivery = self._delivery
+        if delivery is None:
+            from .delivery import Delivery
             from .exit import exporter_for
+            from .settings import Backoff
+            from .stats import Counters
 
             self._exporter = exporter_for(self.job["exporter"])
-        attempt = 0
-        while True:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                return "stopped"
-            outcome = self._exporter.send(request, min(remaining, float(self.job["timeout_s"])))
-            if outcome.ok:
-                self.delivered += records - outcome.rejected
-                if outcome.rejected:
-                    logger.warning(
-                        "otel-telemetry: the collector rejected %d handed-off event(s): %s",
-                        outcome.rejected,
-                        outcome.error,
-                    )
-                return "exported"
-            if not outcome.retryable:
-                logger.warning(
-                    "otel-telemetry: dropped %d handed-off event(s), rejected: %s", records, outcome.error
-                )
-                return "rejected"
-            hint = outcome.retry_after_s
-            wait = hint if hint is not None else self._backoff(attempt)
-            if time.monotonic() + wait >= self.deadline or not self.area.exists():
-                return "stopped"  # the deadline, or the area was deleted: nothing to keep trying for
-            time.sleep(wait)
-            attempt += 1
-
-    def _backoff(self, attempt: int) -> float:
-        base = min(self.max_backoff_s, self.initial_backoff_s * 2.0**attempt)
-        return base * random.uniform(0.8, 1.2)
+            delivery = self._delivery = Delivery(
+                self._exporter,
+                Counters(),  # drops are logged (to sender.log): this process has no stats() reader
+                timeout_s=float(self.job["timeout_s"]),
+                backoff=Backoff(initial_s=self.initial_backoff_s, max_s=self.max_backoff_s),
+                on_lost=lambda count: None,
+                keep_at_deadline=True,  # what cannot be sent in time stays on disk
+            )
+            delivery.stop(self.deadline)
+        outcome = delivery.deliver(request, records, rejected_note=" (handed-off events)")
+        if outcome == "exported":
+            self.delivered += records
+        return outcome
 
     def close(self) -> None:
         if self._exporter is not None:
-            self._exporter.close()
+            self._exporter.shutdown()
 
 
 def _created(path: Path) -> float:

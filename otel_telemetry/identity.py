@@ -13,20 +13,26 @@ import os
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .settings import PrivacySettings
 
 logger = logging.getLogger("otel_telemetry")
 
-PROJECT_ID_ENV = "OTEL_TELEMETRY_PROJECT_ID"
-STATE_DIR_ENV = "OTEL_TELEMETRY_STATE_DIR"
 MACHINE_ID_PATHS = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 
 
-def state_dir(environ: Mapping[str, str]) -> Path:
-    """Where per-install ids live: ``$OTEL_TELEMETRY_STATE_DIR``, else the XDG state dir."""
-    if explicit := environ.get(STATE_DIR_ENV):
-        return Path(explicit)
-    base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "otel-telemetry"
+def state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where per-install ids live (``settings.state_dir``: the variables are read there)."""
+    from .settings import state_dir as configured
+
+    return configured(environ)
+
+
+def privacy_state_dir(privacy: PrivacySettings) -> Path:
+    """The state directory of ``privacy`` (its default location when not set)."""
+    return privacy.state_dir if privacy.state_dir is not None else state_dir()
 
 
 def persisted_id(directory: Path, name: str) -> str:
@@ -60,9 +66,9 @@ def _read_id(path: Path) -> str:
     return str(uuid.UUID(text))
 
 
-def project_id(explicit: str | None, environ: Mapping[str, str]) -> str:
-    """Strapi's project ``uuid``: given, from ``OTEL_TELEMETRY_PROJECT_ID``, else persisted."""
-    return explicit or environ.get(PROJECT_ID_ENV) or persisted_id(state_dir(environ), "project-id")
+def project_id(privacy: PrivacySettings) -> str:
+    """Strapi's project ``uuid``: ``privacy.project_id``, else a random one persisted."""
+    return privacy.project_id or persisted_id(privacy_state_dir(privacy), "project-id")
 
 
 def machine_id() -> str | None:
@@ -82,9 +88,10 @@ def salted_hash(value: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()
 
 
-def installation_id(project: str, environ: Mapping[str, str]) -> str:
-    """``app.installation.id``: the machine id hashed with the project id, else a persisted UUID."""
+def installation_id(project: str, directory: Path) -> str:
+    """``app.installation.id``: the machine id hashed with the project id, else a UUID persisted
+    in ``directory``."""
     machine = machine_id()
     if machine:
         return salted_hash(machine, project)
-    return persisted_id(state_dir(environ), "installation-id")
+    return persisted_id(directory, "installation-id")

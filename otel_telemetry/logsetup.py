@@ -11,12 +11,8 @@ to the root logger), and ``OTEL_TELEMETRY_LOG_LEVEL`` (``debug``, ``info``, ``wa
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Mapping
-
-LOG_LEVEL_ENV = "OTEL_TELEMETRY_LOG_LEVEL"
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 class _StderrHandler(logging.Handler):
@@ -31,14 +27,12 @@ class _StderrHandler(logging.Handler):
 
 def install(environ: Mapping[str, str] | None = None) -> None:
     """Silence the last-resort handler; add a stderr handler if ``OTEL_TELEMETRY_LOG_LEVEL`` asks."""
+    from .settings import log_level_from_env
+
     log = logging.getLogger("otel_telemetry")
     if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
         log.addHandler(logging.NullHandler())
-    env = os.environ if environ is None else environ
-    name = env.get(LOG_LEVEL_ENV, "").strip().lower()
-    if not name:
-        return
-    level = LEVELS.get(name)
+    level = log_level_from_env(environ)
     if level is None:
         return
     if not any(isinstance(h, _StderrHandler) for h in log.handlers):

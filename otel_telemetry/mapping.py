@@ -40,6 +40,8 @@ class MappedRecord(NamedTuple):
     span_id: int
     trace_flags: int
     body: str | None
+    #: The capture time (``observed_time_unix_nano``); 0: the same as ``time_ns``.
+    observed_time_ns: int = 0
 
 
 def _truncate(value: AttrValue, limit: int) -> AttrValue:
@@ -105,7 +107,7 @@ class Mapper:
         reserved, special or clashing, no limit applies, no policy annotated it. Values are not
         checked here: the encoder takes only those that are attribute values already.
         """
-        _, _, event_properties, user_properties, _, user_id, _, _, _, _, annotations = event
+        _, _, event_properties, user_properties, _, user_id, _, _, _, _, annotations, _ = event
         if annotations or not self._may_be_plain:
             return False
         count = 0 if user_id is None else 1
@@ -131,7 +133,7 @@ class Mapper:
 
     def attributes(self, event: Event) -> tuple[dict[str, AttrValue], int]:
         """The record attributes of one event and how many were dropped by the count limit."""
-        name, _, event_properties, user_properties, _, user_id, _, _, _, _, annotations = event
+        name, _, event_properties, user_properties, _, user_id, _, _, _, _, annotations, _ = event
         out: dict[str, AttrValue] = {}
         if event_properties:
             flatten_into(out, "", thaw(event_properties))
@@ -165,10 +167,10 @@ class Mapper:
     def map(self, event: Event) -> MappedRecord:
         """One captured event -> one record under the resource of its group properties."""
         attributes, dropped = self.attributes(event)
-        name, time_ns, _, _, group_properties, _, trace_id, span_id, trace_flags, body, _ = event
+        name, time_ns, _, _, group_properties, _, trace_id, span_id, trace_flags, body, _, timestamp = event
         return MappedRecord(
             name,
-            time_ns,
+            timestamp or time_ns,
             attributes,
             dropped,
             self.resources.get(group_properties),
@@ -176,6 +178,7 @@ class Mapper:
             span_id,
             trace_flags,
             body,
+            time_ns,
         )
 
 

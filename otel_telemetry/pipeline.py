@@ -1,14 +1,16 @@
 """The batching pipeline: a bounded queue on the caller's side, one worker thread on the other.
 
 ``submit`` is the whole cost ``send()`` pays for delivery: a length check and a deque append.
-The worker drains the queue in batches and has the exporter prepare (map + encode) each batch
-once. Then, without a spool, it sends the batch until the collector accepts it, backing off
-between attempts: a batch that fails transiently is kept, not dropped, and while the collector
-is away the queue fills and its overflow policy decides (``drop_newest`` refuses new events,
-``drop_oldest`` evicts the oldest queued one, ``block`` makes ``send()`` wait up to
-``block_timeout_s``). With a spool, the worker writes each encoded batch to disk instead and a
-second thread (:class:`~otel_telemetry.spool.sender.SpoolSender`) delivers from there. Every
-loss (overflow, permanent rejection, shutdown deadline, disk trouble) is counted and logged.
+The worker drains the queue in batches and encodes each batch once (``encode``, the mapping
+and encoding modules). Then, without a spool, it hands the batch to
+:class:`~otel_telemetry.delivery.Delivery`, which sends it until the exporter accepts it: a
+batch that fails transiently is kept, not dropped, and while the collector is away the queue
+fills and its overflow policy decides (``drop_newest`` refuses new events, ``drop_oldest``
+evicts the oldest queued one, ``block`` makes ``send()`` wait up to ``block_timeout_s``).
+With a spool, the worker writes each encoded batch to disk instead and a second thread
+(:class:`~otel_telemetry.spool.sender.SpoolSender`) delivers from there, through its own
+``Delivery``. Every loss (overflow, permanent rejection, shutdown deadline, disk trouble) is
+counted and logged.
 """
 
 from __future__ import annotations
@@ -16,54 +18,25 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import random
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
 
+from .delivery import Delivery
 from .event import Event
-from .outcome import ExportOutcome
-from .spool.sender import MAX_RETRY_AFTER_S, SpoolSender
-from .spool.settings import SPOOL_WRITE_DELAY_S, Overflow, SpoolSettings
-from .spool.spool import Position, Spool
+from .exporters.base import Exporter
+from .settings import BatchSettings, DeliverySettings
+from .spool.sender import SpoolSender
+from .spool.spool import SPOOL_WRITE_DELAY_S, Position, Spool
 from .stats import Counters, TelemetryStats
 
 logger = logging.getLogger("otel_telemetry")
 
-P = TypeVar("P")
-
-
-class BatchExporter(Protocol[P]):
-    """What the worker needs from an exporter: prepare once, send (maybe many times)."""
-
-    def prepare(self, batch: Sequence[Event], new_id: Callable[[], str] | None) -> P:
-        """Map and encode ``batch`` once; ``new_id`` (if given) makes each record's event id."""
-        ...
-
-    def send(self, prepared: P, timeout_s: float) -> ExportOutcome: ...
-
-    def close(self) -> None: ...
-
-    def after_fork(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with jitter between attempts at one batch."""
-
-    initial_s: float = 1.0
-    max_s: float = 30.0
-    multiplier: float = 2.0
-    jitter: float = 0.2
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before attempt ``attempt + 1``."""
-        base = min(self.max_s, self.initial_s * self.multiplier**attempt)
-        return base * random.uniform(1.0 - self.jitter, 1.0 + self.jitter)
+#: Encodes a batch into a serialised ``ExportLogsServiceRequest``; the second argument, if
+#: given, makes each record's ``otel_telemetry.event.id``.
+Encode = Callable[[Sequence[Event], "Callable[[], str] | None"], bytes]
 
 
 class EventIds:
@@ -101,7 +74,7 @@ class _FlushMarker:
         self.position: Position | None = None  # with a spool: delivery must pass this point
 
 
-_live: weakref.WeakSet[BatchPipeline[Any]] = weakref.WeakSet()
+_live: weakref.WeakSet[BatchPipeline] = weakref.WeakSet()
 
 
 def _reset_after_fork() -> None:
@@ -114,39 +87,43 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-class BatchPipeline(Generic[P]):
-    """Queue + worker thread + retry loop for one exporter, optionally through a disk spool."""
+class BatchPipeline:
+    """Queue + worker thread for one exporter, optionally through a disk spool."""
 
     def __init__(
         self,
-        exporter: BatchExporter[P],
+        encode: Encode,
+        exporter: Exporter,
         counters: Counters,
-        *,
-        max_queue_size: int,
-        max_export_batch_size: int,
-        schedule_delay_s: float,
-        export_timeout_s: float,
-        backoff: Backoff | None = None,
-        overflow: Overflow = "drop_newest",
-        block_timeout_s: float = 1.0,
-        spool: SpoolSettings | None = None,
-        event_ids: bool = False,
+        batch: BatchSettings,
+        delivery: DeliverySettings,
     ) -> None:
+        self._encode = encode
         self._exporter = exporter
         self._counters = counters
-        self._max_queue = max_queue_size
-        self._batch = max_export_batch_size
-        self._delay = schedule_delay_s
-        self._timeout = export_timeout_s
-        self._backoff = backoff or Backoff()
-        self._overflow = overflow
-        self._block_timeout = block_timeout_s
-        self._event_ids = event_ids
-        self._spool_settings = spool
-        self._sync = spool is not None and spool.sync == "sync"
+        self._max_queue = batch.max_queue_size
+        self._batch = batch.max_export_batch_size
+        self._delay = batch.schedule_delay_s
+        self._overflow = batch.overflow
+        self._block_timeout = batch.block_timeout_s
+        self._settings = delivery
+        self._event_ids = delivery.with_event_ids
+        self._spool_settings = delivery.spool
+        self._sync = delivery.spool is not None and delivery.spool.sync == "sync"
         self._lost = 0
+        self._delivery = self._new_delivery(keep_at_deadline=False)
         self._init_threading()
         _live.add(self)
+
+    def _new_delivery(self, keep_at_deadline: bool) -> Delivery:
+        return Delivery(
+            self._exporter,
+            self._counters,
+            timeout_s=self._settings.export_timeout_s,
+            backoff=self._settings.backoff,
+            on_lost=self._count_lost,
+            keep_at_deadline=keep_at_deadline,
+        )
 
     def _init_threading(self) -> None:
         self._queue: deque[Event | _FlushMarker] = deque()
@@ -154,8 +131,6 @@ class BatchPipeline(Generic[P]):
         self._lost_lock = threading.Lock()
         self._drain_lock = threading.Lock()  # one drainer at a time: the worker or a sync caller
         self._wake = threading.Event()
-        self._retry_wake = threading.Event()
-        self._stopping = threading.Event()
         self._space = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -247,7 +222,7 @@ class BatchPipeline(Generic[P]):
         return True
 
     @property
-    def exporter(self) -> BatchExporter[P]:
+    def exporter(self) -> Exporter:
         """The exporter this pipeline feeds."""
         return self._exporter
 
@@ -302,7 +277,7 @@ class BatchPipeline(Generic[P]):
         marker = _FlushMarker(self._lost)
         self._queue.append(marker)
         self._wake.set()
-        self._retry_wake.set()
+        self._delivery.wake()
         if self._sender is not None:
             self._sender.wake()
         if not marker.done.wait(max(timeout_s, 0.0)):
@@ -344,8 +319,7 @@ class BatchPipeline(Generic[P]):
                 return []
             self._closed = self._handed_off = True  # (a shutdown may be under way: it stops now)
             self._draining_deadline = time.monotonic()
-        self._stopping.set()
-        self._retry_wake.set()
+        self._delivery.stop(time.monotonic())  # a send under way gives up at its next wait
         idle = self._drain_lock.acquire(timeout=wait_s)
         try:
             taken: list[Event] = [] if idle else list(self._inflight or ())
@@ -384,8 +358,7 @@ class BatchPipeline(Generic[P]):
         lost_before = self._lost
         if self._spool is not None:
             self._spool.begin_close()  # the sender stops waiting for full batches
-        self._stopping.set()  # retry waits re-check the deadline
-        self._retry_wake.set()
+        self._delivery.stop(deadline)  # retry waits re-check the deadline
         self._space.set()
         with self._sync_cond:
             self._sync_cond.notify_all()
@@ -393,10 +366,10 @@ class BatchPipeline(Generic[P]):
             self._wake.set()
             thread.join(max(deadline - time.monotonic(), 0.0))
             if thread.is_alive() and self._sender is None:
-                self._exporter.close()  # interrupt an attempt that is still in flight
+                self._delivery.interrupt()  # an attempt that is still in flight
                 thread.join(1.0)
         elif self._sender is None:
-            self._exporter.close()
+            self._exporter.shutdown()
         left = sum(1 for item in list(self._queue) if type(item) is not _FlushMarker)
         self._queue.clear()
         if left:
@@ -430,7 +403,7 @@ class BatchPipeline(Generic[P]):
                 logger.exception("otel-telemetry: unexpected error in the export worker")
             if self._closed and (not queue or self._past_deadline()):
                 if self._sender is None:
-                    self._exporter.close()
+                    self._exporter.shutdown()
                 return
 
     def _open_spool(self) -> None:
@@ -440,14 +413,7 @@ class BatchPipeline(Generic[P]):
             return
         self._spool_open = True
         self._sender = SpoolSender(
-            spool,
-            self._exporter,
-            self._counters,
-            batch=self._batch,
-            delay_s=self._delay,
-            timeout_s=self._timeout,
-            backoff=self._backoff.delay,
-            on_lost=self._count_lost,
+            spool, self._new_delivery(keep_at_deadline=True), batch=self._batch, delay_s=self._delay
         )
         self._sender.start()
 
@@ -497,68 +463,24 @@ class BatchPipeline(Generic[P]):
 
     def _export(self, batch: list[Event]) -> None:
         try:
-            prepared = self._exporter.prepare(batch, _ids if self._event_ids else None)
+            request = self._encode(batch, _ids if self._event_ids else None)
         except Exception as exc:
             logger.exception("otel-telemetry: could not encode a batch")
             self._lose(len(batch), "encode_error", repr(exc))
             return
         if self._spool_open:
-            self._spool_write(prepared, len(batch))
+            self._spool_write(request, len(batch))
             return
-        attempt = 0
-        while True:
-            outcome = self._exporter.send(prepared, self._timeout)
-            if outcome.ok:
-                self._counters.exported += len(batch) - outcome.rejected
-                if outcome.rejected:
-                    self._lose(outcome.rejected, "rejected", f"partial success: {outcome.error}")
-                if attempt:
-                    logger.info("otel-telemetry: export recovered after %d retries", attempt)
-                return
-            if not outcome.retryable:
-                self._lose(len(batch), "rejected", outcome.error)
-                return
-            deadline = self._draining_deadline
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                self._lose(len(batch), "shutdown", f"exporter unavailable at shutdown: {outcome.error}")
-                return
-            hint = outcome.retry_after_s
-            wait = min(hint, MAX_RETRY_AFTER_S) if hint is not None else self._backoff.delay(attempt)
-            if deadline is not None:
-                wait = min(wait, max(deadline - now, 0.0))
-            if attempt == 0:
-                logger.warning(
-                    "otel-telemetry: export failed (%s); keeping the batch of %d and retrying in %.1fs",
-                    outcome.error,
-                    len(batch),
-                    wait,
-                )
-            attempt += 1
-            self._counters.retries += 1
-            # the collector said when: a flush() does not hurry it; our own backoff it does
-            self._sleep(wait, by_flush=hint is None)
+        if self._delivery.deliver(request, len(batch)) == "stopped":
+            self._lose(
+                len(batch),
+                "shutdown",
+                "exporter unavailable at shutdown (the batch was not accepted before the deadline)",
+            )
 
-    def _sleep(self, seconds: float, by_flush: bool) -> None:
-        """Wait ``seconds``, never past the shutdown deadline; a flush ends our own backoff."""
-        end = time.monotonic() + seconds
-        while True:
-            now = time.monotonic()
-            deadline = self._draining_deadline
-            limit = end if deadline is None else min(end, deadline)
-            if now >= limit:
-                return
-            event = self._retry_wake if by_flush else self._stopping
-            if event.wait(limit - now):
-                event.clear()
-                if by_flush:
-                    return
-
-    def _spool_write(self, prepared: Any, count: int) -> None:
+    def _spool_write(self, payload: bytes, count: int) -> None:
         spool = self._spool
         assert spool is not None
-        payload = prepared
-        assert isinstance(payload, bytes), "a spool is for the OTLP exporter's serialised requests"
         timeout = 0.0 if self._closed else self._block_timeout
         failed = spool.append(payload, count, timeout)
         if failed is not None:
@@ -573,6 +495,6 @@ class BatchPipeline(Generic[P]):
         if self._spool is not None:
             self._spool.after_fork()
         self._init_threading()
+        self._delivery.reset()
         self._closed = closed
         self._lost = 0
-        self._exporter.after_fork()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .mapping import to_payload
 
 if TYPE_CHECKING:
-    from .receiver.records import ReceivedRecord
+    from .records import ReceivedRecord
 
 
 def local_clock(time_ns: int) -> str:

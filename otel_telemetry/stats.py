@@ -1,8 +1,10 @@
 """Self-telemetry: what happened to the events the app sent.
 
-Counts are exact: drops are counted under a lock (a rare path), everything else is counted by
-the single worker thread, and "accepted" is derived (taken by the worker + still queued) so the
-``send()`` hot path increments nothing.
+Counts are exact and the ``send()`` hot path increments nothing: ``accepted`` is derived
+(taken by the worker + evicted + still queued). Drops and evictions are counted under a lock
+(rare paths, from any thread); ``taken`` only by the thread draining the queue (the worker, or
+a ``spool_sync`` caller holding the drain lock); ``exported``, ``retries`` and ``spooled`` by
+the one thread that delivers (the worker, or the spool's sender thread).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ DROP_REASONS = {
     "spool_full": "the spool directory reached its size cap (see the overflow policy)",
     "spool_error": "the spool could not be written (disk full, I/O error, unusable directory)",
     "spool_corrupt": "a damaged frame in a spool segment was skipped (the rest was delivered)",
+    "config_error": "the exporter's configuration cannot work (see the logged configuration error), "
+    "so nothing was sent",
     "shutdown": "telemetry was shut down before the event could be exported",
     "rejected": "the collector permanently rejected the batch (e.g. HTTP 400)",
     "encode_error": "the batch could not be encoded",
@@ -51,6 +55,8 @@ class TelemetryStats:
     spool_bytes: int = 0
     #: Events found in the spool directories of earlier (dead or stopped) processes, to deliver.
     recovered: int = 0
+    #: Bytes of damaged spool data skipped (their events are counted as ``spool_corrupt`` drops).
+    spool_corrupt_bytes: int = 0
     #: Events handed off at exit to a detached sender (``docs/short-lived.md``).
     handed_off: int = 0
 
@@ -128,5 +134,6 @@ class Counters:
             spool_pending=spool_pending,
             spool_bytes=spool_bytes,
             recovered=self.recovered,
+            spool_corrupt_bytes=self.spool_corrupt_bytes,
             handed_off=self.handed_off,
         )

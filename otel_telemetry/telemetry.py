@@ -6,226 +6,161 @@ opt-out -> capture (validate, copy) -> rate limits -> queue. The worker thread t
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import threading
 import time
 import weakref
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
-from . import config
 from . import exit as _exit
-from .catalog.model import Catalog
-from .catalog.settings import catalog_policy_from_settings
-from .debug import DEBUG_ENV, DebugExporter
-from .encoding import resource_proto
-from .environment import default_attributes, disabled_defaults
+from . import settings as config
+from .encoder import EventEncoder
 from .errors import TelemetryError
-from .event import CapturedEvent, Policy, as_captured, as_queued
-from .identity import project_id as resolve_project_id
-from .mapping import Mapper
-from .optout import DEFAULT_DISABLE_ENV, disabled_reason, is_truthy
-from .otlp_exporter import OTLPExporter
-from .pipeline import Backoff, BatchPipeline
-from .provider_exporter import ProviderExporter, sdk_resource
-from .ratelimit import RateLimit, RateLimiter
-from .resources import DEFAULT_MAX_RESOURCES, ResourceCache
-from .selfmetrics import SelfMetrics, register_self_metrics
-from .spool.settings import resolve_delivery
+from .event import CapturedEvent, Policy, as_captured, as_queued, drop_reason_of
+from .exporters.base import Exporter
+from .exporters.otlp import OTLPExporter
+from .pipeline import BatchPipeline
+from .ratelimit import RateLimiter
+from .settings import (
+    BatchSettings,
+    CatalogSettings,
+    DeliverySettings,
+    ExitSettings,
+    PrivacySettings,
+    RecordSettings,
+    ResourceSettings,
+)
 from .stats import Counters, TelemetryStats
 from .validation import Capturer
-from .values import AttrValue, flatten_into
-from .version import __version__
+from .values import AttrValue
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+
+    from .catalog.model import Catalog
+    from .selfmetrics import SelfMetrics
 
 logger = logging.getLogger("otel_telemetry")
 
-SCOPE_NAME = "otel_telemetry"
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
+
 
 class Telemetry:
     """A telemetry sender: ``send()`` events, ``flush()`` them, ``shutdown()`` at the end.
 
-    Every argument left as ``None`` comes from the standard OpenTelemetry environment variables
-    (``OTEL_EXPORTER_OTLP_*``, ``OTEL_BLRP_*``, ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``
-    ...) or otel-telemetry's own (``OTEL_TELEMETRY_*``); see the README for the list.
+    ``service_name``, ``endpoint``, ``protocol`` and ``headers`` are the common settings; the
+    rest come grouped in settings objects (``otel_telemetry.settings``). Each argument left
+    ``None`` is read from the standard OpenTelemetry environment variables
+    (``OTEL_EXPORTER_OTLP_*``, ``OTEL_BLRP_*``, ``OTEL_SERVICE_NAME`` ...) or otel-telemetry's
+    own (``OTEL_TELEMETRY_*``); see the README for the list. ``exporter`` replaces the OTLP
+    exporter (e.g. ``LoggerProviderExporter(provider)`` to go through an app's own
+    OpenTelemetry pipeline, ``InMemoryExporter()`` in tests).
     """
 
     def __init__(
         self,
-        *,
         service_name: str | None = None,
-        service_version: str | None = None,
-        environment: str | None = None,
-        resource_attributes: Mapping[str, Any] | None = None,
-        project_id: str | None = None,
+        *,
         endpoint: str | None = None,
         protocol: str | None = None,
         headers: Mapping[str, str] | None = None,
-        timeout_s: float | None = None,
-        compression: str | None = None,
-        insecure: bool | None = None,
-        logger_provider: LoggerProvider | None = None,
-        disabled: bool | None = None,
-        disable_env: str = DEFAULT_DISABLE_ENV,
-        strict: bool | None = None,
-        rate_limits: Mapping[str, RateLimit] | None = None,
-        global_rate_limit: RateLimit | None = None,
-        event_name_attribute: bool | None = None,
-        disable_defaults: Collection[str] | None = None,
-        max_queue_size: int | None = None,
-        max_export_batch_size: int | None = None,
-        schedule_delay_s: float | None = None,
-        exit_timeout_s: float | None = None,
-        exit: _exit.ExitSettings | None = None,
-        max_resources: int = DEFAULT_MAX_RESOURCES,
-        backoff: Backoff | None = None,
+        exporter: Exporter | None = None,
+        batch: BatchSettings | None = None,
+        delivery: DeliverySettings | None = None,
+        resource: ResourceSettings | None = None,
+        records: RecordSettings | None = None,
+        privacy: PrivacySettings | None = None,
         policies: Sequence[Policy] = (),
-        catalog: Catalog | str | os.PathLike[str] | None = None,
-        catalog_mode: str | None = None,
-        overflow: str | None = None,
-        block_timeout_s: float | None = None,
-        spool_dir: str | os.PathLike[str] | None = None,
-        spool_max_bytes: int | None = None,
-        spool_fsync: str | None = None,
-        spool_sync: str | None = None,
-        event_ids: bool | None = None,
+        catalog: CatalogSettings | Catalog | str | os.PathLike[str] | None = None,
+        strict: bool | None = None,
+        disabled: bool | None = None,
         self_metrics: MeterProvider | bool | None = None,
+        exit: ExitSettings | None = None,
         debug: bool | None = None,
     ) -> None:
-        env = os.environ
-        # First: the spool's background sender (started below) may ask for the project id at once.
-        self._project_id: str | None = None
-        self._lock = threading.Lock()
-        self.disabled_reason = disabled_reason(env, disabled=disabled, disable_env=disable_env)
+        #: Identity and opt-out settings.
+        self.privacy = _given(privacy, PrivacySettings, "privacy") or PrivacySettings.from_env()
+        #: Why telemetry is off (``None`` when on): ``disabled=True`` or the user's environment.
+        self.disabled_reason = (
+            "disabled=True" if disabled else config.opt_out_reason(self.privacy.disable_env)
+        )
         self._disabled = self.disabled_reason is not None
-        self._strict = strict if strict is not None else is_truthy(env.get("OTEL_TELEMETRY_STRICT"))
-        self.exporter_settings = config.resolve_exporter(
-            env,
-            protocol=protocol,
-            endpoint=endpoint,
-            headers=headers,
-            timeout_s=timeout_s,
-            compression=compression,
-            insecure=insecure,
+        self._strict = strict if strict is not None else config.strict_from_env()
+        #: Debug mode: each event is printed to stderr as ``tail`` prints it, nothing is sent.
+        self.debug = debug if debug is not None else config.debug_from_env()
+        #: Where batches go (in debug mode: to standard error).
+        self.exporter = _exporter(exporter, endpoint, protocol, headers)
+        if self.debug:
+            from .debug import DebugExporter
+
+            self.exporter = DebugExporter()
+        #: The queue and its batches.
+        self.batch = _given(batch, BatchSettings, "batch") or BatchSettings.from_env()
+        #: Timeouts, retries and the optional spool.
+        self.delivery = _given(delivery, DeliverySettings, "delivery") or DeliverySettings.from_env()
+        resource = _given(resource, ResourceSettings, "resource") or ResourceSettings.from_env()
+        if service_name is not None:
+            resource = replace(resource, service_name=service_name)
+        #: What the resource of every event says about the app.
+        self.resource = resource
+        #: Attribute limits, rate limits, the event name attribute.
+        self.records = _given(records, RecordSettings, "records") or RecordSettings.from_env()
+        #: What happens at exit to the events still pending (``docs/short-lived.md``).
+        self.exit = _given(exit, ExitSettings, "exit") or ExitSettings.from_env()
+        self._counters = Counters()
+        # an exporter into an app's own LoggerProvider: its resource is the base resource
+        provider_resource = getattr(getattr(self.exporter, "provider", None), "resource", None)
+        # mapping and encoding, on the worker thread; holds no reference to this instance
+        self._encoding = EventEncoder(
+            resource,
+            self.records,
+            self.privacy,
+            self._counters,
+            (lambda: provider_resource.attributes) if provider_resource is not None else None,
         )
-        self.pipeline_settings = config.resolve_pipeline(
-            env,
-            max_queue_size=max_queue_size,
-            max_export_batch_size=max_export_batch_size,
-            schedule_delay_s=schedule_delay_s,
-            exit_timeout_s=exit_timeout_s,
-        )
-        #: Overflow policy and the durable spool (``docs/delivery.md``).
-        self.delivery_settings = resolve_delivery(
-            env,
-            overflow=overflow,
-            block_timeout_s=block_timeout_s,
-            spool_dir=spool_dir,
-            spool_max_bytes=spool_max_bytes,
-            spool_fsync=spool_fsync,
-            spool_sync=spool_sync,
-            event_ids=event_ids,
-        )
-        if logger_provider is not None and self.delivery_settings.spool is not None:
-            if spool_dir is not None:
-                raise TelemetryError(
-                    "spool_dir", "cannot be used with logger_provider (its exporters deliver)"
-                )
-            logger.warning("otel-telemetry: OTEL_TELEMETRY_SPOOL_DIR is ignored with a logger_provider")
-            self.delivery_settings = resolve_delivery({}, overflow=self.delivery_settings.overflow)
-        d = self.delivery_settings
-        self._explicit_resource: dict[str, AttrValue] = {}
-        flatten_into(self._explicit_resource, "", resource_attributes or {})
-        for key, value in (
-            ("service.name", service_name),
-            ("service.version", service_version),
-            ("deployment.environment.name", environment or env.get("OTEL_TELEMETRY_ENVIRONMENT")),
-        ):
-            if value:
-                self._explicit_resource[key] = value
-        self._project_id_arg = project_id
-        self._disabled_defaults = disabled_defaults(disable_defaults, env)
-        self._event_name_attribute = (
-            event_name_attribute
-            if event_name_attribute is not None
-            else is_truthy(env.get("OTEL_TELEMETRY_EVENT_NAME_ATTRIBUTE"))
-        )
-        self._max_resources = max_resources
         self._capturer = Capturer(strict=self._strict)
         self._policies = tuple(policies)
+        if not isinstance(catalog, CatalogSettings):
+            catalog = (
+                CatalogSettings.from_env()
+                if catalog is None
+                else CatalogSettings(catalog, CatalogSettings.from_env().mode)
+            )
         #: The event catalog check (``catalog=`` or ``OTEL_TELEMETRY_CATALOG``), the last policy.
-        self.catalog_policy = catalog_policy_from_settings(
-            catalog, catalog_mode, env, lambda: self.project_id, strict=self._strict
-        )
+        encoding = self._encoding
+        self.catalog_policy = _catalog_policy(catalog, lambda: encoding.project_id, self._strict)
         if self.catalog_policy is not None:
             self._policies = (*self._policies, self.catalog_policy)
+        r = self.records
         self._limiter = (
-            RateLimiter(rate_limits, global_rate_limit) if rate_limits or global_rate_limit else None
+            RateLimiter(r.rate_limits, r.global_rate_limit) if r.rate_limits or r.global_rate_limit else None
         )
-        self._counters = Counters()
-        self._scope = InstrumentationScope(SCOPE_NAME, __version__)
-        self._provider_exporter: ProviderExporter | None = None
-        self._otlp_exporter: OTLPExporter | None = None
-        p = self.pipeline_settings
-        exporter: OTLPExporter | ProviderExporter
-        if logger_provider is not None:
-            exporter = self._provider_exporter = ProviderExporter(
-                logger_provider,
-                lambda: self._mapper(dict(logger_provider.resource.attributes), sdk_resource),
-                self._scope,
-            )
-        else:
-            exporter = self._otlp_exporter = OTLPExporter(
-                self.exporter_settings, lambda: self._mapper({}, resource_proto), SCOPE_NAME, __version__
-            )
-        #: Debug mode: events are printed to stderr as ``tail`` prints them; nothing is sent.
-        self.debug = debug if debug is not None else is_truthy(env.get(DEBUG_ENV))
-        if self.debug and self._otlp_exporter is not None:
-            self._otlp_exporter.use_transport(DebugExporter())
-        self._pipeline: BatchPipeline[Any] = BatchPipeline(
-            exporter,
-            self._counters,
-            max_queue_size=p.max_queue_size,
-            max_export_batch_size=p.max_export_batch_size,
-            schedule_delay_s=p.schedule_delay_s,
-            export_timeout_s=min(p.export_timeout_s, self.exporter_settings.timeout_s),
-            backoff=backoff,
-            overflow=d.overflow,
-            block_timeout_s=d.block_timeout_s,
-            spool=d.spool,
-            event_ids=d.event_ids,
+        self._pipeline = BatchPipeline(
+            encoding.encode, self.exporter, self._counters, self.batch, self.delivery
         )
-        self._self_metrics: SelfMetrics | None = (
-            register_self_metrics(self, self_metrics) if self_metrics and not self._disabled else None
-        )
-        self.exit_timeout_s = p.exit_timeout_s
-        #: What happens at exit (``docs/short-lived.md``).
-        self.exit_settings = exit if exit is not None else _exit.ExitSettings.from_env(env)
-        can_hand_off = not self._disabled and not self.debug and self._otlp_exporter is not None
-        self_ref = weakref.ref(self)
-        self._exiting = _exit.Exiting(
-            pipeline=self._pipeline,
-            counters=self._counters,
-            settings=self.exit_settings,
-            exporter=self._handoff_exporter_settings() if can_hand_off else None,
-            encoding=lambda: _handoff_encoding(self_ref),
-            spool_dir=str(d.spool.directory) if d.spool is not None else None,
-            timeout_s=self.exit_timeout_s,
-            shutdown=lambda timeout_s: _shutdown(self_ref, timeout_s),
-        )
+        self._self_metrics: SelfMetrics | None = None
+        if self_metrics and not self._disabled:
+            from .selfmetrics import register_self_metrics
+
+            self._self_metrics = register_self_metrics(self, self_metrics)
+        self._exiting = self._exit_record()
         _exit.track(self._exiting)
+        # dropped by the app: its pipeline delivers what it accepted, then its threads stop
         weakref.finalize(self, _exit.dropped, self._exiting).atexit = False
         if self._disabled:
             logger.debug("otel-telemetry is disabled (%s): nothing will be sent", self.disabled_reason)
-        elif d.spool is not None:  # last: the worker may use any of the above at once
+        elif self.delivery.spool is not None:  # last: the worker may use any of the above at once
             self._pipeline.start_background()  # deliver what earlier runs left, even without a send
+
+    @property
+    def config_error(self) -> str | None:
+        """Why the exporter's configuration cannot work (from the environment), or ``None``."""
+        settings = getattr(self.exporter, "settings", None)
+        return settings.config_error if isinstance(settings, config.ExporterSettings) else None
 
     # -- the hot path ------------------------------------------------------------------------
 
@@ -240,9 +175,13 @@ class Telemetry:
         group_properties: Mapping[str, Any] | None = None,
         user_id: str | int | None = None,
         body: str | None = None,
+        timestamp: datetime | int | None = None,
     ) -> bool:
         """Record one event; True if it was accepted (or telemetry is disabled), False if dropped.
 
+        ``timestamp`` says when the event happened (an aware datetime, a naive one read as UTC,
+        or int nanoseconds since the epoch; default: now); it becomes the record's
+        ``time_unix_nano`` while ``observed_time_unix_nano`` stays the time of this call.
         Never blocks on the network and never raises, except :class:`TelemetryError` for bad
         input in strict mode. Why an event was dropped is counted in :meth:`stats` and logged
         once per kind.
@@ -251,7 +190,14 @@ class Telemetry:
             return True
         try:
             event = self._capturer.capture(
-                event_name, payload, event_properties, user_properties, group_properties, user_id, body
+                event_name,
+                payload,
+                event_properties,
+                user_properties,
+                group_properties,
+                user_id,
+                body,
+                timestamp,
             )
         except TelemetryError as error:
             if self._strict:
@@ -289,7 +235,7 @@ class Telemetry:
                 self._counters.drop("internal_error", 1, repr(error))
                 return None
             if checked is None:
-                self._counters.drop(getattr(policy, "drop_reason", "policy"), 1, event_name)
+                self._counters.drop(drop_reason_of(policy), 1, event_name)
                 return None
             event = checked
         return event
@@ -303,11 +249,9 @@ class Telemetry:
         """
         if self._disabled:
             return True
-        if self._provider_exporter is None:
-            return self._pipeline.flush(timeout_s)
         deadline = time.monotonic() + timeout_s
         drained = self._pipeline.flush(timeout_s)
-        return self._provider_exporter.force_flush(max(deadline - time.monotonic(), 0.0)) and drained
+        return self.exporter.force_flush(max(deadline - time.monotonic(), 0.0)) and drained
 
     def shutdown(self, timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> bool:
         """Export what is queued (within ``timeout_s``) and stop; later sends return False."""
@@ -326,67 +270,49 @@ class Telemetry:
         """Counters of accepted, exported, retried and dropped (by reason) events."""
         return self._pipeline.stats()
 
-    # -- exit (``exit.py``: hand-off of what is pending) -------------------------------------
+    # -- identity and resource (built lazily, on the worker thread) --------------------------
+
+    @property
+    def project_id(self) -> str:
+        """Strapi's project ``uuid``: the salt of user hashes and of the installation id."""
+        return self._encoding.project_id
+
+    @property
+    def base_resource(self) -> dict[str, AttrValue]:
+        """The resource every event carries before its group properties are merged over it."""
+        return dict(self._encoding.mapper().resources.base.attributes)
+
+    # -- exit (``exit.py``) --------------------------------------------------------------------
 
     @property
     def exit_mode(self) -> str:
         """What happens at exit if it came now: ``handoff`` or ``flush`` (``docs/short-lived.md``)."""
         return _exit.chosen_mode(self._exiting)
 
-    def _handoff_exporter_settings(self) -> dict[str, Any]:
-        """The exporter settings as plain data, for the detached sender."""
-        return {**dataclasses.asdict(self.exporter_settings), "headers": dict(self.exporter_settings.headers)}
-
-    def _handoff_encoding_settings(self) -> dict[str, Any]:
-        """What the detached sender needs to encode events as this instance would."""
-        return {
-            "telemetry": {
-                "resource_attributes": dict(self._explicit_resource),
-                "project_id": self.project_id,
-                "event_name_attribute": self._event_name_attribute,
-                "disable_defaults": sorted(self._disabled_defaults),
-                "max_resources": self._max_resources,
-            },
-            "event_ids": self.delivery_settings.event_ids,
-        }
-
-    # -- identity and resource (built lazily, on the worker thread) --------------------------
-
-    @property
-    def project_id(self) -> str:
-        """Strapi's project ``uuid``: the salt of user hashes and of the installation id."""
-        with self._lock:
-            if self._project_id is None:
-                self._project_id = resolve_project_id(self._project_id_arg, os.environ)
-            return self._project_id
-
-    @property
-    def base_resource(self) -> dict[str, AttrValue]:
-        """The resource every event carries before its group properties are merged over it."""
-        mapper = self._current_mapper()
-        return dict(mapper.resources.base.attributes)
-
-    def _current_mapper(self) -> Mapper:
-        exporter = self._provider_exporter or self._otlp_exporter
-        assert exporter is not None
-        return exporter.mapper
-
-    def _base_attributes(self, provider_attributes: Mapping[str, Any]) -> dict[str, AttrValue]:
-        defaults: dict[str, AttrValue] = dict(
-            default_attributes(self.project_id, os.environ, self._disabled_defaults)
+    def _exit_record(self) -> _exit.Exiting:
+        """What the exit handler needs, without a reference to this instance."""
+        exporter = self.exporter
+        settings = getattr(exporter, "settings", None)
+        portable = (
+            not self._disabled
+            and type(exporter) is OTLPExporter
+            and isinstance(settings, config.ExporterSettings)
+            and settings.config_error is None
         )
-        detected = _detected_resource(self._explicit_resource)
-        return {**defaults, **detected, **provider_attributes, **self._explicit_resource}
-
-    def _mapper(self, provider_attributes: Mapping[str, Any], encode: Any) -> Mapper:
-        p = self.pipeline_settings
-        return Mapper(
-            ResourceCache(self._base_attributes(provider_attributes), encode, self._max_resources),
-            self.project_id,
-            attribute_count_limit=p.attribute_count_limit,
-            attribute_value_length_limit=p.attribute_value_length_limit,
-            event_name_attribute=self._event_name_attribute,
-            on_invalid_property=self._counters.invalid_property,
+        encoding = self._encoding
+        ids = self.delivery.with_event_ids
+        spool = self.delivery.spool
+        ref = weakref.ref(self)
+        return _exit.Exiting(
+            pipeline=self._pipeline,
+            counters=self._counters,
+            settings=self.exit,
+            root=self.exit.handoff_dir or _state_dir(self.privacy) / "handoff",
+            exporter=_portable_exporter(settings) if portable and settings is not None else None,
+            encoding=lambda: {"encoder": encoding.portable_settings(), "event_ids": ids},
+            spool_dir=str(spool.directory) if spool is not None else None,
+            timeout_s=self.delivery.exit_timeout_s,
+            shutdown=lambda timeout_s: _shutdown(ref, timeout_s),
         )
 
     def __enter__(self) -> Telemetry:
@@ -396,30 +322,67 @@ class Telemetry:
         self.shutdown()
 
     def __repr__(self) -> str:
-        state = f"disabled ({self.disabled_reason})" if self._disabled else self.exporter_settings.endpoint
-        return f"<Telemetry {self.exporter_settings.protocol} {state}>"
+        state = f"disabled ({self.disabled_reason})" if self._disabled else repr(self.exporter)
+        return f"<Telemetry {state}>"
 
 
-def _detected_resource(explicit: Mapping[str, AttrValue]) -> dict[str, AttrValue]:
-    """The SDK's resource (detectors, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``).
-
-    ``Resource.create`` runs detectors on a thread pool, which refuses work once the interpreter
-    is exiting; a script that sends and exits at once gets the environment detector alone.
-    """
-    try:
-        return dict(Resource.create(dict(explicit)).attributes)  # type: ignore[arg-type]
-    except RuntimeError:
-        fallback: dict[str, AttrValue] = dict(OTELResourceDetector().detect().attributes)  # type: ignore[arg-type]
-        return {**fallback, **explicit}
+T = TypeVar("T")
 
 
-def _handoff_encoding(ref: weakref.ref[Telemetry]) -> dict[str, Any]:
-    telemetry = ref()
-    if telemetry is None:
-        raise OSError("the instance is gone")  # counted handoff_error
-    return telemetry._handoff_encoding_settings()
+def _given(value: T | None, kind: type[T], name: str) -> T | None:
+    """``value`` when it is a ``kind`` (or None); anything else is a TelemetryError naming it."""
+    if value is not None and not isinstance(value, kind):
+        raise TelemetryError(name, f"must be a {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _exporter(
+    exporter: Exporter | None, endpoint: str | None, protocol: str | None, headers: Mapping[str, str] | None
+) -> Exporter:
+    """``exporter``, or the OTLP exporter configured from the environment and the shortcuts."""
+    if exporter is not None:
+        for name, value in (("endpoint", endpoint), ("protocol", protocol), ("headers", headers)):
+            if value is not None:
+                raise TelemetryError(
+                    name, "cannot be combined with exporter= (configure the exporter instead)"
+                )
+        if not callable(getattr(exporter, "export", None)):
+            raise TelemetryError("exporter", f"must have an export(request, timeout_s) method: {exporter!r}")
+        return exporter
+    return OTLPExporter(
+        config.ExporterSettings.from_env(protocol=protocol, endpoint=endpoint, headers=headers)
+    )
+
+
+def _catalog_policy(settings: CatalogSettings, project_id: Callable[[], str], strict: bool) -> Policy | None:
+    if settings.source is None and not settings.required:
+        return None  # no catalog: the catalog package is not even imported
+    from .catalog.policy import catalog_policy
+
+    return catalog_policy(settings, project_id, strict=strict)
 
 
 def _shutdown(ref: weakref.ref[Telemetry], timeout_s: float) -> bool:
     telemetry = ref()
     return telemetry.shutdown(timeout_s) if telemetry is not None else True
+
+
+def _state_dir(privacy: PrivacySettings) -> Path:
+    from .identity import privacy_state_dir
+
+    return privacy_state_dir(privacy)
+
+
+def _portable_exporter(settings: config.ExporterSettings) -> dict[str, Any]:
+    """The exporter settings as plain data, for the detached sender."""
+    return {
+        "protocol": settings.protocol,
+        "endpoint": settings.endpoint,
+        "headers": dict(settings.headers),
+        "timeout_s": settings.timeout_s,
+        "compression": settings.compression,
+        "insecure": settings.insecure,
+        "certificate_file": settings.certificate_file,
+        "client_key_file": settings.client_key_file,
+        "client_certificate_file": settings.client_certificate_file,
+    }

@@ -28,8 +28,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
-from .config import ExporterSettings
-from .outcome import OK, ExportOutcome
+from .exporters.base import OK, ExportResult
+from .settings import ExporterSettings
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -51,15 +51,15 @@ RETRYABLE_GRPC = frozenset(
 class Transport(Protocol):
     """Sends one request, already serialised (the encoder writes wire bytes); never raises."""
 
-    def send(self, request: bytes, timeout_s: float) -> ExportOutcome: ...
+    def send(self, request: bytes, timeout_s: float) -> ExportResult: ...
 
     def close(self) -> None: ...
 
 
-def _partial(response: ExportLogsServiceResponse) -> ExportOutcome:
+def _partial(response: ExportLogsServiceResponse) -> ExportResult:
     partial = response.partial_success
     if partial.rejected_log_records:
-        return ExportOutcome(True, error=partial.error_message, rejected=partial.rejected_log_records)
+        return ExportResult(True, error=partial.error_message, rejected=partial.rejected_log_records)
     return OK
 
 
@@ -121,13 +121,13 @@ class HttpTransport:
             return zlib.compress(data)
         return data
 
-    def send(self, request: bytes, timeout_s: float) -> ExportOutcome:
+    def send(self, request: bytes, timeout_s: float) -> ExportResult:
         try:
             response = self._session.post(
                 self._settings.endpoint, data=self._body(request), timeout=timeout_s, verify=self._verify
             )
         except requests.RequestException as exc:
-            return ExportOutcome(False, retryable=True, error=f"{type(exc).__name__}: {exc}")
+            return ExportResult(False, retryable=True, error=f"{type(exc).__name__}: {exc}")
         status = response.status_code
         if 200 <= status < 300:
             try:
@@ -140,8 +140,8 @@ class HttpTransport:
             return _partial(parsed)
         error = f"HTTP {status}: {response.text[:200]}"
         if status in RETRYABLE_HTTP:
-            return ExportOutcome(False, True, retry_after_seconds(response.headers.get("Retry-After")), error)
-        return ExportOutcome(False, retryable=False, error=error)
+            return ExportResult(False, True, retry_after_seconds(response.headers.get("Retry-After")), error)
+        return ExportResult(False, retryable=False, error=error)
 
     def close(self) -> None:
         self._session.close()
@@ -192,7 +192,7 @@ class GrpcTransport:
             ("grpc.min_reconnect_backoff_ms", 200),
             ("grpc.max_reconnect_backoff_ms", 2000),
         ]
-        if settings.insecure:
+        if not settings.secure:
             self._channel = grpc.insecure_channel(target, options=options)
         else:
             self._channel = grpc.secure_channel(target, self._credentials(), options=options)
@@ -217,7 +217,7 @@ class GrpcTransport:
             certificate_chain=read(s.client_certificate_file),
         )
 
-    def send(self, request: bytes, timeout_s: float) -> ExportOutcome:
+    def send(self, request: bytes, timeout_s: float) -> ExportResult:
         try:
             response = self._export(
                 request, timeout=timeout_s, metadata=self._metadata, compression=self._compression
@@ -229,9 +229,9 @@ class GrpcTransport:
             retryable = code in RETRYABLE_GRPC or (
                 code == grpc.StatusCode.RESOURCE_EXHAUSTED and retry_after is not None
             )
-            return ExportOutcome(False, retryable, retry_after, f"gRPC {code.name}: {details}")
+            return ExportResult(False, retryable, retry_after, f"gRPC {code.name}: {details}")
         except Exception as exc:  # a broken channel must not kill the worker
-            return ExportOutcome(False, retryable=True, error=f"{type(exc).__name__}: {exc}")
+            return ExportResult(False, retryable=True, error=f"{type(exc).__name__}: {exc}")
         return _partial(response)
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from .errors import TelemetryError
@@ -77,6 +78,41 @@ def check_reserved(keys: Iterable[Any]) -> None:
             )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: ``time_unix_nano`` is a fixed64: the last instant it can hold.
+MAX_TIMESTAMP_NS = (1 << 64) - 1
+_TIMESTAMP_RULE = (
+    "must be an aware datetime, a naive datetime (read as UTC) or an int of nanoseconds since the epoch"
+)
+
+
+def timestamp_ns(value: object) -> int:
+    """``send(timestamp=...)`` as ns since the epoch (``0`` for ``None``); raises TelemetryError.
+
+    A naive datetime is read as UTC (not local time: a server's clock zone must not shift
+    events). The conversion is exact to the microsecond (no float on the way)."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 < value <= MAX_TIMESTAMP_NS:
+            return int(value)
+        raise TelemetryError("timestamp", f"nanoseconds must be between 1 and 2**64 - 1, not {value}")
+    if isinstance(value, datetime):
+        try:
+            aware = value if value.utcoffset() is not None else value.replace(tzinfo=timezone.utc)
+            delta = aware - _EPOCH
+        except Exception as error:  # a tzinfo whose utcoffset() raises or lies
+            raise TelemetryError("timestamp", f"has an unusable time zone: {error!r}") from None
+        ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+        if 0 < ns <= MAX_TIMESTAMP_NS:
+            return ns
+        raise TelemetryError(
+            "timestamp", f"must be after 1970-01-01T00:00:00Z and before 2554-07-21T23:34:33Z, not {value}"
+        )
+    kind = type(value).__name__
+    raise TelemetryError("timestamp", f"{_TIMESTAMP_RULE}, not {kind}")
+
+
 def _user_id(value: object) -> str | None:
     if value is None:
         return None
@@ -104,6 +140,7 @@ class Capturer:
         group_properties: Mapping[str, Any] | None,
         user_id: object,
         body: str | None,
+        timestamp: object = None,
     ) -> Event:
         """Validate cheaply and copy what the caller could mutate; raises TelemetryError."""
         if name not in self._known_names:
@@ -150,9 +187,10 @@ class Capturer:
             raise TelemetryError("body", f"must be a string, not {type(body).__name__}")
         if self._strict and ep:
             check_reserved(ep[: len(ep) >> 1])
+        at = 0 if timestamp is None else timestamp_ns(timestamp)
         trace = _modules.get("opentelemetry.trace")
         if trace is None:
-            return (name, time.time_ns(), ep, up, gp, _user_id(user_id), 0, 0, 0, body, None)
+            return (name, time.time_ns(), ep, up, gp, _user_id(user_id), 0, 0, 0, body, None, at)
         context = trace.get_current_span().get_span_context()
         return (
             name,
@@ -166,4 +204,5 @@ class Capturer:
             int(context.trace_flags),  # a TraceFlags would keep the event tuple tracked by the GC
             body,
             None,
+            at,
         )

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+import otel_telemetry
 from otel_telemetry import Telemetry
 from otel_telemetry.catalog import load_catalog
 from otel_telemetry.catalog.cli import catalog
@@ -171,7 +172,11 @@ SENT = [
 
 
 def _send_all(receiver: OTLPReceiver) -> list[ExportLogsServiceRequest]:
-    with Telemetry(endpoint=receiver.http_endpoint, project_id="p", schedule_delay_s=0.05) as telemetry:
+    with Telemetry(
+        endpoint=receiver.http_endpoint,
+        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.05),
+        privacy=otel_telemetry.PrivacySettings(project_id="p"),
+    ) as telemetry:
         for name, payload in SENT:
             assert telemetry.send(name, payload, user_id="u1")
         assert telemetry.flush(10)
@@ -237,7 +242,10 @@ def test_events_pass_the_catalog_inferred_from_them(receiver: OTLPReceiver, tmp_
     out = tmp_path / "inferred.yaml"
     assert run("infer", "--otlp-json", lines, "-o", out).exit_code == 0
     with Telemetry(
-        endpoint=receiver.http_endpoint, project_id="p", catalog=out, catalog_mode="enforce", strict=True
+        endpoint=receiver.http_endpoint,
+        strict=True,
+        privacy=otel_telemetry.PrivacySettings(project_id="p"),
+        catalog=otel_telemetry.CatalogSettings(out, "enforce"),
     ) as telemetry:
         for name, payload in SENT:
             assert telemetry.send(name, payload)

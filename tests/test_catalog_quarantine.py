@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from collector.collector_config import check_config
 
+import otel_telemetry
 from otel_telemetry import Telemetry
 from otel_telemetry.catalog import VIOLATIONS_ATTRIBUTE, catalog_from_dict
 from otel_telemetry.receiver import OTLPReceiver
@@ -62,7 +63,9 @@ def test_the_snippet_routes_on_the_attribute_warn_mode_sets(receiver: OTLPReceiv
         }
     )
     with Telemetry(
-        endpoint=receiver.http_endpoint, project_id="p", catalog=catalog, catalog_mode="warn"
+        endpoint=receiver.http_endpoint,
+        privacy=otel_telemetry.PrivacySettings(project_id="p"),
+        catalog=otel_telemetry.CatalogSettings(catalog, "warn"),
     ) as t:
         t.send("didA")
         t.send("didA", {"eventProperties": {"extra": 1}})

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import otel_telemetry
 from otel_telemetry import Telemetry, TelemetryError
 from otel_telemetry.catalog import VIOLATIONS_ATTRIBUTE, CatalogError
 from otel_telemetry.identity import salted_hash
@@ -36,10 +37,9 @@ def telemetry(
     return Telemetry(
         endpoint=endpoint,
         protocol=protocol,
-        project_id=PROJECT,
-        schedule_delay_s=0.05,
-        catalog=kw.pop("catalog", EXAMPLE),  # type: ignore[arg-type]
-        catalog_mode=mode,
+        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.05),
+        privacy=otel_telemetry.PrivacySettings(project_id=PROJECT),
+        catalog=otel_telemetry.CatalogSettings(kw.pop("catalog", EXAMPLE), mode),  # type: ignore[arg-type]
         **kw,  # type: ignore[arg-type]
     )
 
@@ -162,7 +162,9 @@ def test_the_catalog_and_its_mode_come_from_the_environment(
 ) -> None:
     monkeypatch.setenv("OTEL_TELEMETRY_CATALOG", str(EXAMPLE))
     monkeypatch.setenv("OTEL_TELEMETRY_CATALOG_MODE", "enforce")
-    with Telemetry(endpoint=receiver.http_endpoint, project_id=PROJECT) as t:
+    with Telemetry(
+        endpoint=receiver.http_endpoint, privacy=otel_telemetry.PrivacySettings(project_id=PROJECT)
+    ) as t:
         assert t.catalog_policy is not None and t.catalog_policy.mode == "enforce"
         assert not t.send("didSomethingUnplanned")
 
@@ -170,10 +172,16 @@ def test_the_catalog_and_its_mode_come_from_the_environment(
 def test_without_a_catalog_there_is_no_policy_and_a_mode_alone_is_warned_about(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with Telemetry(endpoint="http://127.0.0.1:9", project_id=PROJECT) as t:
+    with Telemetry(
+        endpoint="http://127.0.0.1:9", privacy=otel_telemetry.PrivacySettings(project_id=PROJECT)
+    ) as t:
         assert t.catalog_policy is None
     assert "catalog" not in caplog.text
-    with Telemetry(endpoint="http://127.0.0.1:9", project_id=PROJECT, catalog_mode="enforce") as t:
+    with Telemetry(
+        endpoint="http://127.0.0.1:9",
+        privacy=otel_telemetry.PrivacySettings(project_id=PROJECT),
+        catalog=otel_telemetry.CatalogSettings(None, "enforce"),
+    ) as t:
         assert t.catalog_policy is None
     assert "catalog_mode='enforce' but no catalog" in caplog.text
 
@@ -182,10 +190,14 @@ def test_the_default_mode_is_warn_and_a_bad_mode_variable_is_ignored_with_a_warn
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("OTEL_TELEMETRY_CATALOG", str(EXAMPLE))
-    with Telemetry(endpoint="http://127.0.0.1:9", project_id=PROJECT) as t:
+    with Telemetry(
+        endpoint="http://127.0.0.1:9", privacy=otel_telemetry.PrivacySettings(project_id=PROJECT)
+    ) as t:
         assert t.catalog_policy is not None and t.catalog_policy.mode == "warn"
     monkeypatch.setenv("OTEL_TELEMETRY_CATALOG_MODE", "block")
-    with Telemetry(endpoint="http://127.0.0.1:9", project_id=PROJECT) as t:
+    with Telemetry(
+        endpoint="http://127.0.0.1:9", privacy=otel_telemetry.PrivacySettings(project_id=PROJECT)
+    ) as t:
         assert t.catalog_policy is not None and t.catalog_policy.mode == "warn"
     assert "OTEL_TELEMETRY_CATALOG_MODE='block'" in caplog.text
 
@@ -199,11 +211,15 @@ def test_a_broken_catalog_in_the_environment_is_logged_and_does_not_break_the_ap
     binary.write_bytes(b"\xff\xfe\x00version")
     for path in (tmp_path / "missing.yaml", binary):
         monkeypatch.setenv("OTEL_TELEMETRY_CATALOG", str(path))
-        with Telemetry(endpoint=receiver.http_endpoint, project_id=PROJECT) as t:
+        with Telemetry(
+            endpoint=receiver.http_endpoint, privacy=otel_telemetry.PrivacySettings(project_id=PROJECT)
+        ) as t:
             assert t.catalog_policy is None
     monkeypatch.setenv("OTEL_TELEMETRY_CATALOG", str(broken))
     caplog.set_level(logging.ERROR, logger="otel_telemetry")
-    with Telemetry(endpoint=receiver.http_endpoint, project_id=PROJECT) as t:
+    with Telemetry(
+        endpoint=receiver.http_endpoint, privacy=otel_telemetry.PrivacySettings(project_id=PROJECT)
+    ) as t:
         assert t.catalog_policy is None
         assert t.send("anything")
         assert t.flush(10)
@@ -222,7 +238,7 @@ def test_a_broken_explicit_catalog_raises_naming_line_and_rule(tmp_path: Path) -
         Telemetry(endpoint="http://127.0.0.1:9", catalog=tmp_path / "nope.yaml")
     assert missing.value.field == "catalog"
     with pytest.raises(TelemetryError) as mode:
-        Telemetry(endpoint="http://127.0.0.1:9", catalog=EXAMPLE, catalog_mode="strict")
+        Telemetry(endpoint="http://127.0.0.1:9", catalog=otel_telemetry.CatalogSettings(EXAMPLE, "strict"))
     assert mode.value.field == "catalog_mode"
 
 

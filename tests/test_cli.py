@@ -22,6 +22,7 @@ from typing import IO
 import pytest
 import requests
 
+import otel_telemetry
 from otel_telemetry import Telemetry
 from otel_telemetry.receiver import OTLPReceiver
 from otel_telemetry.store import EventStore
@@ -281,7 +282,12 @@ def test_serve_stores_received_events_that_events_and_stats_then_query(
     found = endpoints(serve.stderr_until("Ctrl-C"))
     assert found["database"] == str(db)
     for protocol, endpoint in (("grpc", found["OTLP/gRPC"]), ("http/json", found["OTLP/HTTP"])):
-        telemetry = Telemetry(endpoint=endpoint, protocol=protocol, schedule_delay_s=0.02, exit_timeout_s=0)
+        telemetry = Telemetry(
+            endpoint=endpoint,
+            protocol=protocol,
+            batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
+            delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
+        )
         try:
             telemetry.send("didCreateEntry", {"eventProperties": {"model": "article", "via": protocol}})
             telemetry.send("ping")
@@ -342,7 +348,11 @@ def filled_db(tmp_path: Path) -> Path:
     """A database written by the real store from events received over OTLP."""
     path = tmp_path / "filled.db"
     with EventStore(path) as store, OTLPReceiver(on_request=store.add_request) as rx:
-        telemetry = Telemetry(endpoint=rx.http_endpoint, schedule_delay_s=0.02, exit_timeout_s=0)
+        telemetry = Telemetry(
+            endpoint=rx.http_endpoint,
+            batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
+            delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
+        )
         try:
             for model in ("article", "article", "category"):
                 telemetry.send(
@@ -437,8 +447,8 @@ def test_tail_prints_one_line_per_event_as_it_arrives(running: list[Running], as
         endpoint=found["OTLP/gRPC"],
         protocol="grpc",
         service_name="tailed",
-        schedule_delay_s=0.02,
-        exit_timeout_s=0,
+        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
+        delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
     )
     try:
         telemetry.send("didCreateEntry", {"eventProperties": {"model": "article", "title": "two words"}})
@@ -542,6 +552,22 @@ def test_doctor_fails_when_the_endpoint_is_not_otlp(receiver: OTLPReceiver) -> N
     result = run_cli("doctor", "--json", env=env)
     assert result.returncode == 1
     assert json.loads(result.stdout)["reachable"] is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "rule"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "needs a scheme"),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem", "no such file"),
+    ],
+)
+def test_doctor_reports_a_configuration_that_cannot_work(variable: str, value: str, rule: str) -> None:
+    result = run_cli("doctor", env=cli_env(**{variable: value}))
+    assert result.returncode == 1
+    assert "configuration error" in result.stdout and variable in result.stdout and rule in result.stdout
+    no_traceback(result)
+    findings = json.loads(run_cli("doctor", "--json", env=cli_env(**{variable: value})).stdout)
+    assert rule in findings["config_error"] and findings["reachable"] is False
 
 
 def test_doctor_says_when_telemetry_is_disabled(receiver: OTLPReceiver) -> None:

@@ -1,5 +1,6 @@
-"""Delivery without loss surprises: overflow policies, bounded flush/shutdown, the spool's
-durability modes, event ids, self-metrics, and flat memory under sustained overload."""
+"""Delivery without loss surprises: the spool across instances and its durability modes, event
+ids, delivery settings, self-metrics, and flat memory under sustained overload (the in-memory
+queue's overflow policies and bounded flush/shutdown: test_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +17,15 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otel_telemetry import Backoff, Telemetry, TelemetryError
+from otel_telemetry import (
+    Backoff,
+    BatchSettings,
+    DeliverySettings,
+    PrivacySettings,
+    SpoolSettings,
+    Telemetry,
+    TelemetryError,
+)
 from otel_telemetry.encoding import EVENT_ID_ATTRIBUTE
 from otel_telemetry.receiver import Fault, OTLPReceiver
 from otel_telemetry.spool.frames import Frame, parse
@@ -32,17 +40,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: Quick batches and retries, so that the tests wait little.
+FAST = BatchSettings(schedule_delay_s=0.05)
+RETRY = Backoff(0.05, 0.3)
+
+
+def delivery(
+    spool: Path | SpoolSettings | None = None, *, backoff: Backoff = RETRY, event_ids: bool | None = None
+) -> DeliverySettings:
+    """Delivery with quick retries, through a spool in ``spool`` if given."""
+    if isinstance(spool, Path):
+        spool = SpoolSettings(spool)
+    return DeliverySettings(backoff=backoff, spool=spool, event_ids=event_ids)
+
+
 @contextmanager
-def telemetry(port: int, **options: Any) -> Iterator[Telemetry]:
-    """A Telemetry exporting over gRPC to 127.0.0.1:``port``, shut down at the end."""
-    options.setdefault("schedule_delay_s", 0.05)
-    options.setdefault("backoff", Backoff(0.05, 0.3))
+def telemetry(
+    port: int, *, batch: BatchSettings = FAST, delivery: DeliverySettings | None = None, **options: Any
+) -> Iterator[Telemetry]:
+    """A Telemetry exporting over gRPC to 127.0.0.1:``port`` (2 s per attempt), shut down at the end."""
     t = Telemetry(
+        "delivery-test",
         endpoint=f"http://127.0.0.1:{port}",
         protocol="grpc",
-        service_name="delivery-test",
-        project_id="delivery-project",
-        timeout_s=2.0,
+        headers={},
+        batch=batch,
+        delivery=delivery or globals()["delivery"](),
+        privacy=PrivacySettings(project_id="delivery-project"),
         **options,
     )
     try:
@@ -74,86 +98,16 @@ def spooled_records(spool_dir: Path) -> int:
     return total
 
 
-# -- overflow policies in memory ---------------------------------------------------------------
-
-
-def test_drop_newest_refuses_events_while_the_queue_is_full_and_counts_each() -> None:
-    port = free_port()
-    with telemetry(port, max_queue_size=50, max_export_batch_size=10) as t:
-        results = send_seq(t, 500)
-        stats = t.stats()
-        assert sum(results) == stats.accepted < 500
-        assert stats.dropped["queue_full"] == 500 - sum(results)
-        with receiver_on(port) as rx:
-            assert t.flush(15.0)
-            assert sorted(seqs(rx)) == [i for i, ok in enumerate(results) if ok]
-
-
-def test_drop_oldest_accepts_every_event_and_evicts_the_oldest_queued() -> None:
-    port = free_port()
-    with telemetry(port, max_queue_size=50, max_export_batch_size=10, overflow="drop_oldest") as t:
-        assert all(send_seq(t, 500))
-        stats = t.stats()
-        assert stats.accepted == 500
-        evicted = stats.dropped["queue_full"]
-        with receiver_on(port) as rx:
-            assert t.flush(15.0)
-            received = seqs(rx)
-            assert len(received) + evicted == 500
-            assert 499 in received  # the newest survive
-            assert t.stats().exported == len(received)
-
-
-def test_block_slows_the_caller_instead_of_dropping() -> None:
-    with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
-        rx.set_default_fault(Fault(hang_s=0.02))  # a slow collector that accepts everything
-        with telemetry(
-            rx.grpc_port, max_queue_size=20, max_export_batch_size=10, overflow="block", block_timeout_s=30.0
-        ) as t:
-            assert all(send_seq(t, 300))
-            assert t.flush(15.0)
-            assert t.stats().dropped == {}
-        assert sorted(seqs(rx)) == list(range(300))
-
-
-def test_block_gives_up_after_its_timeout_and_counts_the_drop() -> None:
-    port = free_port()
-    with telemetry(
-        port, max_queue_size=20, max_export_batch_size=10, overflow="block", block_timeout_s=0.05
-    ) as t:
-        results = send_seq(t, 40)
-        assert not all(results)
-        assert t.stats().dropped["queue_full"] == results.count(False)
-
-
-# -- bounded flush and shutdown ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("spooled", [False, True], ids=["memory", "spool"])
-def test_flush_and_shutdown_return_within_their_timeouts_while_the_collector_is_down(
-    tmp_path: Path, spooled: bool
-) -> None:
-    options: dict[str, Any] = {"spool_dir": tmp_path} if spooled else {}
-    t = Telemetry(endpoint=f"http://127.0.0.1:{free_port()}", protocol="grpc", project_id="p", **options)
-    assert all(send_seq(t, 100))
-    started = time.monotonic()
-    assert not t.flush(0.5)
-    assert not t.shutdown(0.5)
-    assert time.monotonic() - started < 0.5 + 0.5 + 5.0  # generous: the contract is "returns"
-    if spooled:
-        assert "shutdown" not in t.stats().dropped  # kept on disk for the next process
-        assert spooled_records(tmp_path) == 100
-    else:
-        assert t.stats().dropped["shutdown"] == 100
+# -- the spool across instances ----------------------------------------------------------------
 
 
 def test_the_next_instance_delivers_what_a_stopped_one_left_in_the_spool(tmp_path: Path) -> None:
     port = free_port()
-    with telemetry(port, spool_dir=tmp_path) as first:
+    with telemetry(port, delivery=delivery(tmp_path)) as first:
         assert all(send_seq(first, 300))
         assert not first.flush(0.3)
     assert spooled_records(tmp_path) == 300
-    with receiver_on(port) as rx, telemetry(port, spool_dir=tmp_path) as second:
+    with receiver_on(port) as rx, telemetry(port, delivery=delivery(tmp_path)) as second:
         assert rx.wait_for(300, timeout=20.0)
         assert second.stats().recovered == 300
     assert sorted(seqs(rx)) == list(range(300))
@@ -163,7 +117,12 @@ def test_the_next_instance_delivers_what_a_stopped_one_left_in_the_spool(tmp_pat
 def test_shutdown_with_a_spool_delivers_the_queue_and_removes_its_directory(
     tmp_path: Path, receiver: OTLPReceiver
 ) -> None:
-    t = Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc", project_id="p", spool_dir=tmp_path)
+    t = Telemetry(
+        endpoint=receiver.grpc_endpoint,
+        protocol="grpc",
+        privacy=PrivacySettings(project_id="p"),
+        delivery=DeliverySettings(spool=SpoolSettings(tmp_path)),
+    )
     assert all(send_seq(t, 1000))
     assert t.shutdown(10.0)
     assert sorted(seqs(receiver)) == list(range(1000))
@@ -174,7 +133,7 @@ def test_shutdown_with_a_spool_delivers_the_queue_and_removes_its_directory(
 
 
 def test_sync_mode_returns_only_once_the_event_is_in_a_segment_file(tmp_path: Path) -> None:
-    with telemetry(free_port(), spool_dir=tmp_path, spool_sync="sync", spool_fsync="always") as t:
+    with telemetry(free_port(), delivery=delivery(SpoolSettings(tmp_path, sync="sync", fsync="always"))) as t:
         for i in range(5):
             assert t.send("ev", {"eventProperties": {"seq": i}})
             assert spooled_records(tmp_path) == i + 1
@@ -186,7 +145,7 @@ def test_a_spool_that_cannot_be_created_falls_back_to_memory_delivery(
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    with telemetry(receiver.grpc_port, spool_dir=blocker / "spool") as t:
+    with telemetry(receiver.grpc_port, delivery=delivery(blocker / "spool")) as t:
         assert all(send_seq(t, 20))
         assert t.flush(10.0)
     assert sorted(seqs(receiver)) == list(range(20))
@@ -194,7 +153,7 @@ def test_a_spool_that_cannot_be_created_falls_back_to_memory_delivery(
 
 
 def test_raw_user_ids_never_reach_the_spool(tmp_path: Path) -> None:
-    with telemetry(free_port(), spool_dir=tmp_path) as t:
+    with telemetry(free_port(), delivery=delivery(tmp_path)) as t:
         assert t.send("ev", {"userProperties": {"userId": "alice@example.com", "plan": "pro"}})
         assert t.send("ev", user_id="bob@example.com")
         assert not t.flush(0.3)
@@ -219,9 +178,8 @@ def test_raw_user_ids_never_reach_the_spool(tmp_path: Path) -> None:
 def test_event_ids_are_unique_and_on_by_default_only_with_a_spool(
     tmp_path: Path, receiver: OTLPReceiver, options: dict[str, Any], expected: bool
 ) -> None:
-    if options.pop("spool", False):
-        options["spool_dir"] = tmp_path
-    with telemetry(receiver.grpc_port, **options) as t:
+    spool = tmp_path if options.get("spool") else None
+    with telemetry(receiver.grpc_port, delivery=delivery(spool, event_ids=options.get("event_ids"))) as t:
         assert all(send_seq(t, 1000))
         assert t.flush(10.0)
     ids = [r.attributes.get(EVENT_ID_ATTRIBUTE) for r in receiver.records]
@@ -236,18 +194,20 @@ def test_event_ids_are_unique_and_on_by_default_only_with_a_spool(
 
 
 @pytest.mark.parametrize(
-    ("argument", "value"),
+    ("build", "field"),
     [
-        ("overflow", "drop_random"),
-        ("spool_fsync", "sometimes"),
-        ("spool_sync", "maybe"),
-        ("spool_max_bytes", 10),
+        (lambda: BatchSettings(overflow="drop_random"), "overflow"),  # type: ignore[arg-type]
+        (lambda: SpoolSettings(Path("x"), fsync="sometimes"), "spool.fsync"),  # type: ignore[arg-type]
+        (lambda: SpoolSettings(Path("x"), sync="maybe"), "spool.sync"),  # type: ignore[arg-type]
+        (lambda: SpoolSettings(Path("x"), max_bytes=10), "spool.max_bytes"),
+        (lambda: DeliverySettings(export_timeout_s=0), "export_timeout_s"),
+        (lambda: BatchSettings(block_timeout_s=-1), "block_timeout_s"),
     ],
 )
-def test_a_bad_delivery_argument_names_the_field(argument: str, value: Any) -> None:
+def test_a_bad_delivery_argument_names_the_field(build: Any, field: str) -> None:
     with pytest.raises(TelemetryError) as raised:
-        Telemetry(**{argument: value})
-    assert raised.value.field == argument
+        build()
+    assert raised.value.field == field
 
 
 def test_delivery_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -258,9 +218,9 @@ def test_delivery_settings_come_from_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("OTEL_TELEMETRY_OVERFLOW", "drop_oldest")
     monkeypatch.setenv("OTEL_TELEMETRY_BLOCK_TIMEOUT", "250")
     t = Telemetry(disabled=True)
-    d = t.delivery_settings
+    d, b = t.delivery, t.batch
     assert d.spool is not None and d.spool.directory == tmp_path and d.spool.max_bytes == 1048576
-    assert (d.spool.fsync, d.spool.sync, d.overflow, d.block_timeout_s, d.event_ids) == (
+    assert (d.spool.fsync, d.spool.sync, b.overflow, b.block_timeout_s, d.with_event_ids) == (
         "always",
         "sync",
         "drop_oldest",
@@ -274,7 +234,7 @@ def test_a_malformed_delivery_variable_is_logged_and_ignored(
 ) -> None:
     monkeypatch.setenv("OTEL_TELEMETRY_OVERFLOW", "explode")
     t = Telemetry(disabled=True)
-    assert t.delivery_settings.overflow == "drop_newest"
+    assert t.batch.overflow == "drop_newest"
     assert "OTEL_TELEMETRY_OVERFLOW" in caplog.text
 
 
@@ -285,7 +245,7 @@ def test_stats_and_self_metrics_count_what_happened(tmp_path: Path, receiver: OT
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
     try:
-        with telemetry(receiver.grpc_port, spool_dir=tmp_path, self_metrics=provider) as t:
+        with telemetry(receiver.grpc_port, delivery=delivery(tmp_path), self_metrics=provider) as t:
             assert all(send_seq(t, 200))
             assert not t.send("", {})  # invalid: counted
             assert t.flush(10.0)
@@ -321,14 +281,16 @@ def test_memory_stays_flat_under_sustained_overload(tmp_path: Path, policy: str)
         options: dict[str, Any] = {
             "endpoint": rx.grpc_endpoint,
             "protocol": "grpc",
-            "max_queue_size": 20_000,
-            "max_export_batch_size": 100,
-            "schedule_delay_s": 0.05,
-            "overflow": "block" if policy == "block" else "drop_oldest" if policy == "spool" else policy,
-            "block_timeout_s": 0.001,
+            "batch": {
+                "max_queue_size": 20_000,
+                "max_export_batch_size": 100,
+                "schedule_delay_s": 0.05,
+                "overflow": "block" if policy == "block" else "drop_oldest" if policy == "spool" else policy,
+                "block_timeout_s": 0.001,
+            },
         }
         if policy == "spool":
-            options.update(spool_dir=str(tmp_path), spool_max_bytes=4 * 1024 * 1024)
+            options["delivery"] = {"spool": {"directory": str(tmp_path), "max_bytes": 4 * 1024 * 1024}}
         config = {
             "mode": "overload",
             "duration_s": 5.0,

@@ -29,12 +29,31 @@ def rss_kb() -> int:
 
 
 def main(config: dict[str, Any]) -> None:
-    from otel_telemetry import Backoff, Telemetry
+    """``config["options"]``: ``endpoint``, ``protocol``, ``batch`` (``BatchSettings`` fields)
+    and ``delivery`` (``DeliverySettings`` fields; ``backoff`` as ``[initial_s, max_s]``,
+    ``spool`` as ``SpoolSettings`` fields)."""
+    from otel_telemetry import (
+        Backoff,
+        BatchSettings,
+        DeliverySettings,
+        PrivacySettings,
+        SpoolSettings,
+        Telemetry,
+    )
 
     options = dict(config.get("options", {}))
-    if "backoff" in options:
-        options["backoff"] = Backoff(*options["backoff"])
-    telemetry = Telemetry(service_name="fault-app", project_id="fault-project", **options)
+    delivery = dict(options.pop("delivery", {}))
+    if "backoff" in delivery:
+        delivery["backoff"] = Backoff(*delivery["backoff"])
+    if "spool" in delivery:
+        delivery["spool"] = SpoolSettings(**delivery["spool"])
+    telemetry = Telemetry(
+        "fault-app",
+        batch=BatchSettings(**options.pop("batch", {})),
+        delivery=DeliverySettings(**delivery),
+        privacy=PrivacySettings(project_id="fault-project"),
+        **options,
+    )
     mode = config["mode"]
     proc = config.get("proc", "p")
     out = sys.stdout

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
+from pathlib import Path
 
 import pytest
 
 import otel_telemetry
-from otel_telemetry.config import resolve_exporter, resolve_pipeline
+from otel_telemetry import BatchSettings, DeliverySettings, ExporterSettings
 from otel_telemetry.receiver import Fault, OTLPReceiver
 
 
@@ -31,7 +31,7 @@ def test_protocol_and_base_endpoint_come_from_the_generic_variables(
     assert receiver.wait_for(1, 5)
     assert receiver.records[0].protocol == protocol
     expected = base if protocol == "grpc" else base + "/v1/logs"
-    assert t.exporter_settings.endpoint == expected
+    assert t.exporter.settings.endpoint == expected
 
 
 def test_logs_specific_variables_win_over_generic_ones(
@@ -48,22 +48,19 @@ def test_logs_specific_variables_win_over_generic_ones(
 
 def test_logs_endpoint_is_used_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://collector:9999/custom/path")
-    assert resolve_exporter({**_env()}).endpoint == "http://collector:9999/custom/path"
-
-
-def _env() -> dict[str, str]:
-    return dict(os.environ)
+    assert ExporterSettings.from_env().endpoint == "http://collector:9999/custom/path"
 
 
 def test_defaults_follow_the_otlp_specification() -> None:
-    http = resolve_exporter({})
+    http = ExporterSettings.from_env({})
     assert (http.protocol, http.endpoint, http.timeout_s, http.compression) == (
         "http/protobuf",
         "http://localhost:4318/v1/logs",
         10.0,
         "none",
     )
-    assert resolve_exporter({}, protocol="grpc").endpoint == "http://localhost:4317"
+    assert ExporterSettings.from_env({}, protocol="grpc").endpoint == "http://localhost:4317"
+    assert ExporterSettings() == http
 
 
 @pytest.mark.parametrize("compression", ["gzip", "deflate"])
@@ -83,7 +80,7 @@ def test_gzip_compression_over_grpc_is_delivered(
     t = _send_one(endpoint=receiver.grpc_endpoint, protocol="grpc")
     assert receiver.wait_for(1, 5)
     # grpcio decompresses below the servicer and does not expose grpc-encoding to it.
-    assert t.exporter_settings.compression == "gzip"
+    assert t.exporter.settings.compression == "gzip"
 
 
 def test_timeout_is_in_milliseconds_and_a_hung_attempt_is_retried(
@@ -92,9 +89,11 @@ def test_timeout_is_in_milliseconds_and_a_hung_attempt_is_retried(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300")
     receiver.faults.push(Fault(hang_s=5))
     t = otel_telemetry.Telemetry(
-        endpoint=receiver.http_endpoint, protocol="http/protobuf", backoff=otel_telemetry.Backoff(0.05, 0.1)
+        endpoint=receiver.http_endpoint,
+        protocol="http/protobuf",
+        delivery=DeliverySettings(backoff=otel_telemetry.Backoff(0.05, 0.1)),
     )
-    assert t.exporter_settings.timeout_s == pytest.approx(0.3)
+    assert t.exporter.settings.timeout_s == pytest.approx(0.3)
     assert t.send("e")
     assert t.flush(10)
     t.shutdown(1)
@@ -118,23 +117,26 @@ def test_headers_variables_reach_the_collector(
 def test_headers_variables_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20abc,x-tenant=acme")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-logs=1")
-    settings = resolve_exporter(_env(), headers={"X-Extra": "yes"})
+    settings = ExporterSettings.from_env(headers={"X-Extra": "yes"})
     assert settings.headers == {"x-logs": "1", "x-extra": "yes"}  # logs-specific replaces generic
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_LOGS_HEADERS")
-    assert resolve_exporter(_env()).headers == {"authorization": "Bearer abc", "x-tenant": "acme"}
+    assert ExporterSettings.from_env().headers == {"authorization": "Bearer abc", "x-tenant": "acme"}
 
 
-def test_tls_file_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", "/key.pem")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/cert.pem")
-    s = resolve_exporter(_env(), endpoint="https://collector:4318")
+def test_tls_file_variables_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    files = {name: tmp_path / f"{name}.pem" for name in ("ca", "key", "cert")}
+    for path in files.values():
+        path.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", str(files["ca"]))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", str(files["key"]))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", str(files["cert"]))
+    s = ExporterSettings.from_env(endpoint="https://collector:4318")
     assert (s.certificate_file, s.client_key_file, s.client_certificate_file) == (
-        "/ca.pem",
-        "/key.pem",
-        "/cert.pem",
+        str(files["ca"]),
+        str(files["key"]),
+        str(files["cert"]),
     )
-    assert s.insecure is False
+    assert s.secure and s.config_error is None
 
 
 @pytest.mark.parametrize(
@@ -151,7 +153,7 @@ def test_grpc_insecure_follows_the_scheme_then_the_variable(
 ) -> None:
     if insecure_env:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_INSECURE", insecure_env)
-    assert resolve_exporter(_env(), protocol="grpc", endpoint=endpoint).insecure is expected
+    assert ExporterSettings.from_env(protocol="grpc", endpoint=endpoint).secure is not expected
 
 
 def test_batch_processor_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,8 +161,8 @@ def test_batch_processor_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "10")
     monkeypatch.setenv("OTEL_BLRP_SCHEDULE_DELAY", "250")
     monkeypatch.setenv("OTEL_BLRP_EXPORT_TIMEOUT", "2000")
-    p = resolve_pipeline(_env())
-    assert (p.max_queue_size, p.max_export_batch_size, p.schedule_delay_s, p.export_timeout_s) == (
+    b, d = BatchSettings.from_env(), DeliverySettings.from_env()
+    assert (b.max_queue_size, b.max_export_batch_size, b.schedule_delay_s, d.export_timeout_s) == (
         100,
         10,
         0.25,
@@ -195,7 +197,8 @@ def test_schedule_delay_exports_without_a_flush(
 def test_max_queue_size_refuses_and_counts_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "5")
     monkeypatch.setenv("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "5")
-    t = otel_telemetry.Telemetry(endpoint="http://127.0.0.1:1", protocol="http/protobuf", schedule_delay_s=60)
+    monkeypatch.setenv("OTEL_BLRP_SCHEDULE_DELAY", "60000")
+    t = otel_telemetry.Telemetry(endpoint="http://127.0.0.1:1", protocol="http/protobuf")
     results = [t.send("e") for _ in range(20)]
     # At most one batch in flight (being retried against the dead endpoint) plus a full queue.
     assert 5 <= results.count(True) <= 10
@@ -250,4 +253,4 @@ def test_a_malformed_argument_raises_a_clear_error() -> None:
     with pytest.raises(otel_telemetry.TelemetryError, match="protocol: must be one of"):
         otel_telemetry.Telemetry(protocol="smtp")
     with pytest.raises(otel_telemetry.TelemetryError, match="max_queue_size"):
-        otel_telemetry.Telemetry(max_queue_size=0)
+        BatchSettings(max_queue_size=0)

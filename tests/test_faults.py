@@ -16,19 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_delivery import APP, free_port, receiver_on, send_seq, seqs, telemetry
+from test_delivery import APP, delivery, free_port, receiver_on, send_seq, seqs, telemetry
 
-from otel_telemetry import Backoff, Telemetry
+from otel_telemetry import Backoff, BatchSettings, SpoolSettings
 from otel_telemetry.encoding import EVENT_ID_ATTRIBUTE
 from otel_telemetry.receiver import Fault, OTLPReceiver
 from otel_telemetry.spool.frames import HEADER_SIZE, Frame, parse
-from otel_telemetry.spool.spool import REJECTED_DIR
 
 MODES = [pytest.param({}, id="memory"), pytest.param({"spool": True}, id="spool")]
 
 
-def options_for(mode: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    return {"spool_dir": tmp_path / "spool"} if mode.get("spool") else {}
+def spool_for(mode: dict[str, Any], tmp_path: Path) -> Path | None:
+    return tmp_path / "spool" if mode.get("spool") else None
 
 
 # -- collector down, then back -----------------------------------------------------------------
@@ -37,7 +36,7 @@ def options_for(mode: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
 def _outage(tmp_path: Path, mode: dict[str, Any], down_s: float) -> None:
     port = free_port()
     sent = 0
-    with telemetry(port, **options_for(mode, tmp_path), backoff=Backoff(0.2, 2.0)) as t:
+    with telemetry(port, delivery=delivery(spool_for(mode, tmp_path), backoff=Backoff(0.2, 2.0))) as t:
         end = time.monotonic() + down_s
         while time.monotonic() < end:  # the app keeps sending while the collector is away
             assert all(send_seq(t, 10, start=sent))
@@ -60,63 +59,6 @@ def test_every_event_arrives_after_the_collector_was_down_for_30_seconds(tmp_pat
     _outage(tmp_path, {"spool": True}, down_s=30.0)
 
 
-# -- retry hints -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
-@pytest.mark.parametrize("mode", MODES)
-def test_retry_after_on_503_then_429_is_honoured_then_all_arrive(
-    tmp_path: Path, receiver: OTLPReceiver, protocol: str, mode: dict[str, Any]
-) -> None:
-    receiver.faults.push(Fault(http_status=503, retry_after="2"))
-    receiver.faults.push(Fault(http_status=429, retry_after="1"))
-    endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
-    t = Telemetry(
-        endpoint=endpoint,
-        protocol=protocol,
-        project_id="p",
-        schedule_delay_s=0.05,
-        backoff=Backoff(0.01, 0.05),  # if the hints were ignored, retries would come at once
-        **options_for(mode, tmp_path),
-    )
-    try:
-        assert all(send_seq(t, 50))
-        assert t.flush(30.0)  # a flush does not hurry a wait the collector asked for
-    finally:
-        t.shutdown(5.0)
-    log = receiver.request_log
-    outcomes = [entry.outcome for entry in log]
-    if protocol == "grpc":
-        assert outcomes == ["UNAVAILABLE", "RESOURCE_EXHAUSTED", "OK"]
-    else:
-        assert outcomes == ["503", "429", "200"]
-    assert 1.9 <= log[1].at - log[0].at < 20.0
-    assert 0.9 <= log[2].at - log[1].at < 20.0
-    assert sorted(seqs(receiver)) == list(range(50))
-    assert t.stats().retries == 2
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_a_permanent_rejection_is_not_retried_and_is_counted(
-    tmp_path: Path, receiver: OTLPReceiver, mode: dict[str, Any], caplog: pytest.LogCaptureFixture
-) -> None:
-    receiver.faults.push(Fault(http_status=400, message="bad data"))
-    with telemetry(receiver.grpc_port, max_export_batch_size=10, **options_for(mode, tmp_path)) as t:
-        assert all(send_seq(t, 10))
-        assert not t.flush(10.0)  # the first batch was lost (counted)
-        assert all(send_seq(t, 10, start=10))
-        assert t.flush(10.0)
-        stats = t.stats()
-    assert stats.dropped == {"rejected": 10}
-    assert [entry.outcome for entry in receiver.request_log] == ["INVALID_ARGUMENT", "OK"]
-    assert sorted(seqs(receiver)) == list(range(10, 20))
-    assert "rejected" in caplog.text and "bad data" in caplog.text
-    if mode.get("spool"):
-        kept = list((tmp_path / "spool" / REJECTED_DIR).glob("*.txt"))
-        assert len(kept) == 1 and "bad data" in kept[0].read_text()
-        assert kept[0].with_suffix(".otlp").stat().st_size > 0
-
-
 # -- a collector that never answers ------------------------------------------------------------
 
 
@@ -125,7 +67,9 @@ def test_a_hanging_collector_does_not_hold_up_send_and_loses_nothing(
     tmp_path: Path, receiver: OTLPReceiver, mode: dict[str, Any]
 ) -> None:
     receiver.set_default_fault(Fault(hang_s=120.0))  # accepts the connection, never answers
-    with telemetry(receiver.grpc_port, backoff=Backoff(0.1, 0.5), **options_for(mode, tmp_path)) as t:
+    with telemetry(
+        receiver.grpc_port, delivery=delivery(spool_for(mode, tmp_path), backoff=Backoff(0.1, 0.5))
+    ) as t:
         assert t.send("ev", {"eventProperties": {"seq": 0}})
         assert receiver.wait_for_requests(1, timeout=20.0)  # the exporter is now stuck in a request
         results = send_seq(t, 5000, start=1)
@@ -165,10 +109,8 @@ def test_a_sigkilled_app_loses_nothing_its_successor_delivers_the_rest(tmp_path:
         options = {
             "endpoint": endpoint,
             "protocol": protocol,
-            "spool_dir": str(spool_dir),
-            "spool_sync": "sync",
-            "max_export_batch_size": 50,
-            "schedule_delay_s": 0.05,
+            "batch": {"max_export_batch_size": 50, "schedule_delay_s": 0.05},
+            "delivery": {"spool": {"directory": str(spool_dir), "sync": "sync"}},
         }
         first = _start_app({"mode": "send", "count": 10**6, "proc": "first", "options": options})
         sent: list[int] = []
@@ -215,11 +157,8 @@ def test_processes_sharing_a_spool_directory_each_deliver_everything(tmp_path: P
         options = {
             "endpoint": rx.grpc_endpoint,
             "protocol": "grpc",
-            "spool_dir": str(spool_dir),
-            "spool_sync": "sync",
-            "max_export_batch_size": 100,
-            "schedule_delay_s": 0.05,
-            "backoff": [0.05, 0.3],
+            "batch": {"max_export_batch_size": 100, "schedule_delay_s": 0.05},
+            "delivery": {"spool": {"directory": str(spool_dir), "sync": "sync"}, "backoff": [0.05, 0.3]},
         }
         victim = _start_app({"mode": "send", "count": 10**6, "proc": "victim", "options": options})
         victim_sent: list[int] = []
@@ -281,7 +220,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def test_a_full_disk_drops_with_a_count_and_never_crashes(small_disk: Path) -> None:
     port = free_port()
-    with telemetry(port, spool_dir=small_disk, max_export_batch_size=100) as t:
+    with telemetry(
+        port,
+        batch=BatchSettings(max_export_batch_size=100, schedule_delay_s=0.05),
+        delivery=delivery(small_disk),
+    ) as t:
         results = [
             t.send("ev", {"eventProperties": {"seq": i, "pad": "p" * 200}}) for i in range(4000)
         ]  # ~1 MB encoded: four times the disk
@@ -306,7 +249,9 @@ def test_the_spool_size_cap_is_kept_and_every_drop_counted(tmp_path: Path, overf
     port = free_port()
     cap = 64 * 1024
     with telemetry(
-        port, spool_dir=tmp_path, spool_max_bytes=cap, overflow=overflow, max_export_batch_size=50
+        port,
+        batch=BatchSettings(max_export_batch_size=50, schedule_delay_s=0.05, overflow=overflow),  # type: ignore[arg-type]
+        delivery=delivery(SpoolSettings(tmp_path, max_bytes=cap)),
     ) as t:
         assert all(t.send("ev", {"eventProperties": {"seq": i, "pad": "p" * 100}}) for i in range(3000))
         assert not t.flush(1.0)
@@ -329,7 +274,11 @@ def test_a_damaged_segment_is_skipped_with_an_error_and_the_rest_delivered(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = free_port()
-    with telemetry(port, spool_dir=tmp_path, max_export_batch_size=100) as first:
+    with telemetry(
+        port,
+        batch=BatchSettings(max_export_batch_size=100, schedule_delay_s=0.05),
+        delivery=delivery(tmp_path),
+    ) as first:
         assert all(send_seq(first, 3000))
         assert not first.flush(0.5)
     segments = sorted(tmp_path.glob("*/*.seg"))
@@ -339,7 +288,7 @@ def test_a_damaged_segment_is_skipped_with_an_error_and_the_rest_delivered(
         handle.seek(victim.start + HEADER_SIZE + 20)
         handle.write(b"\xff\x00\xff\x00")
     caplog.set_level(logging.ERROR, logger="otel_telemetry")
-    with receiver_on(port) as rx, telemetry(port, spool_dir=tmp_path) as second:
+    with receiver_on(port) as rx, telemetry(port, delivery=delivery(tmp_path)) as second:
         assert rx.wait_for(3000 - victim.records, timeout=30.0)
         deadline = time.monotonic() + 10
         while second.stats().spool_pending and time.monotonic() < deadline:
@@ -350,7 +299,7 @@ def test_a_damaged_segment_is_skipped_with_an_error_and_the_rest_delivered(
 
 
 def test_fork_gives_the_child_its_own_spool_directory(tmp_path: Path, receiver: OTLPReceiver) -> None:
-    with telemetry(receiver.grpc_port, spool_dir=tmp_path) as t:
+    with telemetry(receiver.grpc_port, delivery=delivery(tmp_path)) as t:
         assert all(send_seq(t, 10))
         assert t.flush(10.0)
         pid = os.fork()

@@ -31,7 +31,9 @@ def test_dropped_instances_are_collected_their_threads_stop_and_their_events_arr
     before = _workers()
     refs = []
     for i in range(100):
-        t = otel_telemetry.Telemetry(endpoint=receiver.http_endpoint, schedule_delay_s=0.05)
+        t = otel_telemetry.Telemetry(
+            endpoint=receiver.http_endpoint, batch=otel_telemetry.BatchSettings(schedule_delay_s=0.05)
+        )
         assert t.send("fromDroppedInstance", {"eventProperties": {"i": i}})
         refs.append(weakref.ref(t))
         del t

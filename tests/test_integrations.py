@@ -17,6 +17,7 @@ import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
 
+import otel_telemetry
 from otel_telemetry import Telemetry
 from otel_telemetry.integrations import (
     DailyCap,
@@ -30,7 +31,11 @@ from otel_telemetry.receiver import OTLPReceiver
 
 @pytest.fixture
 def telemetry(receiver: OTLPReceiver) -> Iterator[Telemetry]:
-    t = Telemetry(endpoint=receiver.http_endpoint, schedule_delay_s=0.02, exit_timeout_s=0)
+    t = Telemetry(
+        endpoint=receiver.http_endpoint,
+        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
+        delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
+    )
     yield t
     t.shutdown(1)
 
@@ -156,7 +161,11 @@ def test_wsgi_middleware_respects_the_daily_cap(receiver: OTLPReceiver, telemetr
 def test_wsgi_middleware_keeps_serving_when_telemetry_is_strict_and_the_event_is_invalid(
     receiver: OTLPReceiver,
 ) -> None:
-    strict = Telemetry(endpoint=receiver.http_endpoint, strict=True, exit_timeout_s=0)
+    strict = Telemetry(
+        endpoint=receiver.http_endpoint,
+        strict=True,
+        delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
+    )
     try:
         app = TelemetryWSGIMiddleware(wsgi_app, telemetry=strict, event_name="")  # invalid name
         base, stop = serve_wsgi(app)

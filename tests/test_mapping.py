@@ -75,7 +75,11 @@ def test_pythonic_keyword_form_is_the_same_as_the_payload_form(receiver: OTLPRec
 
 
 def test_body_and_event_name_attribute_are_optional(receiver: OTLPReceiver) -> None:
-    [record] = send_and_receive(receiver, ("ping", None, {"body": "daily ping"}), event_name_attribute=True)
+    [record] = send_and_receive(
+        receiver,
+        ("ping", None, {"body": "daily ping"}),
+        records=otel_telemetry.RecordSettings(event_name_attribute=True),
+    )
     assert record.body == "daily ping"
     assert record.attributes["otel.event.name"] == "ping"
 
@@ -94,7 +98,9 @@ def _expected_hash(t_project: str, user: str) -> str:
     ids=["user_id argument", "Strapi userId", "userProperties.userId"],
 )
 def test_user_ids_are_sent_only_as_a_salted_hash(receiver: OTLPReceiver, sends: tuple[object, ...]) -> None:
-    [record] = send_and_receive(receiver, sends, project_id="project-123")
+    [record] = send_and_receive(
+        receiver, sends, privacy=otel_telemetry.PrivacySettings(project_id="project-123")
+    )
     assert record.attributes["user.hash"] == _expected_hash("project-123", "admin@example.com")
     wire = b"".join(r.SerializeToString() for r in receiver.requests)
     assert b"admin@example.com" not in wire
@@ -123,7 +129,7 @@ def test_events_with_different_group_properties_get_their_own_resource_in_one_ba
         ("b", {"groupProperties": {"database": "mysql"}}),
         ("c", {"groupProperties": {"database": "postgres"}}),
         ("d", {}),
-        max_export_batch_size=100,
+        batch=otel_telemetry.BatchSettings(max_export_batch_size=100),
     )
     by_name = {r.event_name: r for r in records}
     assert by_name["a"].resource["database"] == "postgres"
@@ -136,12 +142,16 @@ def test_events_with_different_group_properties_get_their_own_resource_in_one_ba
 
 def test_group_resources_are_bounded_and_rebuilt_after_eviction(receiver: OTLPReceiver) -> None:
     sends = [("e", {"groupProperties": {"tenant": i % 5}}) for i in range(20)]
-    records = send_and_receive(receiver, *sends, max_resources=2)
+    records = send_and_receive(receiver, *sends, resource=otel_telemetry.ResourceSettings(max_resources=2))
     assert [r.resource["tenant"] for r in records] == [i % 5 for i in range(20)]
 
 
 def test_default_resource_carries_anonymous_environment_facts(receiver: OTLPReceiver) -> None:
-    [record] = send_and_receive(receiver, ("e", {}), service_version="1.2.3", environment="staging")
+    [record] = send_and_receive(
+        receiver,
+        ("e", {}),
+        resource=otel_telemetry.ResourceSettings(service_version="1.2.3", environment="staging"),
+    )
     resource = record.resource
     assert resource["os.type"] in ("linux", "darwin", "windows", "freebsd")
     assert resource["process.runtime.name"] == "cpython"
@@ -157,7 +167,9 @@ def test_each_default_fact_can_be_turned_off(receiver: OTLPReceiver, monkeypatch
     assert "os.version" not in record.resource and "app.installation.id" not in record.resource
     assert "os.type" in record.resource
     receiver.clear()
-    [record] = send_and_receive(receiver, ("e", {}), disable_defaults=["all"])
+    [record] = send_and_receive(
+        receiver, ("e", {}), privacy=otel_telemetry.PrivacySettings(disable_defaults=frozenset({"all"}))
+    )
     assert not {"os.type", "host.arch", "app.installation.id"} & record.resource.keys()
 
 
@@ -216,7 +228,11 @@ def test_value_rules_for_python_types(receiver: OTLPReceiver) -> None:
 
 def test_caller_may_mutate_its_payload_after_send(receiver: OTLPReceiver) -> None:
     props: dict[str, object] = {"list": [1, 2], "nested": {"k": "before"}, "flat": "before"}
-    with otel_telemetry.Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc", schedule_delay_s=5) as t:
+    with otel_telemetry.Telemetry(
+        endpoint=receiver.grpc_endpoint,
+        protocol="grpc",
+        batch=otel_telemetry.BatchSettings(schedule_delay_s=5),
+    ) as t:
         t.send("e", {"eventProperties": props})
         props["flat"] = "after"
         props["list"].append(3)  # type: ignore[attr-defined]

@@ -12,9 +12,9 @@ from telemetry_helpers import telemetry_to
 
 import otel_telemetry
 from otel_telemetry import RateLimit, Telemetry, TelemetryError
-from otel_telemetry.optout import disabled_reason, is_truthy
 from otel_telemetry.ratelimit import RateLimiter
 from otel_telemetry.receiver import OTLPReceiver
+from otel_telemetry.settings import is_truthy, opt_out_reason
 
 # -- opt-out -------------------------------------------------------------------------------
 
@@ -42,18 +42,21 @@ def test_other_values_are_not_truthy(value: str | None) -> None:
     ],
 )
 def test_each_opt_out_variable_disables(environ: dict[str, str], expected: str | None) -> None:
-    assert disabled_reason(environ, disable_env="MYAPP_TELEMETRY_DISABLED") == expected
+    assert opt_out_reason("MYAPP_TELEMETRY_DISABLED", environ) == expected
 
 
-def test_explicit_enable_does_not_override_do_not_track() -> None:
-    assert disabled_reason({"DO_NOT_TRACK": "1"}, disabled=False) == "DO_NOT_TRACK=1"
+def test_explicit_enable_does_not_override_do_not_track(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    assert Telemetry(disabled=False).disabled_reason == "DO_NOT_TRACK=1"
 
 
 @pytest.mark.parametrize("how", ["argument", "app variable", "DO_NOT_TRACK", "OTEL_SDK_DISABLED"])
 def test_disabled_telemetry_sends_nothing_opens_nothing_and_returns_true(
     receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    kwargs: dict[str, object] = {"disable_env": "MYAPP_TELEMETRY_DISABLED"}
+    kwargs: dict[str, object] = {
+        "privacy": otel_telemetry.PrivacySettings(disable_env="MYAPP_TELEMETRY_DISABLED")
+    }
     if how == "argument":
         kwargs["disabled"] = True
     elif how == "app variable":
@@ -131,7 +134,7 @@ def test_rate_limited_sends_return_false_and_are_counted(receiver: OTLPReceiver)
     with Telemetry(
         endpoint=receiver.grpc_endpoint,
         protocol="grpc",
-        rate_limits={"didReceiveRequest": otel_telemetry.ONCE_PER_DAY},
+        records=otel_telemetry.RecordSettings(rate_limits={"didReceiveRequest": otel_telemetry.ONCE_PER_DAY}),
     ) as t:
         assert t.send("didReceiveRequest", {"eventProperties": {"statusCode": 200}})
         assert not t.send("didReceiveRequest", {"eventProperties": {"statusCode": 500}})
@@ -195,7 +198,7 @@ def test_strict_mode_can_come_from_the_environment(monkeypatch: pytest.MonkeyPat
 
 
 def test_strict_mode_does_not_raise_for_drops_that_are_not_input_errors() -> None:
-    t = Telemetry(strict=True, rate_limits={"a": RateLimit(0)})
+    t = Telemetry(strict=True, records=otel_telemetry.RecordSettings(rate_limits={"a": RateLimit(0)}))
     assert t.send("a") is False
     t.shutdown(0.1)
 

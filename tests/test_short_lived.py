@@ -272,7 +272,7 @@ def test_handed_off_events_older_than_the_maximum_age_are_dropped_with_a_count(
 ) -> None:
     exporter = {"protocol": "http/protobuf", "endpoint": receiver.http_logs_url, "headers": {}}
     area = handoff.area(state / "handoff", exporter)
-    settings = {"telemetry": {}, "event_ids": False}
+    settings = portable_settings()
     old = handoff.write(area, settings, [_event("old", i) for i in range(4)])
     week_ago = time.time() - 8 * 24 * 3600
     os.utime(old / "lock", (week_ago, week_ago))
@@ -295,7 +295,17 @@ def test_handed_off_events_older_than_the_maximum_age_are_dropped_with_a_count(
 
 
 def _event(name: str, i: int) -> tuple[object, ...]:
-    return (name, time.time_ns(), ("i", i), None, None, None, 0, 0, 0, None, None)
+    return (name, time.time_ns(), ("i", i), None, None, None, 0, 0, 0, None, None, 0)
+
+
+def portable_settings() -> dict[str, object]:
+    """What a program with default settings writes next to its handed-off events."""
+    from otel_telemetry.encoder import EventEncoder
+    from otel_telemetry.settings import PrivacySettings, RecordSettings, ResourceSettings
+    from otel_telemetry.stats import Counters
+
+    encoder = EventEncoder(ResourceSettings(), RecordSettings(), PrivacySettings(project_id="p"), Counters())
+    return {"encoder": encoder.portable_settings(), "event_ids": False}
 
 
 def test_debug_mode_prints_each_event_as_tail_does_and_sends_nothing(
@@ -331,7 +341,7 @@ def test_over_its_size_cap_the_area_drops_its_oldest_directories_with_a_count(
 ) -> None:
     exporter = {"protocol": "http/protobuf", "endpoint": receiver.http_logs_url, "headers": {}}
     area = handoff.area(state / "handoff", exporter)
-    settings = {"telemetry": {}, "event_ids": False}
+    settings = portable_settings()
     paths = []
     for n in range(3):
         paths.append(handoff.write(area, settings, [_event(f"batch{n}", i) for i in range(50)]))
@@ -401,7 +411,7 @@ def test_the_process_age_is_read_from_the_system() -> None:
 def test_a_bad_exit_setting_is_refused_when_explicit_and_replaced_from_the_environment() -> None:
     from otel_telemetry import ExitSettings, TelemetryError
 
-    with pytest.raises(TelemetryError, match="exit mode"):
+    with pytest.raises(TelemetryError, match="exit_mode"):
         ExitSettings(mode="later")  # type: ignore[arg-type]
     with pytest.raises(TelemetryError, match="handoff_lifetime_s"):
         ExitSettings(handoff_lifetime_s=0)

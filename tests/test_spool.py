@@ -16,11 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import otel_telemetry
 from otel_telemetry import Telemetry
 from otel_telemetry.receiver import OTLPReceiver
+from otel_telemetry.settings import SpoolSettings
 from otel_telemetry.spool.frames import HEADER_SIZE, Damage, Frame, encode_frame, parse
 from otel_telemetry.spool.segments import ACK_NAME, SpoolDir
-from otel_telemetry.spool.settings import SpoolSettings
 from otel_telemetry.spool.spool import Spool
 from otel_telemetry.stats import Counters
 
@@ -306,10 +307,11 @@ def test_arbitrary_events_arrive_through_the_spool_exactly_as_from_memory(
             t = Telemetry(
                 endpoint=shared_receiver.grpc_endpoint,
                 protocol="grpc",
-                project_id="property-project",
-                schedule_delay_s=0.01,
-                event_ids=False,
-                **({"spool_dir": directory} if spooled else {}),
+                batch=otel_telemetry.BatchSettings(schedule_delay_s=0.01),
+                delivery=otel_telemetry.DeliverySettings(
+                    spool=otel_telemetry.SpoolSettings(Path(directory)) if spooled else None, event_ids=False
+                ),
+                privacy=otel_telemetry.PrivacySettings(project_id="property-project"),
             )
             try:
                 for name, event_props, user_props, group_props, user_id in events:

@@ -29,6 +29,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from telemetry_helpers import reference_any_value
 
+import otel_telemetry
 from otel_telemetry import Telemetry
 from otel_telemetry.cli.local import LocalBackend
 from otel_telemetry.receiver import OTLPReceiver
@@ -53,7 +54,13 @@ def telemetry_to(backend: LocalBackend, protocol: str, **kwargs: Any) -> Telemet
     rx = backend.receiver
     endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
     return Telemetry(
-        endpoint=endpoint, protocol=protocol, schedule_delay_s=0.02, exit_timeout_s=0.0, **kwargs
+        endpoint=endpoint,
+        protocol=protocol,
+        **{
+            "batch": otel_telemetry.BatchSettings(schedule_delay_s=0.02),
+            "delivery": otel_telemetry.DeliverySettings(exit_timeout_s=0.0),
+            **kwargs,
+        },
     )
 
 
@@ -134,7 +141,14 @@ def test_records_from_the_otel_sdk_exporters_are_stored_exactly(backend: LocalBa
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf", "http/json"])
 def test_concurrent_senders_lose_nothing(backend: LocalBackend, protocol: str) -> None:
     senders, per_sender = 4, 300
-    telemetries = [telemetry_to(backend, protocol, max_export_batch_size=64) for _ in range(senders)]
+    telemetries = [
+        telemetry_to(
+            backend,
+            protocol,
+            batch=otel_telemetry.BatchSettings(max_export_batch_size=64, schedule_delay_s=0.02),
+        )
+        for _ in range(senders)
+    ]
 
     def run(index: int) -> None:
         for seq in range(per_sender):

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+import otel_telemetry
 from otel_telemetry import Telemetry
 from otel_telemetry.cli.local import LocalBackend
 
@@ -41,8 +42,8 @@ def send_events(backend: LocalBackend, events: list[tuple[str, dict[str, Any]]])
         endpoint=backend.receiver.http_endpoint,
         protocol="http/protobuf",
         service_name="web-test",
-        schedule_delay_s=0.02,
-        exit_timeout_s=0.0,
+        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
+        delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0.0),
     )
     try:
         for name, payload in events:

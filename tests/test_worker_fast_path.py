@@ -82,6 +82,7 @@ def _events(draw: st.DrawFn) -> Event:
         draw(st.one_of(st.none(), st.just({"projectType": "Community"}), _props)),
         draw(st.one_of(st.none(), st.just("user-1"), st.integers(1, 3))),
         draw(st.one_of(st.none(), st.text(max_size=4))),
+        draw(st.one_of(st.none(), st.integers(1, 2**64 - 1))),  # send(timestamp=...)
     )
     annotations = draw(st.one_of(st.none(), st.just(("otel_telemetry.violations", ("unplanned_event",)))))
     trace = draw(
@@ -90,7 +91,7 @@ def _events(draw: st.DrawFn) -> Event:
             st.tuples(st.integers(1, 2**128 - 1), st.integers(1, 2**64 - 1), st.integers(0, 1)),
         )
     )
-    return (*event[:6], *trace, event[9], annotations)
+    return (*event[:6], *trace, event[9], annotations, event[11])
 
 
 def _mapper(limits: dict[str, Any]) -> Mapper:
@@ -135,7 +136,7 @@ def test_the_plain_path_is_taken_for_the_common_event() -> None:
     assert not mapper.is_plain(event)  # keys not yet known
     mapper.map(event)  # the general path learns them
     assert mapper.is_plain(event)
-    assert not mapper.is_plain((*event[:10], ("otel_telemetry.violations", ("x",))))
+    assert not mapper.is_plain((*event[:10], ("otel_telemetry.violations", ("x",)), 0))
     encoder = BatchEncoder("otel_telemetry", "1")
     twice = encoder.encode_events([event, event], mapper)
     assert len(encoder._memo) == 1  # the second one was a lookup

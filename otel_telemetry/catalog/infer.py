@@ -201,7 +201,10 @@ def infer_catalog(observations: Iterable[Observation], *, title: str | None = No
 
 
 def to_yaml(catalog: Catalog, header: str = "") -> str:
-    """The catalog as a YAML document (keys in catalog order), with an optional comment header."""
+    """The catalog as a YAML document (keys in catalog order), with an optional comment header.
+
+    Needs PyYAML (the ``[catalog]`` extra); the ``otel-telemetry`` script says so when it is missing.
+    """
     import yaml
 
     body = yaml.safe_dump(catalog.to_dict(), sort_keys=False, allow_unicode=True, width=100)

@@ -5,6 +5,8 @@ The document is checked in two passes: the JSON Schema shipped with the package
 (a regex compiles, allowed values match the type, ``replaced_by`` names a known event ...).
 Every problem names the file, line and column (PyYAML node marks), the path inside the
 document and the rule, so a broken catalog can be fixed without reading this code.
+A JSON catalog needs no extra (without PyYAML its problems have no line numbers); a YAML
+catalog needs PyYAML, from the ``[catalog]`` extra.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TelemetryError
+from ..extras import needs_extra
 from ..validation import RESERVED_PREFIXES
 from .model import GROUPS, Catalog
 
@@ -109,9 +112,12 @@ def _yaml_marks(
 
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, Marks, list[CatalogProblem]]:
-    import yaml
-
     marks: Marks = {}
+    try:
+        import yaml
+    except ModuleNotFoundError:  # the base install reads JSON catalogs only
+        rule = needs_extra("a YAML catalog", "yaml") + " (or write the catalog as .json)"
+        return None, marks, [CatalogProblem(source, None, None, (), rule)]
     duplicates: list[tuple[Any, ...]] = []
     try:
         loader = yaml.SafeLoader(text)
@@ -158,7 +164,7 @@ def _parse_json(text: str, source: str) -> tuple[Any, Marks, list[CatalogProblem
         )
     except ValueError as error:
         return None, {}, [CatalogProblem(source, None, None, (), f"not valid JSON: {error}")]
-    try:  # JSON is YAML: its node marks give line numbers for the problems found later
+    try:  # JSON is YAML: its node marks give line numbers for the problems found later (with PyYAML)
         _, marks, _ = _parse_yaml(text, source)
     except Exception:
         marks = {}

@@ -23,6 +23,7 @@ from ..errors import TelemetryError
 from ..event import CapturedEvent
 from ..identity import project_id as resolve_project_id
 from ..identity import salted_hash
+from ..settings import CatalogSettings, PrivacySettings
 from .checker import BLOCKING, DEPRECATED_EVENT, UNPLANNED_EVENT, EventChecker, Violation, strictest_pii
 from .model import MODES, Catalog
 
@@ -67,7 +68,7 @@ class CatalogPolicy:
         self._validate = mode != "off"
         self._enforce = mode == "enforce"
         self._strict = strict
-        self._project_id_fn = project_id_fn or (lambda: resolve_project_id(None, os.environ))
+        self._project_id_fn = project_id_fn or (lambda: resolve_project_id(PrivacySettings.from_env()))
         self._salt: str | None = None
         self._hashes: dict[str, str] = {}
         pii = strictest_pii([catalog.common, *(spec.properties for spec in catalog.events.values())])
@@ -178,3 +179,39 @@ class CatalogPolicy:
 
 def _as_dict(props: Any) -> dict[str, Any] | None:
     return props if props is None or type(props) is dict else dict(props)
+
+
+def catalog_policy(
+    settings: CatalogSettings, project_id_fn: Callable[[], str], *, strict: bool = False
+) -> CatalogPolicy | None:
+    """The policy for ``settings`` (``None`` without a catalog).
+
+    A catalog that cannot be loaded raises :class:`TelemetryError` when ``settings.required``
+    (given in code); from the environment it is logged and events go unchecked.
+    """
+    source = settings.source
+    if source is None:
+        if settings.required and settings.mode != "off":
+            logger.warning(
+                "otel-telemetry: catalog_mode=%r but no catalog (CatalogSettings.source or "
+                "OTEL_TELEMETRY_CATALOG): events are not checked",
+                settings.mode,
+            )
+        return None
+    from .loader import CatalogError
+
+    try:
+        return CatalogPolicy(source, settings.mode, project_id_fn, strict=strict)
+    except OSError as error:
+        where = source.source if isinstance(source, Catalog) else os.fspath(source)
+        if settings.required:
+            raise TelemetryError("catalog", f"cannot read {where!r}: {error.strerror}") from error
+        logger.error("otel-telemetry: ignoring the catalog %r, it cannot be read: %s", where, error)
+        return None
+    except Exception as error:
+        if settings.required:
+            raise
+        if not isinstance(error, CatalogError):
+            logger.debug("otel-telemetry: unexpected error loading the catalog", exc_info=True)
+        logger.error("otel-telemetry: ignoring the catalog %r, it cannot be used:\n%s", source, error)
+        return None

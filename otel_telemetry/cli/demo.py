@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from ..config import PROTOCOLS
 from ..render import properties_line
+from ..settings import PROTOCOLS, BatchSettings, DeliverySettings, ResourceSettings
 from ..store import EventQuery
 from ..telemetry import Telemetry
 from .common import setup_logging, table
@@ -109,13 +109,11 @@ def demo(protocol: str, keep_serving: bool, web_port: int, db_path: Path | None)
             endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
             click.echo(f"1. Receiver listening on {endpoint} ({protocol})")
             telemetry = Telemetry(
-                service_name="demo-cms",
-                service_version="4.15.0",
-                environment="development",
                 endpoint=endpoint,
                 protocol=protocol,
-                schedule_delay_s=0.05,
-                exit_timeout_s=0.0,
+                resource=ResourceSettings("demo-cms", service_version="4.15.0", environment="development"),
+                batch=BatchSettings(schedule_delay_s=0.05),
+                delivery=DeliverySettings(exit_timeout_s=0.0),
             )
             try:
                 if telemetry.disabled_reason is not None:

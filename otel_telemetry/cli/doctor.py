@@ -8,6 +8,9 @@ from typing import Any
 import click
 
 from ..errors import TelemetryError
+from ..exporters.base import ExportResult
+from ..exporters.otlp import OTLPExporter
+from ..settings import DeliverySettings
 from ..telemetry import Telemetry
 from ..transport import make_transport
 from .common import setup_logging
@@ -39,11 +42,12 @@ def doctor(timeout_s: float, as_json: bool) -> None:
     """
     setup_logging()
     try:
-        telemetry = Telemetry(exit_timeout_s=0.0)
+        telemetry = Telemetry(delivery=DeliverySettings(exit_timeout_s=0.0))
     except TelemetryError as error:
         raise click.ClickException(f"invalid configuration: {error}") from None
     try:
-        settings = telemetry.exporter_settings
+        assert isinstance(telemetry.exporter, OTLPExporter)
+        settings = telemetry.exporter.settings
         resource = telemetry.base_resource
     finally:
         telemetry.shutdown(0.0)
@@ -54,14 +58,18 @@ def doctor(timeout_s: float, as_json: bool) -> None:
         "headers": redact(dict(settings.headers)),
         "timeout_s": settings.timeout_s,
         "compression": settings.compression,
-        "insecure": settings.insecure,
+        "insecure": not settings.secure,
         "service.name": resource.get("service.name"),
+        "config_error": settings.config_error,
     }
-    transport = make_transport(settings)
-    try:
-        outcome = transport.send(b"", timeout_s)  # an empty ExportLogsServiceRequest
-    finally:
-        transport.close()
+    if settings.config_error is not None:
+        outcome = ExportResult(False, error=f"configuration error: {settings.config_error}")
+    else:
+        transport = make_transport(settings)
+        try:
+            outcome = transport.send(b"", timeout_s)  # an empty ExportLogsServiceRequest
+        finally:
+            transport.close()
     findings["reachable"] = outcome.ok
     findings["error"] = outcome.error or None
     healthy = outcome.ok and telemetry.disabled_reason is None
@@ -78,7 +86,9 @@ def doctor(timeout_s: float, as_json: bool) -> None:
             f"  timeout {settings.timeout_s:g}s, compression {settings.compression}"
             + (f", headers {', '.join(findings['headers'])}" if settings.headers else "")
         )
-        if outcome.ok:
+        if settings.config_error is not None:
+            click.echo(f"✗ configuration error: {settings.config_error}")
+        elif outcome.ok:
             click.echo(f"✓ {settings.endpoint} accepted an empty OTLP logs request")
         else:
             click.echo(f"✗ {settings.endpoint} did not accept an OTLP logs request: {outcome.error}")

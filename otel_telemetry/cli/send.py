@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from ..config import PROTOCOLS
 from ..errors import TelemetryError
+from ..exporters.otlp import OTLPExporter
+from ..settings import PROTOCOLS, DeliverySettings
 from ..telemetry import Telemetry
 from .common import key_values, setup_logging
 
@@ -115,10 +116,16 @@ def send(
             merged.update(key_values(option, pairs))
             payload[key] = merged
     try:
-        telemetry = Telemetry(endpoint=endpoint, protocol=protocol, strict=True, exit_timeout_s=0.0)
+        telemetry = Telemetry(
+            endpoint=endpoint, protocol=protocol, strict=True, delivery=DeliverySettings(exit_timeout_s=0.0)
+        )
     except TelemetryError as error:
         raise click.ClickException(str(error)) from None
-    settings = telemetry.exporter_settings
+    if telemetry.config_error is not None:
+        telemetry.shutdown(0.0)
+        raise click.ClickException(f"configuration error: {telemetry.config_error}")
+    assert isinstance(telemetry.exporter, OTLPExporter)
+    settings = telemetry.exporter.settings
     try:
         if telemetry.disabled_reason is not None:
             click.echo(f"telemetry is disabled ({telemetry.disabled_reason}): nothing sent", err=True)

@@ -1,6 +1,8 @@
-"""Durable delivery: a disk spool between the queue and the collector (``docs/delivery.md``)."""
+"""Durable delivery: a disk spool between the queue and the collector (``docs/delivery.md``).
 
-from .settings import DeliverySettings, SpoolSettings, resolve_delivery
+Its settings are :class:`otel_telemetry.SpoolSettings` (in ``DeliverySettings.spool``).
+"""
+
 from .spool import Spool
 
-__all__ = ["DeliverySettings", "Spool", "SpoolSettings", "resolve_delivery"]
+__all__ = ["Spool"]

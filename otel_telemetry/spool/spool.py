@@ -19,10 +19,10 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from ..settings import Overflow, SpoolSettings
 from ..stats import Counters
 from .frames import encode_frame
 from .segments import DIR_NAME, LOCK_NAME, STAGING_NAME, Chunk, SpoolDir
-from .settings import FSYNC_INTERVAL_S, Overflow, SpoolSettings
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -35,6 +35,12 @@ ADOPT_SCAN_S = 5.0
 STALE_STAGING_S = 60.0
 
 Position = tuple[int, int]
+
+
+#: ``interval``: at most one fsync per this many seconds (and at every segment roll and close).
+FSYNC_INTERVAL_S = 1.0
+#: How often the writer moves queued events to disk in ``async`` mode (the window a crash loses).
+SPOOL_WRITE_DELAY_S = 0.1
 
 
 class Spool:
@@ -306,7 +312,8 @@ class Spool:
             self._cond.notify_all()
 
     def report_damage(self, chunk: Chunk) -> int:
-        """Count and log the unreadable spans of a chunk (they are skipped); returns events lost."""
+        """Log the unreadable spans of a chunk (they are skipped) and count their bytes; returns
+        the events lost (the caller counts them as dropped)."""
         for damage in chunk.damage:
             self._counters.spool_corrupt_bytes += damage.end - damage.start
             logger.error(
@@ -318,10 +325,7 @@ class Spool:
                 chunk.seq,
                 damage.reason,
             )
-        lost = sum(damage.records for damage in chunk.damage)
-        if chunk.damage:
-            self._counters.drop("spool_corrupt", lost, "damaged spool data skipped (see the error above)")
-        return lost
+        return sum(damage.records for damage in chunk.damage)
 
     def reject(self, chunk: Chunk, reason: str) -> None:
         """Move a permanently rejected batch into ``rejected/`` with its reason, then ack it."""

@@ -23,9 +23,9 @@ from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from ..identity import state_dir
 from ..mapping import to_payload
 from ..receiver import ReceivedRecord, iter_records
+from ..settings import local_db_path
 from .query import EventQuery
 from .schema import CONNECTION_PRAGMAS, DDL, INSERT, SCHEMA_VERSION, WRITER_PRAGMAS
 
@@ -38,9 +38,7 @@ DB_FILE = "events.db"
 
 def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
     """``$OTEL_TELEMETRY_DB``, else ``events.db`` in otel-telemetry's state directory."""
-    env = os.environ if environ is None else environ
-    explicit = env.get(DB_ENV, "").strip()
-    return Path(explicit) if explicit else state_dir(env) / DB_FILE
+    return local_db_path(environ)
 
 
 def _jsonable(value: Any) -> Any:

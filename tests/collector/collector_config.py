@@ -4,8 +4,10 @@
 0.130.0 - 0.159.0) would report when loading the file, or that make the file wrong
 for its purpose: unknown or removed component types, components referenced but not
 defined, defined but not used (unless marked ``# deliberately unused: <id>``), unknown
-or missing keys, bad values, broken extension references, and OTTL statements or
-conditions that do not parse for the context they run in.
+or missing keys, bad values, broken extension references, and the shape of the
+components that hold OTTL (contexts, keys, routes). The OTTL text itself is not parsed
+here: only the collector's own parser knows its grammar and functions
+(``test_otelcol_validate.py`` runs ``otelcol-contrib validate`` where it is installed).
 
 The environment is expanded the way the collector's confmap does it
 (``${env:NAME}``, ``${env:NAME:-default}``, ``$$`` for a literal ``$``), with
@@ -24,7 +26,6 @@ from typing import Any
 
 import yaml
 
-from . import ottl
 from .schemas import SCHEMAS, ListOf, MapOf, Scalar, Schema, Spec
 
 DATA_FILE = Path(__file__).with_name("contrib_components.yaml")
@@ -409,17 +410,10 @@ def _require(ctx: _Ctx, cfg: Any, where: str, *keys: str) -> None:
             ctx.add(where, f"requires {key!r}")
 
 
-def _ottl(ctx: _Ctx, where: str, text: Any, spec: ottl.ContextSpec, *, statement: bool) -> None:
-    if not isinstance(text, str):
+def _ottl(ctx: _Ctx, where: str, text: Any, *, statement: bool) -> None:
+    """An OTTL statement or condition must be a non-empty string (its grammar is the collector's)."""
+    if not isinstance(text, str) or not text.strip():
         ctx.add(where, f"expected an OTTL {'statement' if statement else 'condition'} string")
-        return
-    try:
-        if statement:
-            ottl.check_statement(text, spec)
-        else:
-            ottl.check_condition(text, spec)
-    except ottl.OTTLError as exc:
-        ctx.add(where, f"OTTL: {exc}")
 
 
 _OTTL_CONTEXTS = ("log", "resource", "scope")
@@ -438,13 +432,7 @@ def _check_transform(ctx: _Ctx, where: str, cfg: dict[str, Any]) -> None:
     if flat and structured:
         ctx.add(f"{where}.log_statements", "mixes flat statements and context groups")
     for n, text in enumerate(flat):
-        _ottl(
-            ctx,
-            f"{where}.log_statements[{n}]",
-            text,
-            ottl.ContextSpec("log", "required", min_version=ctx.catalog.min_version),
-            statement=True,
-        )
+        _ottl(ctx, f"{where}.log_statements[{n}]", text, statement=True)
     for n, group in enumerate(structured):
         gwhere = f"{where}.log_statements[{n}]"
         for key in group:
@@ -456,14 +444,13 @@ def _check_transform(ctx: _Ctx, where: str, cfg: dict[str, Any]) -> None:
                 f"{gwhere}.context", f"{context!r} is not a log-signal context ({', '.join(_OTTL_CONTEXTS)})"
             )
             continue
-        spec = ottl.ContextSpec(context, "prefixed", min_version=ctx.catalog.min_version)
         statements = group.get("statements") or []
         if not statements:
             ctx.add(gwhere, "has no statements")
         for m, text in enumerate(statements):
-            _ottl(ctx, f"{gwhere}.statements[{m}]", text, spec, statement=True)
+            _ottl(ctx, f"{gwhere}.statements[{m}]", text, statement=True)
         for m, text in enumerate(group.get("conditions") or []):
-            _ottl(ctx, f"{gwhere}.conditions[{m}]", text, spec, statement=False)
+            _ottl(ctx, f"{gwhere}.conditions[{m}]", text, statement=False)
 
 
 def _check_filter(ctx: _Ctx, where: str, cfg: dict[str, Any]) -> None:
@@ -482,29 +469,11 @@ def _check_filter(ctx: _Ctx, where: str, cfg: dict[str, Any]) -> None:
         ctx.add(where, "has no log conditions (it would not filter anything)")
     if isinstance(logs, dict):
         for n, text in enumerate(logs.get("log_record") or []):
-            _ottl(
-                ctx,
-                f"{where}.logs.log_record[{n}]",
-                text,
-                ottl.ContextSpec("log", "legacy", min_version=ctx.catalog.min_version),
-                statement=False,
-            )
+            _ottl(ctx, f"{where}.logs.log_record[{n}]", text, statement=False)
         for n, text in enumerate(logs.get("resource") or []):
-            _ottl(
-                ctx,
-                f"{where}.logs.resource[{n}]",
-                text,
-                ottl.ContextSpec("resource", "legacy", min_version=ctx.catalog.min_version),
-                statement=False,
-            )
+            _ottl(ctx, f"{where}.logs.resource[{n}]", text, statement=False)
     for n, text in enumerate(conditions or []):
-        _ottl(
-            ctx,
-            f"{where}.log_conditions[{n}]",
-            text,
-            ottl.ContextSpec("log", "required", min_version=ctx.catalog.min_version),
-            statement=False,
-        )
+        _ottl(ctx, f"{where}.log_conditions[{n}]", text, statement=False)
 
 
 def _check_routing(
@@ -546,13 +515,10 @@ def _check_routing(
                 f"{iwhere}.context", f"{context!r} is not a logs routing context (log, resource, request)"
             )
             continue
-        spec = ottl.ContextSpec(
-            context, "legacy", editors=ottl.ROUTING_EDITORS, min_version=ctx.catalog.min_version
-        )
         if has_condition:
-            _ottl(ctx, f"{iwhere}.condition", item["condition"], spec, statement=False)
+            _ottl(ctx, f"{iwhere}.condition", item["condition"], statement=False)
         if has_statement:
-            _ottl(ctx, f"{iwhere}.statement", item["statement"], spec, statement=True)
+            _ottl(ctx, f"{iwhere}.statement", item["statement"], statement=True)
 
 
 def _check_component_rules(ctx: _Ctx, pipelines: dict[str, dict[str, Any]]) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from . import ottl
-from .collector_config import check_config, env_vars_used, load_catalog, ottl_texts
+from .collector_config import Problem, check_config, env_vars_used, expand_env, load_catalog, ottl_texts
 from .conftest import CONFIG_DIR, CONFIG_FILES
 
 README = CONFIG_DIR / "README.md"
@@ -149,12 +149,6 @@ def test_gateway_ottl_uses_the_event_name_and_attribute_paths_it_documents() -> 
         "resource.attributes",
     ):
         assert path in joined, f"gateway OTTL never uses {path}"
-    for stmt in statements:
-        # each parses on its own with the OTTL grammar (check_config also resolves the contexts)
-        try:
-            ottl.parse_statement(stmt)
-        except ottl.OTTLError:
-            ottl.parse_condition(stmt)
 
 
 def test_scaled_gateway_balances_on_a_routing_attribute_over_dns() -> None:
@@ -179,3 +173,59 @@ def test_kafka_path_produces_and_consumes_the_same_topic_with_backpressure_on_th
         assert doc["exporters"][exporter_id]["sending_queue"]["enabled"] is False
     assert doc["receivers"]["kafka"]["message_marking"] == {"after": True, "on_error": False}
     assert pipeline(doc, "logs/ingest")["exporters"] == ["kafka"]
+
+
+# -- the gateway's PII rules ---------------------------------------------------------------------
+# The keys the gateway deletes are chosen by the regular expressions of its `delete_key` and
+# `delete_matching_keys` statements. Those patterns are checked here with Python's `re`, which reads
+# the syntax they use (`(?i)`, groups, alternation, classes, anchors) as Go's RE2 does. The OTTL
+# around them is the collector's to run (`otelcol-contrib validate` checks it, where installed).
+
+_DELETE = re.compile(r'(delete_key|delete_matching_keys)\((\w+)\.attributes, "((?:\\.|[^"\\])*)"\)')
+
+
+def deleted_by_gateway(context: str) -> Callable[[str], bool]:
+    """Whether gateway.yaml's transform statements in ``context`` delete an attribute named ``key``."""
+    problems: list[Problem] = []
+    doc = expand_env(load("gateway.yaml"), {"PII_HASH_SALT": "salt"}, "", problems)
+    assert problems == []
+    exact: set[str] = set()
+    patterns: list[re.Pattern[str]] = []
+    for processor in doc["processors"].values():
+        for group in (processor or {}).get("log_statements") or []:
+            for statement in group["statements"] if group["context"] == context else []:
+                match = _DELETE.fullmatch(statement)
+                if match is None:
+                    continue
+                editor, target, literal = match.groups()
+                assert target == context, statement
+                value = re.sub(r"\\(.)", r"\1", literal)  # the OTTL string literal's escapes
+                if editor == "delete_key":
+                    exact.add(value)
+                else:
+                    assert not re.search(r"\(\?[=!<]|\\[1-9]", value), f"not RE2 syntax: {value}"
+                    patterns.append(re.compile(value))
+    assert exact and patterns, f"no delete statements found in the {context} context"
+    return lambda key: key in exact or any(p.search(key) for p in patterns)
+
+
+def test_gateway_deletes_user_ids_contact_data_and_secrets_and_keeps_product_attributes() -> None:
+    deleted = deleted_by_gateway("log")
+    pii = [
+        "user.id", "enduser.id", "user.email", "user.name", "user.phone", "user.address", "user.ip",
+        "password", "user.password_hash", "auth.token", "api_key", "apikey", "Authorization",
+        "credit_card", "db.secret",
+    ]  # fmt: skip
+    kept = [
+        "user.hash", "user.role", "model", "maxTokens", "tokenizer", "user.emailVerified",
+        "secretary_count", "passwordless", "hasSecret", "otel.event.name",
+    ]  # fmt: skip
+    assert [key for key in pii if not deleted(key)] == []
+    assert [key for key in kept if deleted(key)] == []
+
+
+def test_gateway_deletes_host_ip_and_secrets_from_the_resource_and_keeps_group_properties() -> None:
+    deleted = deleted_by_gateway("resource")
+    assert [key for key in ("host.ip", "db.password", "api_key", "auth.token") if not deleted(key)] == []
+    kept = ("service.name", "projectType", "database", "host.name", "os.type")
+    assert [key for key in kept if deleted(key)] == []

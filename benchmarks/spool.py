@@ -1,4 +1,4 @@
-"""Measure the spool on this machine: ``python -m otel_telemetry.spool.benchmark [N] [DIR]``.
+"""Measure the spool on this machine: ``python -m benchmarks.spool [N] [DIR]``.
 
 Three tables: the storage choice (append-only segment files vs SQLite in WAL mode, written in
 group commits of 512 records of 430 bytes, then read and deleted), the delivery modes (caller
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .frames import Frame, encode_frame, parse
+from otel_telemetry.spool.frames import Frame, encode_frame, parse
 
 RECORD = os.urandom(430)
 GROUP = 512
@@ -92,27 +92,27 @@ def storage(n: int, base: Path) -> None:
 
 def delivery(n: int, base: Path) -> None:
     """Print caller cost and end-to-end rate per delivery mode."""
-    from ..receiver import OTLPReceiver
-    from ..telemetry import Telemetry
+    from otel_telemetry import DeliverySettings, PrivacySettings, SpoolSettings, Telemetry
+    from otel_telemetry.receiver import OTLPReceiver
 
     payload = {"eventProperties": {"model": "article", "count": 3}, "userProperties": {"plan": "pro"}}
     modes: list[tuple[str, int, int, dict[str, Any]]] = [
         ("memory (default)", 1, n, {}),
         ("memory + event ids", 1, n, {"event_ids": True}),
         ("spool async, fsync=interval (default)", 1, n, {"spool": True}),
-        ("spool async, fsync=always", 1, n, {"spool": True, "spool_fsync": "always"}),
-        ("spool sync, fsync=never", 1, n // 4, {"spool": True, "spool_sync": "sync", "spool_fsync": "never"}),
+        ("spool async, fsync=always", 1, n, {"spool": True, "fsync": "always"}),
+        ("spool sync, fsync=never", 1, n // 4, {"spool": True, "sync": "sync", "fsync": "never"}),
         (
             "spool sync, fsync=always",
             1,
             n // 4,
-            {"spool": True, "spool_sync": "sync", "spool_fsync": "always"},
+            {"spool": True, "sync": "sync", "fsync": "always"},
         ),
         (
             "spool sync, fsync=always",
             8,
             n // 4,
-            {"spool": True, "spool_sync": "sync", "spool_fsync": "always"},
+            {"spool": True, "sync": "sync", "fsync": "always"},
         ),
     ]
     print("| mode | caller threads | caller µs/event | end-to-end events/s | delivered |")
@@ -120,10 +120,21 @@ def delivery(n: int, base: Path) -> None:
     for name, threads, count, options in modes:
         options = dict(options)
         directory = Path(tempfile.mkdtemp(dir=base)) if options.pop("spool", False) else None
-        if directory is not None:
-            options["spool_dir"] = directory
+        spool = (
+            SpoolSettings(
+                directory, fsync=options.pop("fsync", "interval"), sync=options.pop("sync", "async")
+            )
+            if directory is not None
+            else None
+        )
+        delivery = DeliverySettings(spool=spool, event_ids=options.pop("event_ids", None))
         with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
-            t = Telemetry(endpoint=rx.grpc_endpoint, protocol="grpc", project_id="bench", **options)
+            t = Telemetry(
+                endpoint=rx.grpc_endpoint,
+                protocol="grpc",
+                privacy=PrivacySettings(project_id="bench"),
+                delivery=delivery,
+            )
             t.send("warm-up", payload)
             t.flush(10.0)
             rx.clear()
@@ -152,31 +163,44 @@ def delivery(n: int, base: Path) -> None:
         print(f"| {name} | {threads} | {caller / sent * 1e6:.1f} | {rate} | {got}/{sent}{status} |")
 
 
-_CRASH_APP = """
-import json, sys
-from otel_telemetry import Telemetry
+#: Both subprocesses build the same sender from the JSON options in ``argv[1]``.
+_APP_SETUP = """
+import json, sys, time
+from otel_telemetry import DeliverySettings, PrivacySettings, SpoolSettings, Telemetry
 options = json.loads(sys.argv[1])
-t = Telemetry(project_id="bench", **options)
+spool = SpoolSettings(options["spool_dir"], sync=options["spool_sync"], fsync=options["spool_fsync"])
+t = Telemetry(
+    endpoint=options["endpoint"],
+    protocol=options["protocol"],
+    privacy=PrivacySettings(project_id="bench"),
+    delivery=DeliverySettings(spool=spool),
+)
+"""
+
+_CRASH_APP = (
+    _APP_SETUP
+    + """
 for seq in range(10**9):
     if t.send("ev", {"eventProperties": {"seq": seq}}):
         sys.stdout.write(f"{seq}\\n")
         sys.stdout.flush()
 """
+)
 
-_SUCCESSOR = """
-import json, sys, time
-from otel_telemetry import Telemetry
-t = Telemetry(project_id="bench", **json.loads(sys.argv[1]))
+_SUCCESSOR = (
+    _APP_SETUP
+    + """
 deadline = time.monotonic() + 60
 while time.monotonic() < deadline and not (t.stats().recovered and not t.stats().spool_pending):
     time.sleep(0.1)
 t.shutdown(5)
 """
+)
 
 
 def crash(kill_after: int, base: Path) -> None:
     """Print how many accepted events a SIGKILL loses per durability setting."""
-    from ..receiver import Fault, OTLPReceiver
+    from otel_telemetry.receiver import Fault, OTLPReceiver
 
     print("| spool_sync | spool_fsync | send() returned True | lost at SIGKILL |")
     print("|---|---|---|---|")

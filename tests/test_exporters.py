@@ -1,0 +1,195 @@
+"""The exporter interface: the in-memory exporter sees what a collector sees, any OpenTelemetry
+SDK exporter plugs in, an app's own exporter gets retries and counting for free."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
+
+import otel_telemetry
+from otel_telemetry import (
+    Backoff,
+    BatchSettings,
+    DeliverySettings,
+    Exporter,
+    ExportResult,
+    InMemoryExporter,
+    PrivacySettings,
+    SdkExporter,
+    SpoolSettings,
+    Telemetry,
+    TelemetryError,
+)
+from otel_telemetry.receiver import OTLPReceiver, ReceivedRecord
+
+FAST = BatchSettings(schedule_delay_s=0.05)
+QUICK_RETRY = DeliverySettings(backoff=Backoff(0.01, 0.05))
+SENDS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    (
+        "didCreateEntry",
+        {"eventProperties": {"model": "article", "n": 3}, "userProperties": {"role": "editor"}},
+        {},
+    ),
+    ("didSelectFile", {"groupProperties": {"database": "postgres"}}, {"user_id": "u-1", "body": "picked"}),
+    ("didPublish", {"eventProperties": {"tags": ["a", "b"], "ratio": 0.5}}, {"timestamp": 1_700_000_000_000}),
+]
+
+
+def _comparable(record: ReceivedRecord) -> tuple[Any, ...]:
+    """Everything but the capture time and the transport."""
+    return (
+        record.event_name,
+        record.attributes,
+        record.resource,
+        record.scope_name,
+        record.scope_version,
+        record.severity_number,
+        record.severity_text,
+        record.body,
+        record.time_unix_nano if record.time_unix_nano != record.observed_time_unix_nano else None,
+    )
+
+
+def _send_all(t: Telemetry) -> None:
+    for name, payload, kwargs in SENDS:
+        assert t.send(name, payload, **kwargs)
+    assert t.flush(10)
+
+
+def test_the_in_memory_exporter_sees_exactly_what_a_collector_receives(receiver: OTLPReceiver) -> None:
+    privacy = PrivacySettings(project_id="same-project")
+    memory = InMemoryExporter()
+    with Telemetry("app", exporter=memory, privacy=privacy, batch=FAST) as t:
+        _send_all(t)
+    with Telemetry("app", endpoint=receiver.grpc_endpoint, protocol="grpc", privacy=privacy, batch=FAST) as t:
+        _send_all(t)
+    assert receiver.wait_for(len(SENDS))
+    assert [_comparable(r) for r in memory.records] == [_comparable(r) for r in receiver.records]
+    by_name = {r.event_name: r for r in memory.records}
+    assert by_name["didCreateEntry"].resource["service.name"] == "app"
+    assert by_name["didSelectFile"].resource["database"] == "postgres"
+    assert by_name["didPublish"].time_unix_nano == 1_700_000_000_000
+    assert memory.shut_down
+
+
+def test_a_transient_failure_is_retried_and_counted_with_the_in_memory_exporter() -> None:
+    memory = InMemoryExporter(results=[ExportResult(False, retryable=True, error="busy")] * 2)
+    with Telemetry(exporter=memory, batch=FAST, delivery=QUICK_RETRY) as t:
+        assert t.send("e")
+        assert t.flush(10)
+        stats = t.stats()
+    assert (stats.accepted, stats.exported, stats.retries, stats.dropped) == (1, 1, 2, {})
+    assert memory.attempts == 3 and len(memory.records) == 1
+
+
+def test_a_permanent_failure_is_dropped_and_counted_under_its_reason() -> None:
+    memory = InMemoryExporter(results=[ExportResult(False, error="no", drop_reason="rejected")])
+    with Telemetry(exporter=memory, batch=FAST) as t:
+        assert t.send("a") and t.send("b")
+        assert not t.flush(10)
+        stats = t.stats()
+    assert stats.dropped == {"rejected": 2} and stats.exported == 0 and stats.retries == 0
+
+
+@pytest.mark.parametrize("rejected", [1, 2, 990, -5])
+def test_a_partial_success_never_counts_more_rejections_than_records(rejected: int) -> None:
+    memory = InMemoryExporter(results=[ExportResult(True, error="partly", rejected=rejected)])
+    with Telemetry(exporter=memory, batch=FAST) as t:
+        assert t.send("a") and t.send("b")
+        t.flush(10)
+        stats = t.stats()
+    lost = min(max(rejected, 0), 2)
+    assert stats.exported == 2 - lost >= 0
+    assert stats.dropped == ({"rejected": lost} if lost else {})
+    assert stats.accepted == stats.exported + stats.dropped_total
+
+
+class Flaky(Exporter):
+    """An app's own exporter whose first attempt raises, then hands batches to a list."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.batches: list[bytes] = []
+        self.lock = threading.Lock()
+
+    def export(self, request: bytes, timeout_s: float) -> ExportResult:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("first attempt fails")
+        self.batches.append(request)
+        return ExportResult(True)
+
+
+def test_an_apps_own_exporter_gets_retries_for_free_and_an_exception_is_a_retry() -> None:
+    flaky = Flaky()
+    with Telemetry(exporter=flaky, batch=FAST, delivery=QUICK_RETRY) as t:
+        assert t.send("e", {"eventProperties": {"k": "v"}})
+        assert t.flush(10)
+        assert t.stats().retries == 1
+    assert flaky.calls == 2 and len(flaky.batches) == 1
+
+
+def test_any_exporter_works_through_the_spool(tmp_path: Path) -> None:
+    memory = InMemoryExporter()
+    delivery = DeliverySettings(spool=SpoolSettings(tmp_path))
+    with Telemetry(exporter=memory, batch=FAST, delivery=delivery) as t:
+        for i in range(20):
+            assert t.send("e", {"eventProperties": {"i": i}})
+        assert t.flush(10)
+    assert sorted(r.attributes["i"] for r in memory.records) == list(range(20))
+    assert all("otel_telemetry.event.id" in r.attributes for r in memory.records)
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_an_sdk_exporter_from_opentelemetry_exporter_otlp_delivers_to_a_real_receiver(
+    receiver: OTLPReceiver, protocol: str
+) -> None:
+    sdk = (
+        GrpcLogExporter(endpoint=receiver.grpc_endpoint, insecure=True)
+        if protocol == "grpc"
+        else HttpLogExporter(endpoint=receiver.http_endpoint + "/v1/logs")
+    )
+    with Telemetry("sdk-app", exporter=SdkExporter(sdk), batch=FAST) as t:
+        _send_all(t)
+    assert receiver.wait_for(len(SENDS))
+    by_name = {r.event_name: r for r in receiver.records}
+    assert by_name["didCreateEntry"].attributes == {"model": "article", "n": 3, "user.role": "editor"}
+    assert by_name["didSelectFile"].body == "picked"
+    assert by_name["didSelectFile"].resource["database"] == "postgres"
+    assert by_name["didSelectFile"].resource["service.name"] == "sdk-app"
+    assert by_name["didPublish"].time_unix_nano == 1_700_000_000_000
+    assert by_name["didPublish"].attributes["tags"] == ["a", "b"]
+    assert all(r.scope_name == "otel_telemetry" for r in receiver.records)
+
+
+def test_endpoint_with_another_exporter_is_an_error_naming_it() -> None:
+    with pytest.raises(TelemetryError) as raised:
+        Telemetry(exporter=InMemoryExporter(), endpoint="http://collector:4318")
+    assert raised.value.field == "endpoint"
+
+
+def test_exporter_must_be_an_exporter() -> None:
+    with pytest.raises(TelemetryError) as raised:
+        Telemetry(exporter="http://collector:4318")  # type: ignore[arg-type]
+    assert raised.value.field == "exporter"
+
+
+def test_the_module_level_functions_take_an_exporter() -> None:
+    memory = InMemoryExporter()
+    otel_telemetry.configure("module-app", exporter=memory, batch=FAST)
+    try:
+        assert otel_telemetry.send("e", {"eventProperties": {"x": 1}})
+        assert otel_telemetry.flush(10)
+    finally:
+        otel_telemetry.shutdown()
+    [record] = memory.records
+    assert (record.event_name, record.attributes, record.resource["service.name"]) == (
+        "e",
+        {"x": 1},
+        "module-app",
+    )
