@@ -7,22 +7,16 @@ in ``LogRecord.event_name``) and exports it over OTLP, in the background.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._default import configure, flush, get_default, send, shutdown, stats
 from .delivery import Backoff
 from .errors import TelemetryError
 from .event import CapturedEvent, NamedPolicy, Policy
-from .exporters import (
-    Exporter,
-    ExportResult,
-    InMemoryExporter,
-    LoggerProviderExporter,
-    OTLPExporter,
-    SdkExporter,
-)
+from .exporters.base import Exporter, ExportResult
+from .exporters.otlp import OTLPExporter
 from .logsetup import install as _install_logging
-from .mapping import to_payload
 from .ratelimit import ONCE_PER_DAY, RateLimit
-from .records import ReceivedRecord
 from .settings import (
     BatchSettings,
     CatalogSettings,
@@ -37,6 +31,13 @@ from .settings import (
 from .stats import TelemetryStats
 from .telemetry import Telemetry
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .exporters.memory import InMemoryExporter
+    from .exporters.provider import LoggerProviderExporter
+    from .exporters.sdk import SdkExporter
+    from .mapping import to_payload
+    from .records import ReceivedRecord
 
 _install_logging()  # quiet on stderr unless asked (OTEL_TELEMETRY_LOG_LEVEL)
 
@@ -75,3 +76,24 @@ __all__ = [
     "stats",
     "to_payload",
 ]
+
+#: Names loaded on first use: each pulls in protobuf or the OpenTelemetry SDK, which sending
+#: does not need at import time (``docs/short-lived.md``: a command-line tool pays for its imports).
+_LAZY = {
+    "InMemoryExporter": ".exporters.memory",
+    "LoggerProviderExporter": ".exporters.provider",
+    "SdkExporter": ".exporters.sdk",
+    "ReceivedRecord": ".records",
+    "to_payload": ".mapping",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'otel_telemetry' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

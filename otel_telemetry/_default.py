@@ -5,24 +5,28 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.metrics import MeterProvider
-
-from .catalog.model import Catalog
-from .event import Policy
-from .exporters.base import Exporter
-from .settings import (
-    BatchSettings,
-    CatalogSettings,
-    DeliverySettings,
-    PrivacySettings,
-    RecordSettings,
-    ResourceSettings,
-)
-from .stats import TelemetryStats
 from .telemetry import DEFAULT_FLUSH_TIMEOUT_S, Telemetry
+
+if TYPE_CHECKING:  # not imported at run time: ``import otel_telemetry`` stays cheap
+    from datetime import datetime
+
+    from opentelemetry.metrics import MeterProvider
+
+    from .catalog.model import Catalog
+    from .event import Policy
+    from .exporters.base import Exporter
+    from .settings import (
+        BatchSettings,
+        CatalogSettings,
+        DeliverySettings,
+        ExitSettings,
+        PrivacySettings,
+        RecordSettings,
+        ResourceSettings,
+    )
+    from .stats import TelemetryStats
 
 _lock = threading.Lock()
 _instance: Telemetry | None = None
@@ -57,6 +61,8 @@ def configure(
     strict: bool | None = None,
     disabled: bool | None = None,
     self_metrics: MeterProvider | bool | None = None,
+    exit: ExitSettings | None = None,
+    debug: bool | None = None,
 ) -> Telemetry:
     """Replace the default instance with ``Telemetry(...)`` of these arguments (the same ones).
 
@@ -79,6 +85,8 @@ def configure(
         strict=strict,
         disabled=disabled,
         self_metrics=self_metrics,
+        exit=exit,
+        debug=debug,
     )
     with _lock:
         old, _instance = _instance, new

@@ -127,6 +127,8 @@ class EventEncoder:
 
     def portable_settings(self) -> dict[str, Any]:
         """Plain data from which :meth:`from_portable` builds an encoder making the same records."""
+        from .settings import state_dir
+
         r, p = self.records, self.privacy
         return {
             "resource": {
@@ -139,8 +141,10 @@ class EventEncoder:
                 "event_name_attribute": r.event_name_attribute,
             },
             "privacy": {
-                "project_id": self.project_id,
-                "state_dir": str(p.state_dir) if p.state_dir is not None else None,
+                # given or already read; else the sender reads it from the same state directory
+                # (resolving it here would cost the exit path the identity module's imports)
+                "project_id": p.project_id or self._project_id,
+                "state_dir": str(p.state_dir if p.state_dir is not None else state_dir()),
                 "disable_defaults": sorted(p.disable_defaults),
             },
         }

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
-import json
 import marshal
 import os
 import sys
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,8 +60,14 @@ def destination_key(exporter: Mapping[str, Any]) -> str:
             "client_certificate_file",
         )
     }
-    text = json.dumps(identity, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    data = repr(
+        sorted(
+            (key, repr(sorted(value.items()) if isinstance(value, dict) else value))
+            for key, value in identity.items()
+        )
+    ).encode()
+    # two checksums (64 bits): a hash module would cost this exit path milliseconds to import
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
 
 
 def area(root: Path, exporter: Mapping[str, Any]) -> Path:
@@ -106,12 +111,12 @@ def write(
     The directory is created locked and renamed into place complete, so a sender never reads a
     half-written one; the lock is released on return. Raises OSError if the disk refuses.
     """
-    from .spool.segments import SpoolDir
+    from .spool.lockdir import LOCK_NAME, create_locked
 
     data = marshal.dumps((FORMAT, dict(settings), [portable_event(e) for e in events], list(prepared)))
-    directory = SpoolDir.create(area_dir, fsync=False)
+    path, lock = create_locked(area_dir, fsync=False)
     try:
-        fd = os.open(directory.path / RAW_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        fd = os.open(path / RAW_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             view = memoryview(data)
             while view:
@@ -119,10 +124,15 @@ def write(
         finally:
             os.close(fd)
     except OSError:
-        directory.release(remove_if_drained=True)
+        for name in (RAW_NAME, LOCK_NAME):
+            with contextlib.suppress(OSError):
+                os.unlink(path / name)
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
         raise
-    directory.release(remove_if_drained=False)
-    return directory.path
+    finally:
+        os.close(lock)  # the directory is complete: a sender may take it
+    return path
 
 
 def read(path: Path) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[Prepared]]:
@@ -189,7 +199,7 @@ def spawn_sender(job: Mapping[str, Any]) -> int | None:
     if not executable:
         return None
     env = dict(os.environ)
-    env[JOB_ENV] = json.dumps(dict(job))
+    env[JOB_ENV] = repr(dict(job))  # plain literals, read back with ast.literal_eval
     root = _package_root()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     argv = [executable, "-m", "otel_telemetry.handoff_sender"]

@@ -13,6 +13,7 @@ past the lifetime, whatever the sender is doing.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import fcntl
 import json
@@ -297,7 +298,7 @@ def main() -> int:
     if not text:
         print("otel-telemetry hand-off sender: no job (started by otel-telemetry at exit)", file=sys.stderr)
         return 2
-    job = json.loads(text)
+    job = ast.literal_eval(text)
     started = time.monotonic()
     lifetime = float(job["lifetime_s"])
     signal.alarm(int(lifetime) + HARD_STOP_MARGIN_S)  # default action: the process ends

@@ -23,14 +23,17 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .delivery import Delivery
 from .event import Event
 from .exporters.base import Exporter
 from .settings import BatchSettings, DeliverySettings
-from .spool.sender import SpoolSender
-from .spool.spool import SPOOL_WRITE_DELAY_S, Position, Spool
 from .stats import Counters, TelemetryStats
+
+if TYPE_CHECKING:  # the spool is imported only by a pipeline that has one
+    from .spool.sender import SpoolSender
+    from .spool.spool import Position, Spool
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -147,6 +150,8 @@ class BatchPipeline:
         self._appended = 0
         self._written = 0
         if self._spool_settings is not None:
+            from .spool.spool import Spool
+
             self._spool = Spool(self._spool_settings, self._counters, self._overflow, self._count_lost)
 
     # -- caller side -------------------------------------------------------------------------
@@ -392,6 +397,8 @@ class BatchPipeline:
         if self._spool is not None:
             self._open_spool()
             if self._spool_open:
+                from .spool.spool import SPOOL_WRITE_DELAY_S
+
                 delay = min(delay, SPOOL_WRITE_DELAY_S)
         while True:
             self._wake.wait(delay)
@@ -412,6 +419,8 @@ class BatchPipeline:
         if not spool.open():
             return
         self._spool_open = True
+        from .spool.sender import SpoolSender
+
         self._sender = SpoolSender(
             spool, self._new_delivery(keep_at_deadline=True), batch=self._batch, delay_s=self._delay
         )

@@ -22,16 +22,12 @@ from __future__ import annotations
 import logging
 import math
 import os
-import random
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
-from opentelemetry.util.re import parse_env_headers
-
-from .environment import DEFAULT_NAMES
 from .errors import TelemetryError
 from .ratelimit import RateLimit
 from .resources import DEFAULT_MAX_RESOURCES
@@ -248,6 +244,13 @@ def _bool(name: str, value: str) -> bool:
     raise _fail(name, "must be true or false")
 
 
+def _parse_headers(value: str) -> dict[str, str]:
+    """``OTEL_EXPORTER_OTLP_HEADERS`` as the SDK parses it (loaded only when the variable is set)."""
+    from opentelemetry.util.re import parse_env_headers
+
+    return dict(parse_env_headers(value, liberal=True))
+
+
 def _unchecked(cls: type[T], **values: Any) -> T:
     """An instance built without ``__post_init__`` (a configuration error from the environment)."""
     instance = object.__new__(cls)
@@ -283,6 +286,8 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1``."""
         base = min(self.max_s, self.initial_s * self.multiplier ** min(attempt, 64))
+        import random  # on the first retry, not at import
+
         return base * random.uniform(1.0 - self.jitter, 1.0 + self.jitter)
 
 
@@ -374,7 +379,7 @@ class ExporterSettings:
             check_headers("headers", headers)
         found_headers = env.raw(*env.signal("HEADERS"))
         merged = (
-            {k.lower(): v for k, v in parse_env_headers(found_headers[1], liberal=True).items()}
+            {k.lower(): v for k, v in _parse_headers(found_headers[1]).items()}
             if found_headers
             else {}
         )
@@ -640,6 +645,10 @@ def check_default_names(name: str, names: Collection[str]) -> None:
     """Each name is one of the anonymous environment facts (``environment.DEFAULT_NAMES``) or ``all``."""
     if isinstance(names, str):
         raise _fail(name, "must be a collection of names, not a single string")
+    if not names:
+        return
+    from .environment import DEFAULT_NAMES  # (platform, identity: not needed unless names are given)
+
     unknown = sorted(str(n) for n in names if n not in DEFAULT_NAMES and n != "all")
     if unknown:
         raise _fail(name, f"unknown name(s) {', '.join(unknown)}; valid: all, {', '.join(DEFAULT_NAMES)}")

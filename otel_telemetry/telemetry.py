@@ -12,7 +12,6 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,6 +38,8 @@ from .validation import Capturer
 from .values import AttrValue
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from opentelemetry.metrics import MeterProvider
 
     from .catalog.model import Catalog
@@ -368,9 +369,7 @@ def _shutdown(ref: weakref.ref[Telemetry], timeout_s: float) -> bool:
 
 
 def _state_dir(privacy: PrivacySettings) -> Path:
-    from .identity import privacy_state_dir
-
-    return privacy_state_dir(privacy)
+    return privacy.state_dir if privacy.state_dir is not None else config.state_dir()
 
 
 def _portable_exporter(settings: config.ExporterSettings) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 from .errors import TelemetryError
@@ -78,7 +77,6 @@ def check_reserved(keys: Iterable[Any]) -> None:
             )
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: ``time_unix_nano`` is a fixed64: the last instant it can hold.
 MAX_TIMESTAMP_NS = (1 << 64) - 1
 _TIMESTAMP_RULE = (
@@ -97,13 +95,15 @@ def timestamp_ns(value: object) -> int:
         if 0 < value <= MAX_TIMESTAMP_NS:
             return int(value)
         raise TelemetryError("timestamp", f"nanoseconds must be between 1 and 2**64 - 1, not {value}")
-    if isinstance(value, datetime):
+    dt = _modules.get("datetime")  # a datetime exists only if its module was imported
+    if dt is not None and isinstance(value, dt.datetime):
+        utc = dt.timezone.utc
         try:
-            aware = value if value.utcoffset() is not None else value.replace(tzinfo=timezone.utc)
-            delta = aware - _EPOCH
+            aware = value if value.utcoffset() is not None else value.replace(tzinfo=utc)
+            delta = aware - dt.datetime(1970, 1, 1, tzinfo=utc)
         except Exception as error:  # a tzinfo whose utcoffset() raises or lies
             raise TelemetryError("timestamp", f"has an unusable time zone: {error!r}") from None
-        ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+        ns: int = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
         if 0 < ns <= MAX_TIMESTAMP_NS:
             return ns
         raise TelemetryError(

@@ -7,7 +7,6 @@ are real processes, found through the hand-off area's ``sender.lock`` and always
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -146,7 +145,7 @@ def test_a_log_level_shows_delivery_trouble_on_stderr(state: Path) -> None:
         OTEL_TELEMETRY_LOG_LEVEL="warning",
     )
     assert result.returncode == 0
-    assert "otel-telemetry" in result.stderr and "Connection refused" in result.stderr
+    assert "otel-telemetry dropped 3 event(s)" in result.stderr  # with the log level asked for
 
 
 def test_the_detached_sender_never_outlives_its_lifetime_and_leaves_the_events_for_the_next(
@@ -285,7 +284,7 @@ def test_handed_off_events_older_than_the_maximum_age_are_dropped_with_a_count(
         "max_age_s": 7 * 24 * 3600.0,
         "max_bytes": 1 << 20,
     }
-    env = {**os.environ, handoff.JOB_ENV: json.dumps(job)}
+    env = {**os.environ, handoff.JOB_ENV: repr(job)}
     done = subprocess.run([sys.executable, "-m", "otel_telemetry.handoff_sender"], env=env, timeout=60)
     assert done.returncode == 0
     assert [r.event_name for r in receiver.records] == ["new"]
@@ -356,7 +355,7 @@ def test_over_its_size_cap_the_area_drops_its_oldest_directories_with_a_count(
         "max_age_s": 3600.0,
         "max_bytes": 2 * size + size // 2,  # room for two of the three
     }
-    env = {**os.environ, handoff.JOB_ENV: json.dumps(job)}
+    env = {**os.environ, handoff.JOB_ENV: repr(job)}
     done = subprocess.run([sys.executable, "-m", "otel_telemetry.handoff_sender"], env=env, timeout=60)
     assert done.returncode == 0
     assert sorted({r.event_name for r in receiver.records}) == ["batch1", "batch2"]

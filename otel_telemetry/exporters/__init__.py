@@ -6,11 +6,17 @@
 - :class:`SdkExporter`: any OpenTelemetry SDK ``LogRecordExporter``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .base import OK, Exporter, ExportResult
-from .memory import InMemoryExporter
 from .otlp import OTLPExporter
-from .provider import LoggerProviderExporter
-from .sdk import SdkExporter
+
+if TYPE_CHECKING:
+    from .memory import InMemoryExporter
+    from .provider import LoggerProviderExporter
+    from .sdk import SdkExporter
 
 __all__ = [
     "OK",
@@ -21,3 +27,17 @@ __all__ = [
     "OTLPExporter",
     "SdkExporter",
 ]
+
+#: Loaded on first use: they import protobuf messages or the OpenTelemetry SDK.
+_LAZY = {"InMemoryExporter": ".memory", "LoggerProviderExporter": ".provider", "SdkExporter": ".sdk"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

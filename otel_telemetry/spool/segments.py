@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .frames import HEADER, HEADER_SIZE, MAGIC, Damage, Frame, parse
+from .lockdir import LOCK_NAME as LOCK_NAME  # re-exported: the spool and the hand-off sender use it
+from .lockdir import create_locked, fsync_dir
 
 logger = logging.getLogger("otel_telemetry")
 
-LOCK_NAME = "lock"
 ACK_NAME = "ack"
 SUFFIX = ".seg"
 #: Names of spool directories (``<pid>-<12 hex>``) and of ones being created (``.<name>.new``).
@@ -75,14 +76,6 @@ def segment_name(seq: int) -> str:
     return f"{seq:012d}{SUFFIX}"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def count_records(path: Path, start: int = 0) -> int:
     """Records in a segment from ``start``, by walking frame headers (no checksums: an estimate)."""
     total = 0
@@ -121,28 +114,8 @@ class SpoolDir:
     @classmethod
     def create(cls, parent: Path, fsync: bool) -> SpoolDir:
         """A new, locked directory of this process under ``parent``."""
-        parent.mkdir(parents=True, exist_ok=True)
-        for attempt in range(3):
-            name = f"{os.getpid()}-{os.urandom(6).hex()}"  # not uuid: ~3 ms to import at exit
-            staging = parent / f".{name}.new"
-            staging.mkdir()
-            try:
-                fd = os.open(staging / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except FileNotFoundError:  # swept away as stale by another process: try a new name
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                final = parent / name
-                os.rename(staging, final)
-            except OSError:
-                os.close(fd)
-                if attempt == 2:
-                    raise
-                continue
-            if fsync:
-                _fsync_dir(parent)
-            return cls(final, fd, owned=True)
-        raise OSError(f"could not create a spool directory in {parent}")
+        path, fd = create_locked(parent, fsync)
+        return cls(path, fd, owned=True)
 
     @classmethod
     def adopt(cls, path: Path) -> SpoolDir | None:
@@ -219,7 +192,7 @@ class SpoolDir:
         if not self.segments[:-1]:
             self.ack_seq, self.ack_offset = seq, 0
         if fsync:
-            _fsync_dir(self.path)
+            fsync_dir(self.path)
 
     def append(self, frame: bytes, records: int, segment_bytes: int, fsync_on_roll: bool) -> None:
         """Write one frame to the active segment (rolling first if it is full); raises OSError.
