@@ -7,6 +7,7 @@ in ``LogRecord.event_name``) and exports it over OTLP, in the background.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ._default import configure, flush, get_default, send, shutdown, stats
@@ -15,7 +16,6 @@ from .errors import TelemetryError
 from .event import CapturedEvent, NamedPolicy, Policy
 from .exporters.base import Exporter, ExportResult
 from .exporters.otlp import OTLPExporter
-from .logsetup import install as _install_logging
 from .ratelimit import ONCE_PER_DAY, RateLimit
 from .settings import (
     BatchSettings,
@@ -39,7 +39,10 @@ if TYPE_CHECKING:
     from .mapping import to_payload
     from .records import ReceivedRecord
 
-_install_logging()  # quiet on stderr unless asked (OTEL_TELEMETRY_LOG_LEVEL)
+if "logging" in sys.modules:  # else: set up when otel-telemetry first logs (``_log``)
+    from .logsetup import install as _install_logging
+
+    _install_logging()  # quiet on stderr unless asked (OTEL_TELEMETRY_LOG_LEVEL)
 
 __all__ = [
     "ONCE_PER_DAY",

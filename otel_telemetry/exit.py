@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import os
 import threading
 import time
@@ -27,13 +26,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._log import logger
+
 if TYPE_CHECKING:
     from .exporters.base import Exporter
     from .pipeline import BatchPipeline
     from .settings import ExitSettings
     from .stats import Counters
 
-logger = logging.getLogger("otel_telemetry")
 
 #: ``auto``: a process younger than this at exit is short-lived (a command-line tool).
 SHORT_LIVED_S = 300.0

@@ -25,18 +25,26 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
-def install(environ: Mapping[str, str] | None = None) -> None:
-    """Silence the last-resort handler; add a stderr handler if ``OTEL_TELEMETRY_LOG_LEVEL`` asks."""
+_installed: logging.Logger | None = None
+
+
+def install(environ: Mapping[str, str] | None = None) -> logging.Logger:
+    """The ``otel_telemetry`` logger, its handlers set up once: a ``NullHandler`` (nothing on
+    stderr by itself), and a stderr handler if ``OTEL_TELEMETRY_LOG_LEVEL`` asks for one."""
+    global _installed
+    if _installed is not None and environ is None:
+        return _installed
     from .settings import log_level_from_env
 
     log = logging.getLogger("otel_telemetry")
     if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
         log.addHandler(logging.NullHandler())
     level = log_level_from_env(environ)
-    if level is None:
-        return
-    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-    log.setLevel(min(level, log.level) if log.level else level)
+    if level is not None:
+        if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+            handler = _StderrHandler()
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            log.addHandler(handler)
+        log.setLevel(min(level, log.level) if log.level else level)
+    _installed = log
+    return log

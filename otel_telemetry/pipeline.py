@@ -16,7 +16,6 @@ counted and logged.
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import threading
 import time
@@ -25,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from ._log import logger
 from .delivery import Delivery
 from .event import Event
 from .exporters.base import Exporter
@@ -35,7 +35,6 @@ if TYPE_CHECKING:  # the spool is imported only by a pipeline that has one
     from .spool.sender import SpoolSender
     from .spool.spool import Position, Spool
 
-logger = logging.getLogger("otel_telemetry")
 
 #: Encodes a batch into a serialised ``ExportLogsServiceRequest``; the second argument, if
 #: given, makes each record's ``otel_telemetry.event.id``.

@@ -19,7 +19,6 @@ opt-out variables are the exception: they are honoured whatever the code says.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Callable, Collection, Mapping
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
+from ._log import logger
 from .errors import TelemetryError
 from .ratelimit import RateLimit
 from .resources import DEFAULT_MAX_RESOURCES
@@ -35,7 +35,6 @@ from .resources import DEFAULT_MAX_RESOURCES
 if TYPE_CHECKING:
     from .catalog.model import Catalog
 
-logger = logging.getLogger("otel_telemetry")
 
 Protocol = Literal["grpc", "http/protobuf", "http/json"]
 Compression = Literal["none", "gzip", "deflate"]

@@ -9,12 +9,11 @@ the one thread that delivers (the worker, or the spool's sender thread).
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-logger = logging.getLogger("otel_telemetry")
+from ._log import logger
 
 #: Drop reasons and what they mean (also the ``reason`` keys of :attr:`TelemetryStats.dropped`).
 DROP_REASONS = {

@@ -6,7 +6,6 @@ opt-out -> capture (validate, copy) -> rate limits -> queue. The worker thread t
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import weakref
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import exit as _exit
 from . import settings as config
+from ._log import logger
 from .encoder import EventEncoder
 from .errors import TelemetryError
 from .event import CapturedEvent, Policy, as_captured, as_queued, drop_reason_of
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from .catalog.model import Catalog
     from .selfmetrics import SelfMetrics
 
-logger = logging.getLogger("otel_telemetry")
 
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
 

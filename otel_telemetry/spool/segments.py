@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._log import logger
 from .frames import HEADER, HEADER_SIZE, MAGIC, Damage, Frame, parse
 from .lockdir import LOCK_NAME as LOCK_NAME  # re-exported: the spool and the hand-off sender use it
 from .lockdir import create_locked, fsync_dir
-
-logger = logging.getLogger("otel_telemetry")
 
 ACK_NAME = "ack"
 SUFFIX = ".seg"

@@ -15,7 +15,6 @@ intended: it binds 127.0.0.1 by default and has no authentication.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,10 +22,9 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .._log import logger
 from ..errors import TelemetryError
 from ..store import EventQuery, EventStore, parse_property_filter
-
-logger = logging.getLogger("otel_telemetry")
 
 MAX_LIMIT = 1000
 
