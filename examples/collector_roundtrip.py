@@ -10,6 +10,11 @@ Exits 0 when every event arrived with its name, attributes and resource, 1 other
 
 rotel runs with --disable-batching: rotel 0.0.1a15 drops the resource of records its
 batcher splits off (see collector-config/README.md).
+
+rotel-agent embeds Python: it links this interpreter's shared library (libpython3.X.so.1.0)
+but carries no run path, so it is started with that library's directory on its
+LD_LIBRARY_PATH (see rotel_environment). A Python built without a shared library cannot
+run it; the example then says so and exits 2.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import otel_telemetry
@@ -45,6 +51,44 @@ def accepts(port: int) -> bool:
         return sock.connect_ex((HOST, port)) == 0
 
 
+class NoSharedPython(RuntimeError):
+    """This interpreter has no shared libpython, so rotel-agent (which links one) cannot start."""
+
+
+def libpython_dir(config_vars: Mapping[str, object] | None = None) -> Path:
+    """The directory holding this interpreter's shared library, e.g. libpython3.12.so.1.0.
+
+    The interpreter knows it: sysconfig's INSTSONAME (the file's name) in LIBDIR (or its
+    multiarch subdirectory, as Debian lays it out). ``config_vars`` defaults to this
+    interpreter's sysconfig variables. Raises NoSharedPython with a one-line reason.
+    """
+    config = sysconfig.get_config_vars() if config_vars is None else config_vars
+    version = f"Python {sys.version_info.major}.{sys.version_info.minor} ({sys.executable})"
+    name = str(config.get("INSTSONAME") or config.get("LDLIBRARY") or "")
+    if not config.get("Py_ENABLE_SHARED") or ".so" not in name:
+        raise NoSharedPython(
+            f"{version} is built without a shared libpython, which rotel-agent needs: "
+            "use a Python built with --enable-shared (e.g. PYTHON_CONFIGURE_OPTS=--enable-shared for pyenv)"
+        )
+    libdir = Path(str(config.get("LIBDIR", "")))
+    for directory in (libdir, libdir / str(config.get("MULTIARCH", ""))):
+        if (directory / name).is_file():
+            return directory
+    raise NoSharedPython(f"{version}: its shared library {name} is not in {libdir}, which rotel-agent needs")
+
+
+def rotel_environment() -> dict[str, str]:
+    """The environment for rotel-agent: ours without ROTEL_*/OTEL_* settings, libpython on the loader path.
+
+    Only the child gets the LD_LIBRARY_PATH; this process is left as it is.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROTEL_", "OTEL_"))}
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        [str(libpython_dir()), *filter(None, [os.environ.get("LD_LIBRARY_PATH")])]
+    )
+    return env
+
+
 @contextlib.contextmanager
 def rotel(exporter_endpoint: str, exporter_protocol: str, workdir: Path) -> Iterator[tuple[int, int]]:
     """Run rotel-agent in the foreground in its own process group; yield its (grpc, http) ports."""
@@ -61,7 +105,7 @@ def rotel(exporter_endpoint: str, exporter_protocol: str, workdir: Path) -> Iter
         "--pid-file", str(workdir / "rotel.pid"),
         "--log-file", str(workdir / "rotel.log"),
     ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROTEL_", "OTEL_"))}
+    env = rotel_environment()
     with (workdir / "rotel.out").open("wb") as out:
         proc = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -116,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocol", choices=("grpc", "http/protobuf"), default="grpc")
     parser.add_argument("--events", type=int, default=3)
     args = parser.parse_args(argv)
+    try:
+        libpython_dir()
+    except NoSharedPython as error:
+        print(f"cannot run rotel-agent: {error}", file=sys.stderr)
+        return 2
     exporter_protocol = "grpc" if args.protocol == "grpc" else "http"
     sent = events(args.events)
 

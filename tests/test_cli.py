@@ -491,6 +491,19 @@ def test_demo_sends_through_the_real_exporter_and_shows_what_arrived(protocol: s
         "useTypescriptOnServer": True,
         "database": "postgres",
     }
+    # Then weeks of history sent with send(timestamp=...), and version adoption over it.
+    assert re.search(r"Backfilled 6 weeks of a fleet's history: \d+ events from 40 installations", out)
+    adoption = out[out.index("week (UTC)") :].splitlines()
+    versions = adoption[0].split()[2:]
+    assert sorted(versions) == ["4.14.2", "4.15.0", "4.15.1"]
+    weeks = [
+        dict(zip(versions, map(int, line.split()[1:]), strict=True))
+        for line in adoption[2:]
+        if re.match(r"\d{4}-\d{2}-\d{2} ", line)
+    ]
+    assert len(weeks) == 7  # six whole weeks and this one
+    assert weeks[0]["4.14.2"] > 10 and weeks[0]["4.15.0"] == weeks[0]["4.15.1"] == 0  # all on the old one
+    assert weeks[-2]["4.15.1"] > weeks[-2]["4.15.0"] > weeks[-2]["4.14.2"]  # the newest release took over
     no_traceback(result)
 
 
@@ -508,7 +521,18 @@ def test_demo_serve_keeps_the_viewer_up_until_stopped(tmp_path: Path, running: l
     while "Web page:" not in url:
         url = demo.out.get(timeout=60)
     page_url = url.split()[2]
-    assert len(requests.get(page_url + "api/events", timeout=5).json()["events"]) == 12
+    names = requests.get(page_url + "api/names", timeout=5).json()["names"]
+    assert {n["name"]: n["count"] for n in names}["didSelectFile"] == 2  # the 12 live events
+    assert sum(n["count"] for n in names) > 1000  # and the history
+    adoption = requests.get(
+        page_url + "api/insights/trends",
+        params={"by": "service.version", "count": "installations", "interval": "week"},
+        timeout=10,
+    ).json()
+    assert {s["group"] for s in adoption["series"]} == {"4.14.2", "4.15.0", "4.15.1"}
+    chart = demo.out.get(timeout=10)
+    view = "#insights?insight=trends&by=service.version&count=installations&interval=week"
+    assert chart.endswith(page_url + view)
     assert demo.stop() == 0
 
 

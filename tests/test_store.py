@@ -239,16 +239,16 @@ def test_database_is_wal_with_indexes_on_name_and_time(tmp_path: Path) -> None:
         indexes = {
             row[0]: row[1] for row in db.execute("SELECT name, sql FROM sqlite_master WHERE type='index'")
         }
-        assert "(event_name, time_unix_nano)" in indexes["events_by_name_time"]
-        assert "(time_unix_nano)" in indexes["events_by_time"]
+        assert "(EventName, Timestamp)" in indexes["otel_log_records_by_name_time"]
+        assert "(Timestamp)" in indexes["otel_log_records_by_time"]
         plan = " ".join(
             str(row[3])
             for row in db.execute(
-                "EXPLAIN QUERY PLAN SELECT * FROM events WHERE event_name = 'x' ORDER BY time_unix_nano"
+                "EXPLAIN QUERY PLAN SELECT * FROM otel_events WHERE EventName = 'x' ORDER BY Timestamp"
             )
         )
-        assert "events_by_name_time" in plan
-        assert db.execute("SELECT value FROM store_meta WHERE key='schema_version'").fetchone()[0] == "1"
+        assert "otel_log_records_by_name_time" in plan
+        assert db.execute("SELECT value FROM store_meta WHERE key='schema_version'").fetchone()[0] == "2"
 
 
 def test_reopening_a_database_keeps_its_events(tmp_path: Path) -> None:

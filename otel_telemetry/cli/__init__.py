@@ -13,6 +13,7 @@ from ..version import __version__
 from .demo import demo
 from .doctor import doctor
 from .events import events
+from .insights import insights
 from .send import send
 from .serve import serve
 from .stats import stats
@@ -35,7 +36,7 @@ def main(ctx: click.Context) -> None:
         click.echo(ctx.get_help())
 
 
-for _command in (send, serve, tail, events, stats, demo, doctor, catalog):
+for _command in (send, serve, tail, events, stats, insights, demo, doctor, catalog):
     main.add_command(_command)
 
 __all__ = ["main"]

@@ -1,7 +1,9 @@
-"""``otel-telemetry demo``: see events arrive within a minute of ``pip install``.
+"""``otel-telemetry demo``: see events arrive, and an insight, within a minute of ``pip install``.
 
 Starts the receiver in this process on free ports, sends Strapi-style events through the real
-OTLP exporter (``Telemetry`` pointed at it), and prints what arrived.
+OTLP exporter (``Telemetry`` pointed at it) and prints what arrived; then backfills weeks of a
+fleet's history (:mod:`.demo_history`, sent with ``send(..., timestamp=...)``) and prints the
+version adoption insight over it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,20 @@ from typing import Any
 
 import click
 
+from ..insights import open_source, trends
 from ..render import properties_line
 from ..settings import PROTOCOLS, BatchSettings, DeliverySettings, ResourceSettings
-from ..store import EventQuery
+from ..store import EventQuery, EventStore
 from ..telemetry import Telemetry
 from .common import setup_logging, table
+from .demo_history import INSTALLATIONS, WEEKS, history_end, plan_history, send_history
+from .insights import show_trends
 from .local import LocalBackend, stop_on_sigterm, wait_for_interrupt
+
+#: The insight the demo prints: version adoption, as `otel-telemetry insights` asks it.
+ADOPTION = "otel-telemetry insights trends --by service.version --count installations --interval week"
+#: The same question in the web page's Insights view (its state lives in the URL fragment).
+ADOPTION_VIEW = "#insights?insight=trends&by=service.version&count=installations&interval=week"
 
 #: (event, payload, user id): what a Strapi-like CMS sends during a short editing session.
 DEMO_GROUP = {"projectType": "Community", "useTypescriptOnServer": True, "database": "postgres"}
@@ -62,6 +72,29 @@ def send_demo_events(telemetry: Telemetry) -> int:
         }
         accepted += telemetry.send(name, full, user_id=user_id)
     return accepted
+
+
+def show_history(endpoint: str, protocol: str, store: EventStore) -> None:
+    """Backfill the fleet's history through the library, then print version adoption over it."""
+    fleet = plan_history(history_end())
+    planned = sum(installation.total for installation in fleet)
+    before = store.count()
+    sent = list(send_history(fleet, endpoint, protocol))
+    accepted = sum(count for count, _ in sent)
+    # An export is acknowledged only once stored, so every flush that succeeded is in the store.
+    if accepted != planned or store.count() != before + planned:
+        raise click.ClickException(
+            f"only {store.count() - before} of the {planned} history events arrived; "
+            "run `otel-telemetry doctor`"
+        )
+    click.echo(
+        f"\n4. Backfilled {WEEKS} weeks of a fleet's history: {accepted} events from {INSTALLATIONS} "
+        "installations, sent with send(..., timestamp=...)"
+    )
+    with open_source(store.path) as src:
+        answer = trends(src, interval="week", by="service.version", count="installations")
+    click.echo(f"\n5. Version adoption, as `{ADOPTION}` shows it:\n")
+    click.echo(show_trends(answer, "service.version"))
 
 
 @click.command()
@@ -148,7 +181,11 @@ def demo(protocol: str, keep_serving: bool, web_port: int, db_path: Path | None)
             )
             line = f"{created.event_name}  {properties_line(created.payload())}"
             click.echo(f"\nAs a line of `otel-telemetry tail`:  {line}")
+            show_history(endpoint, protocol, store)
             click.echo(f"\nDone in {time.monotonic() - started:.2f}s. Next:")
+            click.echo(
+                "  otel-telemetry demo --serve       # the same, then its events and insights on a web page"
+            )
             click.echo(
                 "  otel-telemetry serve              # receive your app's events on :4317/:4318, "
                 "web page on :8321"
@@ -159,4 +196,5 @@ def demo(protocol: str, keep_serving: bool, web_port: int, db_path: Path | None)
             )
             if keep_serving and backend.web is not None:
                 click.echo(f"\nWeb page: {backend.web.url}  (Ctrl-C to stop)")
+                click.echo(f"The version adoption above, as a chart: {backend.web.url}{ADOPTION_VIEW}")
                 wait_for_interrupt(stop)

@@ -12,7 +12,7 @@ import click
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from ..receiver import OTLPReceiver
-from ..store import EventStore
+from ..store import ChdbStore, EventStore
 from ..web import WebViewer
 
 #: The receiver keeps every record in memory for tests; a long-running server forgets them.
@@ -33,13 +33,17 @@ class LocalBackend:
         on_request: OnRequest | None = None,
         web_host: str | None = None,
         keep_records: bool = True,
+        web_allow_hosts: tuple[str, ...] = (),
     ) -> None:
         self.store: EventStore | None = None
+        self.chdb: ChdbStore | None = None  # `--db chdb:PATH`: the ClickHouse table, no web page
         self.web: WebViewer | None = None
         self._extra = on_request
         self._protocols = (grpc_port is not None, http_port is not None)
         try:
-            if db_path is not None:
+            if db_path is not None and str(db_path).lower().startswith("chdb:"):
+                self.chdb = ChdbStore(str(db_path)[len("chdb:") :])
+            elif db_path is not None:
                 self.store = EventStore(db_path)
             self.receiver = OTLPReceiver(
                 host=host,
@@ -50,7 +54,7 @@ class LocalBackend:
             )
             self.receiver.start()
             if web_port is not None and self.store is not None:
-                self.web = WebViewer(self.store, web_host or host, web_port).start()
+                self.web = WebViewer(self.store, web_host or host, web_port, web_allow_hosts).start()
         except Exception as error:
             self.stop()
             raise click.ClickException(f"cannot start the local receiver on {host}: {error}") from None
@@ -59,6 +63,8 @@ class LocalBackend:
         # Store first: if that fails the receiver answers 503 / UNAVAILABLE, so the sender retries.
         if self.store is not None:
             self.store.add_request(protocol, request)
+        if self.chdb is not None:
+            self.chdb.add_request(protocol, request)
         if self._extra is not None:
             self._extra(protocol, request)
 
@@ -72,6 +78,8 @@ class LocalBackend:
             lines.append(f"OTLP/HTTP  {rx.http_endpoint}  (protobuf and JSON, path /v1/logs)")
         if self.store is not None:
             lines.append(f"database   {self.store.path}")
+        if self.chdb is not None:
+            lines.append(f"database   chdb:{self.chdb.path}  (table otel.otel_events; no web page)")
         if self.web is not None:
             lines.append(f"web page   {self.web.url}")
         return lines
@@ -87,6 +95,9 @@ class LocalBackend:
         if self.store is not None:
             self.store.close()
             self.store = None
+        if self.chdb is not None:
+            self.chdb.close()
+            self.chdb = None
 
     def __enter__(self) -> LocalBackend:
         return self

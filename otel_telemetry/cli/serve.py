@@ -28,6 +28,14 @@ from .options import DEFAULT_WEB_PORT, ports, receiver_options
     show_default=True,
     help="Address of the web page; it has no authentication, so it stays local unless you say so.",
 )
+@click.option(
+    "--web-allow-host",
+    "web_allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer the web page under this host name (repeatable; '*' for any). Only local names "
+    "and --web-host are answered otherwise, which keeps hostile pages out (DNS rebinding).",
+)
 @click.option("--no-web", is_flag=True, help="Store events but do not serve the web page.")
 def serve(
     host: str,
@@ -38,13 +46,16 @@ def serve(
     db_path: Path | None,
     web_port: int,
     web_host: str,
+    web_allow_hosts: tuple[str, ...],
     no_web: bool,
 ) -> None:
     """Receive events over OTLP, store them in SQLite and show them on a web page.
 
     Point an app at it with OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 (the
     default endpoint, so usually nothing to set). Query the database later with
-    `otel-telemetry events` and `otel-telemetry stats`. Stop with Ctrl-C.
+    `otel-telemetry events`, `stats` and `insights`. `--db chdb:DIR` stores into chDB
+    (ClickHouse in-process, the production table; needs the [clickhouse] extra) instead of
+    SQLite; the web page reads SQLite stores only. Stop with Ctrl-C.
     """
     setup_logging()
     stop = stop_on_sigterm()
@@ -57,6 +68,7 @@ def serve(
         db_path=path,
         web_port=None if no_web else web_port,
         web_host=web_host,
+        web_allow_hosts=web_allow_hosts,
         keep_records=False,
     ) as backend:
         click.echo("otel-telemetry is receiving events:", err=True)

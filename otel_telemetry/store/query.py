@@ -47,31 +47,31 @@ class EventQuery:
     newest_first: bool = True
 
     def where(self) -> tuple[str, list[Any]]:
-        """The ``WHERE`` clause (possibly ``"1"``) and its parameters."""
+        """The ``WHERE`` clause (possibly ``"1"``) and its parameters, over ``otel_log_records AS l``
+        joined with ``otel_resources AS r``."""
         clauses: list[str] = []
         params: list[Any] = []
         if self.names:
-            clauses.append(f"event_name IN ({', '.join('?' for _ in self.names)})")
+            clauses.append(f"l.EventName IN ({', '.join('?' for _ in self.names)})")
             params.extend(self.names)
         if self.since_ns is not None:
-            clauses.append("time_unix_nano >= ?")
+            clauses.append("l.Timestamp >= ?")
             params.append(self.since_ns)
         if self.until_ns is not None:
-            clauses.append("time_unix_nano < ?")
+            clauses.append("l.Timestamp < ?")
             params.append(self.until_ns)
         if self.after_id is not None:
-            clauses.append("id > ?")
+            clauses.append("l.Id > ?")
             params.append(self.after_id)
         for prop in self.properties:
             matches = []
-            for column in ("attributes", "resource"):
+            for column in ("l.LogAttributes", "r.ResourceAttributes"):
                 if prop.value is None:
-                    matches.append(f"EXISTS (SELECT 1 FROM json_each(events.{column}) AS j WHERE j.key = ?)")
+                    matches.append(f"EXISTS (SELECT 1 FROM json_each({column}) AS j WHERE j.key = ?)")
                     params.append(prop.key)
                 else:
                     matches.append(
-                        f"EXISTS (SELECT 1 FROM json_each(events.{column}) AS j "
-                        f"WHERE j.key = ? AND {_AS_TEXT} = ?)"
+                        f"EXISTS (SELECT 1 FROM json_each({column}) AS j WHERE j.key = ? AND {_AS_TEXT} = ?)"
                     )
                     params.extend((prop.key, prop.value))
             clauses.append("(" + " OR ".join(matches) + ")")

@@ -1,13 +1,22 @@
-"""The events table and its indexes (documented in ``docs/store-schema.md``).
+"""The store's tables, view and indexes (documented in ``docs/store-schema.md``), and the
+migration from schema 1.
 
-One row per received log record. Attributes, resource and body are JSON text so any property
-can be filtered with SQLite's JSON functions; name and time are columns with indexes because
-every page and query filters or orders by them.
+Column names and meanings are those of the contrib ClickHouse exporter's ``otel_logs`` table
+(``Timestamp``, ``EventName``, ``LogAttributes``, ``ResourceAttributes``...), so a query reads the
+same against the local store and against production. The view ``otel_events`` has exactly the
+exporter's columns; underneath, a resource (the same for every event of an installation) is
+stored once in ``otel_resources`` and each record points at it, which makes resource lookups
+(``app.installation.id``, ``service.version``) cost one JSON parse per installation instead of
+one per event. ``otel_attribute_keys`` lists every attribute key seen, so a query knows at once
+whether a key is a log or a resource attribute (or unknown). Values are JSON with their types.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: The name of the view (and of the production table in ``collector-config/gateway.yaml``).
+EVENTS_VIEW = "otel_events"
 
 #: For every connection.
 CONNECTION_PRAGMAS = ("PRAGMA busy_timeout=5000",)
@@ -17,50 +26,133 @@ WRITER_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
 
 DDL = (
     """
-    CREATE TABLE IF NOT EXISTS events (
-        id                       INTEGER PRIMARY KEY AUTOINCREMENT,
-        event_name               TEXT    NOT NULL,
-        time_unix_nano           INTEGER NOT NULL,
-        observed_time_unix_nano  INTEGER NOT NULL,
-        received_unix_nano       INTEGER NOT NULL,
-        protocol                 TEXT    NOT NULL,
-        service_name             TEXT,
-        attributes               TEXT    NOT NULL,
-        resource                 TEXT    NOT NULL,
-        scope_name               TEXT    NOT NULL,
-        scope_version            TEXT    NOT NULL,
-        severity_number          INTEGER NOT NULL,
-        severity_text            TEXT    NOT NULL,
-        body                     TEXT,
-        trace_id                 TEXT    NOT NULL,
-        span_id                  TEXT    NOT NULL,
-        flags                    INTEGER NOT NULL,
-        dropped_attributes_count INTEGER NOT NULL
+    CREATE TABLE IF NOT EXISTS otel_resources (
+        ResourceId         INTEGER PRIMARY KEY,
+        ServiceName        TEXT NOT NULL,
+        ResourceSchemaUrl  TEXT NOT NULL,
+        ResourceAttributes TEXT NOT NULL,
+        UNIQUE (ResourceAttributes, ResourceSchemaUrl)
     )
     """,
-    "CREATE INDEX IF NOT EXISTS events_by_name_time ON events (event_name, time_unix_nano)",
-    "CREATE INDEX IF NOT EXISTS events_by_time ON events (time_unix_nano)",
+    """
+    CREATE TABLE IF NOT EXISTS otel_log_records (
+        Id                     INTEGER PRIMARY KEY AUTOINCREMENT,
+        Timestamp              INTEGER NOT NULL,
+        ObservedTimestamp      INTEGER NOT NULL,
+        ReceivedTimestamp      INTEGER NOT NULL,
+        Protocol               TEXT    NOT NULL,
+        TraceId                TEXT    NOT NULL,
+        SpanId                 TEXT    NOT NULL,
+        TraceFlags             INTEGER NOT NULL,
+        SeverityText           TEXT    NOT NULL,
+        SeverityNumber         INTEGER NOT NULL,
+        EventName              TEXT    NOT NULL,
+        Body                   TEXT,
+        ResourceId             INTEGER NOT NULL REFERENCES otel_resources (ResourceId),
+        ScopeSchemaUrl         TEXT    NOT NULL,
+        ScopeName              TEXT    NOT NULL,
+        ScopeVersion           TEXT    NOT NULL,
+        ScopeAttributes        TEXT    NOT NULL,
+        LogAttributes          TEXT    NOT NULL,
+        DroppedAttributesCount INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS otel_log_records_by_name_time ON otel_log_records (EventName, Timestamp)",
+    "CREATE INDEX IF NOT EXISTS otel_log_records_by_time ON otel_log_records (Timestamp)",
+    """
+    CREATE TABLE IF NOT EXISTS otel_attribute_keys (
+        Kind TEXT NOT NULL,
+        Key  TEXT NOT NULL,
+        PRIMARY KEY (Kind, Key)
+    ) WITHOUT ROWID
+    """,
+    f"""
+    CREATE VIEW IF NOT EXISTS {EVENTS_VIEW} AS
+    SELECT
+        l.Timestamp                 AS Timestamp,
+        l.Timestamp / 1000000000    AS TimestampTime,
+        l.TraceId                   AS TraceId,
+        l.SpanId                    AS SpanId,
+        l.TraceFlags                AS TraceFlags,
+        l.SeverityText              AS SeverityText,
+        l.SeverityNumber            AS SeverityNumber,
+        r.ServiceName               AS ServiceName,
+        l.Body                      AS Body,
+        r.ResourceSchemaUrl         AS ResourceSchemaUrl,
+        r.ResourceAttributes        AS ResourceAttributes,
+        l.ScopeSchemaUrl            AS ScopeSchemaUrl,
+        l.ScopeName                 AS ScopeName,
+        l.ScopeVersion              AS ScopeVersion,
+        l.ScopeAttributes           AS ScopeAttributes,
+        l.LogAttributes             AS LogAttributes,
+        l.EventName                 AS EventName,
+        l.Id                        AS Id
+    FROM otel_log_records AS l JOIN otel_resources AS r ON r.ResourceId = l.ResourceId
+    """,
     "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 
-COLUMNS = (
-    "event_name",
-    "time_unix_nano",
-    "observed_time_unix_nano",
-    "received_unix_nano",
-    "protocol",
-    "service_name",
-    "attributes",
-    "resource",
-    "scope_name",
-    "scope_version",
-    "severity_number",
-    "severity_text",
-    "body",
-    "trace_id",
-    "span_id",
-    "flags",
-    "dropped_attributes_count",
+RECORD_COLUMNS = (
+    "Timestamp",
+    "ObservedTimestamp",
+    "ReceivedTimestamp",
+    "Protocol",
+    "TraceId",
+    "SpanId",
+    "TraceFlags",
+    "SeverityText",
+    "SeverityNumber",
+    "EventName",
+    "Body",
+    "ResourceId",
+    "ScopeSchemaUrl",
+    "ScopeName",
+    "ScopeVersion",
+    "ScopeAttributes",
+    "LogAttributes",
+    "DroppedAttributesCount",
 )
 
-INSERT = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+INSERT_RECORD = (
+    f"INSERT INTO otel_log_records ({', '.join(RECORD_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in RECORD_COLUMNS)})"
+)
+INSERT_RESOURCE = (
+    "INSERT INTO otel_resources (ServiceName, ResourceSchemaUrl, ResourceAttributes) VALUES (?, ?, ?) "
+    "ON CONFLICT (ResourceAttributes, ResourceSchemaUrl) DO NOTHING"
+)
+SELECT_RESOURCE = (
+    "SELECT ResourceId FROM otel_resources WHERE ResourceAttributes = ? AND ResourceSchemaUrl = ?"
+)
+INSERT_KEY = "INSERT OR IGNORE INTO otel_attribute_keys (Kind, Key) VALUES (?, ?)"
+
+#: Schema 1 (the ``events`` table of the first ``serve``) -> 2, in one transaction. Every column
+#: of schema 1 has its place; schema URLs and scope attributes, which schema 1 did not keep, are
+#: empty.
+MIGRATE_1_TO_2 = (
+    """
+    INSERT INTO otel_resources (ServiceName, ResourceSchemaUrl, ResourceAttributes)
+    SELECT COALESCE(MAX(service_name), ''), '', resource FROM events GROUP BY resource
+    ON CONFLICT (ResourceAttributes, ResourceSchemaUrl) DO NOTHING
+    """,
+    """
+    INSERT INTO otel_log_records (Id, Timestamp, ObservedTimestamp, ReceivedTimestamp, Protocol, TraceId,
+        SpanId, TraceFlags, SeverityText, SeverityNumber, EventName, Body, ResourceId, ScopeSchemaUrl,
+        ScopeName, ScopeVersion, ScopeAttributes, LogAttributes, DroppedAttributesCount)
+    SELECT e.id, e.time_unix_nano, e.observed_time_unix_nano, e.received_unix_nano, e.protocol, e.trace_id,
+        e.span_id, e.flags, e.severity_text, e.severity_number, e.event_name, e.body, r.ResourceId, '',
+        e.scope_name, e.scope_version, '{}', e.attributes, e.dropped_attributes_count
+    FROM events AS e
+    JOIN otel_resources AS r ON r.ResourceAttributes = e.resource AND r.ResourceSchemaUrl = ''
+    ORDER BY e.id
+    """,
+    """
+    INSERT OR IGNORE INTO otel_attribute_keys (Kind, Key)
+    SELECT DISTINCT 'log', j.key FROM otel_log_records AS l, json_each(l.LogAttributes) AS j
+    """,
+    """
+    INSERT OR IGNORE INTO otel_attribute_keys (Kind, Key)
+    SELECT DISTINCT 'resource', j.key FROM otel_resources AS r, json_each(r.ResourceAttributes) AS j
+    """,
+    "DROP TABLE events",
+)

@@ -3,14 +3,13 @@
 The receiver calls :meth:`EventStore.add_request` from its gRPC and HTTP threads; writes are
 serialised on one connection (SQLite has one writer anyway) and each export request is one
 ``executemany`` in one transaction, so a batch of 512 events costs one commit. Readers open
-their own connections: in WAL mode they never block the writer.
+their own connections: in WAL mode they never block the writer. A schema-1 database (the first
+``serve``) is migrated to schema 2 when opened (:data:`.schema.MIGRATE_1_TO_2`).
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 import os
 import sqlite3
 import threading
@@ -24,10 +23,21 @@ from typing import Any
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from ..mapping import to_payload
-from ..receiver import ReceivedRecord, iter_records
+from ..receiver import ReceivedRecord
 from ..settings import local_db_path
 from .query import EventQuery
-from .schema import CONNECTION_PRAGMAS, DDL, INSERT, SCHEMA_VERSION, WRITER_PRAGMAS
+from .rows import Row, dumps, iter_rows, row_of_record
+from .schema import (
+    CONNECTION_PRAGMAS,
+    DDL,
+    INSERT_KEY,
+    INSERT_RECORD,
+    INSERT_RESOURCE,
+    MIGRATE_1_TO_2,
+    SCHEMA_VERSION,
+    SELECT_RESOURCE,
+    WRITER_PRAGMAS,
+)
 
 #: Every event (up to the default limit, for the queries that list them).
 ALL = EventQuery()
@@ -41,49 +51,22 @@ def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
     return local_db_path(environ)
 
 
-def _jsonable(value: Any) -> Any:
-    """Attribute values as JSON: bytes become ``{"bytesBase64": ...}``, NaN/inf their names as text."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, bytes):
-        return {"bytesBase64": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    return value
+#: An event with everything :class:`StoredEvent` shows, over ``otel_log_records AS l`` and its
+#: resource ``r`` (the conditions of :meth:`EventQuery.where` are written against these aliases).
+SELECT_EVENTS = (
+    "SELECT l.Id AS id, l.EventName AS event_name, l.Timestamp AS time_unix_nano, "
+    "l.ObservedTimestamp AS observed_time_unix_nano, l.ReceivedTimestamp AS received_unix_nano, "
+    "l.Protocol AS protocol, r.ServiceName AS service_name, l.LogAttributes AS attributes, "
+    "r.ResourceAttributes AS resource, l.ScopeName AS scope_name, l.ScopeVersion AS scope_version, "
+    "l.SeverityNumber AS severity_number, l.SeverityText AS severity_text, l.Body AS body, "
+    "l.TraceId AS trace_id, l.SpanId AS span_id, l.TraceFlags AS flags, "
+    "l.DroppedAttributesCount AS dropped_attributes_count "
+    "FROM otel_log_records AS l JOIN otel_resources AS r ON r.ResourceId = l.ResourceId"
+)
+FROM_EVENTS = "FROM otel_log_records AS l JOIN otel_resources AS r ON r.ResourceId = l.ResourceId"
 
-
-def _dumps(value: Any) -> str:
-    return json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def record_row(record: ReceivedRecord, received_ns: int) -> tuple[Any, ...]:
-    """One received record as a row of ``events`` (columns in ``schema.COLUMNS`` order).
-
-    A record without a timestamp is filed under its observed time, else under arrival time.
-    """
-    when = record.time_unix_nano or record.observed_time_unix_nano or received_ns
-    service = record.resource.get("service.name")
-    return (
-        record.event_name,
-        when,
-        record.observed_time_unix_nano,
-        received_ns,
-        record.protocol,
-        service if isinstance(service, str) else None,
-        _dumps(record.attributes),
-        _dumps(record.resource),
-        record.scope_name,
-        record.scope_version,
-        record.severity_number,
-        record.severity_text,
-        None if record.body is None else _dumps(record.body),
-        record.trace_id.hex(),
-        record.span_id.hex(),
-        record.flags,
-        record.dropped_attributes_count,
-    )
+#: How many resources' ids the writer remembers (an installation's resource is sent again and again).
+_RESOURCE_CACHE = 100_000
 
 
 @dataclass(frozen=True)
@@ -115,6 +98,7 @@ class StoredEvent:
         for key in ("attributes", "resource"):
             data[key] = json.loads(data[key])
         data["body"] = None if data["body"] is None else json.loads(data["body"])
+        data["service_name"] = data["service_name"] or None
         return cls(**data)
 
     def payload(self, base_resource: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -161,45 +145,87 @@ class NotAnEventStore(Exception):
 
 
 class EventStore:
-    """A SQLite database of received events (created with its schema if missing).
+    """A SQLite database of received events (created with its schema if missing, migrated from
+    schema 1 if it is one).
 
-    ``existing=True`` opens a database for querying only: it must already exist and have the
-    schema, and it is not modified (for ``events``/``stats`` pointed at the wrong file).
+    ``existing=True`` opens a database for querying: it must already exist and be an events
+    database (a schema-1 file is still migrated, so that it can be read); it is not created.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, existing: bool = False) -> None:
         self.path = Path(path)
         self._write_lock = threading.Lock()
-        if existing:
-            if not self.path.is_file():
-                raise NotAnEventStore(f"{self.path} does not exist")
-            self._writer = self._connect()
-            self._check_schema()
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._resource_ids: dict[tuple[str, str], int] = {}
+        self._keys: set[tuple[str, str]] = set()
+        self._log_keys: set[str] = set()
+        if existing and not self.path.is_file():
+            raise NotAnEventStore(f"{self.path} does not exist")
+        if not existing:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = self._connect()
-        for pragma in WRITER_PRAGMAS:
-            self._writer.execute(pragma)
-        with self._write_lock, self._writer:
-            for statement in DDL:
-                self._writer.execute(statement)
-            self._writer.execute(
-                "INSERT OR IGNORE INTO store_meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-
-    def _check_schema(self) -> None:
         try:
-            row = self._writer.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
-            self._writer.execute("SELECT id, event_name, attributes, resource FROM events LIMIT 0")
-        except sqlite3.DatabaseError as error:
+            version = self._schema_version(existing)
+            for pragma in WRITER_PRAGMAS:
+                self._writer.execute(pragma)
+            self._create(version)
+        except BaseException:
             self._writer.close()
-            raise NotAnEventStore(f"{self.path} is not an otel-telemetry events database ({error})") from None
-        if row is None or int(row[0]) > SCHEMA_VERSION:
-            self._writer.close()
-            raise NotAnEventStore(
-                f"{self.path} has schema version {row and row[0]}; this version reads {SCHEMA_VERSION}"
+            raise
+
+    def _schema_version(self, existing: bool) -> int | None:
+        """The file's schema version (None for a new, empty file); refuses what this cannot read."""
+        try:
+            tables = {r[0] for r in self._writer.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            row = (
+                self._writer.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+                if "store_meta" in tables
+                else None
             )
+        except sqlite3.DatabaseError as error:
+            raise NotAnEventStore(f"{self.path} is not an otel-telemetry events database ({error})") from None
+        if row is None:
+            if existing or tables:
+                raise NotAnEventStore(f"{self.path} is not an otel-telemetry events database")
+            return None
+        if not str(row[0]).isdigit() or int(row[0]) > SCHEMA_VERSION:
+            raise NotAnEventStore(
+                f"{self.path} has schema version {row[0]}; this version reads {SCHEMA_VERSION}"
+            )
+        return int(row[0])
+
+    def _create(self, version: int | None) -> None:
+        """Tables, view and indexes; a schema-1 database's rows moved over in the same transaction.
+        A database already at this schema is not written to (readers open it while ``serve`` writes)."""
+        with self._write_lock:
+            if version == SCHEMA_VERSION:
+                self._reload_keys()
+                return
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in DDL:
+                    self._writer.execute(statement)
+                if version == 1:
+                    for statement in MIGRATE_1_TO_2:
+                        self._writer.execute(statement)
+                self._writer.execute(
+                    "INSERT INTO store_meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(SCHEMA_VERSION),),
+                )
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+            self._reload_keys()
+
+    def _reload_keys(self) -> None:
+        self._keys, self._log_keys = set(), set()
+        rows = self._writer.execute("SELECT Kind, Key FROM otel_attribute_keys")
+        self._remember_keys({(str(kind), str(key)) for kind, key in rows})
+
+    def _remember_keys(self, keys: set[tuple[str, str]]) -> None:
+        self._keys |= keys
+        self._log_keys.update(key for kind, key in keys if kind == "log")
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -216,23 +242,95 @@ class EventStore:
         Matches ``OTLPReceiver(on_request=...)``: if this raises, the receiver answers
         503 / UNAVAILABLE, so the sender keeps the batch and retries it.
         """
-        return self.add_records(iter_records(request, protocol))
+        return self._add(protocol, iter_rows(request, time.time_ns()))
 
     def add_records(self, records: Iterable[ReceivedRecord]) -> int:
-        """Store records in one transaction; returns how many."""
+        """Store records decoded by the receiver in one transaction; returns how many."""
         received = time.time_ns()
-        rows = [record_row(record, received) for record in records]
-        if not rows:
-            return 0
+        by_protocol: dict[str, list[Row]] = {}
+        for record in records:
+            by_protocol.setdefault(record.protocol, []).append(row_of_record(record, received))
+        return sum(self._add(protocol, rows) for protocol, rows in by_protocol.items())
+
+    def _add(self, protocol: str, rows: Iterable[Row]) -> int:
+        received = time.time_ns()
         with self._write_lock:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
-                self._writer.executemany(INSERT, rows)
+                count = self._insert(protocol, received, rows)
             except BaseException:
                 self._writer.execute("ROLLBACK")
+                self._resource_ids.clear()  # ids handed out in the rolled-back transaction are gone
+                self._reload_keys()  # and so are the keys it added
                 raise
             self._writer.execute("COMMIT")
-        return len(rows)
+        return count
+
+    def _insert(self, protocol: str, received: int, rows: Iterable[Row]) -> int:
+        values = []
+        new_keys: set[tuple[str, str]] = set()
+        last_resource: tuple[dict[str, Any], str] | None = None
+        resource_id = 0
+        last_scope: dict[str, Any] | None = None
+        scope_json = "{}"
+        for row in rows:
+            if row.scope_attributes is not last_scope:  # shared by the records of a scope
+                last_scope = row.scope_attributes
+                scope_json = dumps(last_scope)
+            if (
+                last_resource is None
+                or row.resource is not last_resource[0]
+                or (row.resource_schema_url != last_resource[1])
+            ):
+                resource_id = self._resource_id(row, new_keys)
+                last_resource = (row.resource, row.resource_schema_url)
+            if not self._log_keys.issuperset(row.attributes):
+                new_keys.update(("log", key) for key in row.attributes.keys() - self._log_keys)
+            values.append(
+                (
+                    row.timestamp,
+                    row.observed,
+                    received,
+                    protocol,
+                    row.trace_id,
+                    row.span_id,
+                    row.flags,
+                    row.severity_text,
+                    row.severity_number,
+                    row.event_name,
+                    dumps(row.body) if row.has_body else None,
+                    resource_id,
+                    row.scope_schema_url,
+                    row.scope_name,
+                    row.scope_version,
+                    scope_json,
+                    dumps(row.attributes),
+                    row.dropped_attributes_count,
+                )
+            )
+        if not values:
+            return 0
+        self._writer.executemany(INSERT_RECORD, values)
+        if new_keys:
+            self._writer.executemany(INSERT_KEY, sorted(new_keys))
+            self._remember_keys(new_keys)
+        return len(values)
+
+    def _resource_id(self, row: Row, new_keys: set[tuple[str, str]]) -> int:
+        text = dumps(row.resource)
+        cache_key = (text, row.resource_schema_url)
+        found = self._resource_ids.get(cache_key)
+        if found is not None:
+            return found
+        self._writer.execute(INSERT_RESOURCE, (row.service_name, row.resource_schema_url, text))
+        resource_id = int(self._writer.execute(SELECT_RESOURCE, cache_key).fetchone()[0])
+        if len(self._resource_ids) >= _RESOURCE_CACHE:
+            self._resource_ids.clear()
+        self._resource_ids[cache_key] = resource_id
+        for key in row.resource:
+            if ("resource", key) not in self._keys:
+                new_keys.add(("resource", key))
+        return resource_id
 
     def close(self) -> None:
         """Close the writer connection (readers are closed after each query)."""
@@ -252,38 +350,42 @@ class EventStore:
         with closing(self._connect()) as connection:
             yield connection
 
+    def reader(self) -> sqlite3.Connection:
+        """A new read connection (the caller closes it): for the insights' own queries."""
+        return self._connect()
+
     def events(self, query: EventQuery = ALL) -> list[StoredEvent]:
         """Events matching ``query``, newest first unless ``query.newest_first`` is False."""
         where, params = query.where()
         order = "DESC" if query.newest_first else "ASC"
-        sql = f"SELECT * FROM events WHERE {where} ORDER BY time_unix_nano {order}, id {order} LIMIT ?"
+        sql = f"{SELECT_EVENTS} WHERE {where} ORDER BY l.Timestamp {order}, l.Id {order} LIMIT ?"
         with self._reader() as db:
             return [StoredEvent.from_row(row) for row in db.execute(sql, [*params, query.limit])]
 
     def get(self, event_id: int) -> StoredEvent | None:
         """One event by id."""
         with self._reader() as db:
-            row = db.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+            row = db.execute(f"{SELECT_EVENTS} WHERE l.Id = ?", (event_id,)).fetchone()
         return None if row is None else StoredEvent.from_row(row)
 
     def newest_id(self) -> int:
         """The largest id stored (0 when empty): a cursor for "what arrived since"."""
         with self._reader() as db:
-            row = db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
+            row = db.execute("SELECT COALESCE(MAX(Id), 0) FROM otel_log_records").fetchone()
         return int(row[0])
 
     def count(self, query: EventQuery = ALL) -> int:
         """How many events match ``query`` (its limit is ignored)."""
         where, params = query.where()
         with self._reader() as db:
-            return int(db.execute(f"SELECT COUNT(*) FROM events WHERE {where}", params).fetchone()[0])
+            return int(db.execute(f"SELECT COUNT(*) {FROM_EVENTS} WHERE {where}", params).fetchone()[0])
 
     def counts_by_name(self, query: EventQuery = ALL) -> list[tuple[str, int, int, int]]:
         """``(event_name, count, first_time_ns, last_time_ns)`` per name, most frequent first."""
         where, params = query.where()
         sql = (
-            "SELECT event_name, COUNT(*) AS n, MIN(time_unix_nano), MAX(time_unix_nano) "
-            f"FROM events WHERE {where} GROUP BY event_name ORDER BY n DESC, event_name"
+            "SELECT l.EventName, COUNT(*) AS n, MIN(l.Timestamp), MAX(l.Timestamp) "
+            f"{FROM_EVENTS} WHERE {where} GROUP BY l.EventName ORDER BY n DESC, l.EventName"
         )
         with self._reader() as db:
             return [(str(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in db.execute(sql, params)]
@@ -295,8 +397,8 @@ class EventStore:
         bucket_ns = int(bucket_s * 1e9)
         where, params = query.where()
         sql = (
-            "SELECT (time_unix_nano / ?) * ? AS bucket, event_name, COUNT(*) "
-            f"FROM events WHERE {where} GROUP BY bucket, event_name ORDER BY bucket, event_name"
+            "SELECT (l.Timestamp / ?) * ? AS bucket, l.EventName, COUNT(*) "
+            f"{FROM_EVENTS} WHERE {where} GROUP BY bucket, l.EventName ORDER BY bucket, l.EventName"
         )
         with self._reader() as db:
             rows = db.execute(sql, [bucket_ns, bucket_ns, *params])

@@ -1,188 +1,183 @@
-"""``WebViewer``: the events page and its JSON API on the stdlib ``ThreadingHTTPServer``.
+"""``WebViewer``: the events page and its JSON API over the SQLite store.
 
-Routes (all ``GET``):
+Routes (all ``GET``/``HEAD``):
 
-- ``/`` — the page (``static/index.html``), which polls the API below.
+- ``/`` — the page (``static/index.html``), which polls the API below; ``/static/<file>`` its scripts.
 - ``/api/events?name=&where=key=value&since_ns=&until_ns=&after_id=&limit=`` — newest first.
 - ``/api/events/<id>`` — one event: its Strapi payload and its OTel record.
 - ``/api/names?where=`` — counts per event name.
 - ``/api/counts?bucket_s=&since_ns=&name=&where=`` — counts per event name per time bucket.
+- ``/api/insights/trends|breakdown|funnel|retention?...`` — the insights (:mod:`.insights_api`).
 
-Bad parameters answer 400 with ``{"error": ...}`` naming the parameter. Only local use is
-intended: it binds 127.0.0.1 by default and has no authentication.
+Every bad parameter answers 400 ``{"error": ...}`` naming the parameter and the rule (see
+:mod:`.params`); a ``Host`` that is not this machine answers 403 (see :mod:`.hosts`). Only local
+use is intended: it binds 127.0.0.1 by default and has no authentication.
 """
 
 from __future__ import annotations
 
-import json
-import threading
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from .._log import logger
 from ..errors import TelemetryError
 from ..store import EventQuery, EventStore, parse_property_filter
+from .hosts import HostAllowlist
+from .http import AsyncHTTPServer, Request, Response, error_response, json_response
+from .insights_api import insights_routes
+from .params import BadParameter, Params, decode_path, parse_id
 
 MAX_LIMIT = 1000
+#: Longest bucket of /api/counts: a year.
+MAX_BUCKET_S = 366 * 86400.0
+
+_FILTERS = ("name", "where", "since_ns", "until_ns")
+#: Files under ``static/`` served at ``/static/<name>`` (nothing else is).
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+#: The page loads scripts from this server only.
+PAGE_POLICY = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+)
 
 
-class BadParameter(Exception):
-    """A query parameter that cannot be used; answered 400."""
-
-
-def _int(params: dict[str, list[str]], name: str, default: int | None = None) -> int | None:
-    values = params.get(name)
-    if not values or values[-1] == "":
-        return default
-    try:
-        return int(values[-1])
-    except ValueError:
-        raise BadParameter(f"{name}: expected an integer, got {values[-1]!r}") from None
-
-
-def query_from_params(params: dict[str, list[str]], default_limit: int = 100) -> EventQuery:
+def query_from_params(params: Params, default_limit: int = 100) -> EventQuery:
     """An :class:`EventQuery` from URL query parameters (see the module docstring)."""
     try:
-        properties = tuple(parse_property_filter(text) for text in params.get("where", ()) if text)
+        properties = tuple(parse_property_filter(text) for text in params.texts("where"))
     except TelemetryError as error:
-        raise BadParameter(str(error)) from None
-    limit = _int(params, "limit", default_limit)
-    if limit is None or not 0 < limit <= MAX_LIMIT:
-        raise BadParameter(f"limit: must be between 1 and {MAX_LIMIT}")
+        raise BadParameter(f"where: {error}") from None
+    limit = params.integer("limit", 1, MAX_LIMIT)
     return EventQuery(
-        names=tuple(name for name in params.get("name", ()) if name),
+        names=params.texts("name"),
         properties=properties,
-        since_ns=_int(params, "since_ns"),
-        until_ns=_int(params, "until_ns"),
-        after_id=_int(params, "after_id"),
-        limit=limit,
+        since_ns=params.integer("since_ns"),
+        until_ns=params.integer("until_ns"),
+        after_id=params.integer("after_id"),
+        limit=default_limit if limit is None else limit,
     )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("web: " + format, *args)
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status: int, data: Any) -> None:
-        self._send(status, json.dumps(data, ensure_ascii=False).encode(), "application/json; charset=utf-8")
-
-    def do_HEAD(self) -> None:
-        self.do_GET()
-
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        params = parse_qs(url.query, keep_blank_values=True)
-        try:
-            self._route(url.path, params)
-        except BadParameter as error:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
-        except Exception as error:  # the page must get an answer, not a dropped connection
-            logger.exception("web: error answering %s", self.path)
-            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": repr(error)})
-
-    def _route(self, path: str, params: dict[str, list[str]]) -> None:
-        store = self.server.store
-        if path in ("/", "/index.html"):
-            self._send(HTTPStatus.OK, self.server.page, "text/html; charset=utf-8")
-        elif path == "/api/events":
-            query = query_from_params(params)
-            events = store.events(query)
-            self._json(
-                HTTPStatus.OK,
-                {"events": [event.to_json() for event in events], "newest_id": store.newest_id()},
-            )
-        elif path.startswith("/api/events/"):
-            raw_id = path.rsplit("/", 1)[1]
-            if not raw_id.isdigit():
-                raise BadParameter(f"event id: expected an integer, got {raw_id!r}")
-            event = store.get(int(raw_id))
-            if event is None:
-                self._json(HTTPStatus.NOT_FOUND, {"error": f"no event with id {raw_id}"})
-            else:
-                self._json(HTTPStatus.OK, event.to_json())
-        elif path == "/api/names":
-            query = query_from_params(params)
-            self._json(
-                HTTPStatus.OK,
-                {"names": [{"name": n, "count": c} for n, c, _, _ in store.counts_by_name(query)]},
-            )
-        elif path == "/api/counts":
-            query = query_from_params(params)
-            raw = params.get("bucket_s", ["60"])[-1] or "60"
-            try:
-                bucket_s = float(raw)
-            except ValueError:
-                raise BadParameter(f"bucket_s: expected seconds, got {raw!r}") from None
-            if not bucket_s >= 1:
-                raise BadParameter("bucket_s: must be at least 1")
-            series = store.counts_over_time(bucket_s, query)
-            self._json(
-                HTTPStatus.OK,
-                {
-                    "bucket_s": bucket_s,
-                    "series": [{"bucket_ns": b, "name": n, "count": c} for b, n, c in series],
-                },
-            )
-        else:
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {path}"})
+Route = Callable[[str], Response]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class ViewerApp:
+    """Answers one request: the Host check, then the route (runs in the server's worker threads)."""
 
-    def __init__(self, address: tuple[str, int], store: EventStore, page: bytes) -> None:
+    def __init__(self, store: EventStore, hosts: HostAllowlist) -> None:
         self.store = store
-        self.page = page
-        super().__init__(address, _Handler)
+        self.hosts = hosts
+        self.static = _static_files()
+        self.routes: dict[str, Route] = {
+            "/api/events": self._events,
+            "/api/names": self._names,
+            "/api/counts": self._counts,
+        }
+
+    def add_routes(self, routes: Iterable[tuple[str, Route]]) -> None:
+        self.routes.update(routes)
+
+    def __call__(self, request: Request) -> Response:
+        if not self.hosts.allows(request.headers.get("host")):
+            return error_response(
+                HTTPStatus.FORBIDDEN,
+                "Host: this viewer answers only local names (localhost, 127.0.0.1, [::1]); "
+                "start serve with --web-allow-host NAME to allow another",
+            )
+        raw_path, _, query = request.target.partition("?")
+        try:
+            if not raw_path.startswith("/"):
+                raise BadParameter("path: expected an absolute path like /api/events")
+            path = decode_path(raw_path)
+            return self._route(path, query)
+        except BadParameter as error:
+            return error_response(HTTPStatus.BAD_REQUEST, str(error))
+
+    def _route(self, path: str, query: str) -> Response:
+        route = self.routes.get(path)
+        if route is not None:
+            return route(query)
+        if path in ("/", "/index.html"):
+            response = Response(HTTPStatus.OK, self.static["index.html"], "text/html; charset=utf-8")
+            response.headers["Content-Security-Policy"] = PAGE_POLICY
+            return response
+        if path.startswith("/static/") and path[len("/static/") :] in self.static:
+            name = path[len("/static/") :]
+            return Response(HTTPStatus.OK, self.static[name], STATIC_TYPES[name[name.rfind(".") :]])
+        if path.startswith("/api/events/"):
+            Params(query, ())
+            raw_id = path[len("/api/events/") :]
+            event = self.store.get(parse_id("event id", raw_id))
+            if event is None:
+                return error_response(HTTPStatus.NOT_FOUND, f"no event with id {raw_id}")
+            return json_response(event.to_json())
+        return error_response(HTTPStatus.NOT_FOUND, f"no such page: {path}")
+
+    def _events(self, query: str) -> Response:
+        params = Params(query, (*_FILTERS, "after_id", "limit"))
+        events = self.store.events(query_from_params(params))
+        return json_response(
+            {"events": [event.to_json() for event in events], "newest_id": self.store.newest_id()}
+        )
+
+    def _names(self, query: str) -> Response:
+        params = Params(query, _FILTERS)
+        counts = self.store.counts_by_name(query_from_params(params))
+        return json_response({"names": [{"name": n, "count": c} for n, c, _, _ in counts]})
+
+    def _counts(self, query: str) -> Response:
+        params = Params(query, (*_FILTERS, "bucket_s"))
+        bucket_s = params.seconds("bucket_s", 1, MAX_BUCKET_S) or 60.0
+        series = self.store.counts_over_time(bucket_s, query_from_params(params))
+        return json_response(
+            {"bucket_s": bucket_s, "series": [{"bucket_ns": b, "name": n, "count": c} for b, n, c in series]}
+        )
 
 
-def _page() -> bytes:
-    return resources.files(__package__).joinpath("static/index.html").read_bytes()
+def _static_files() -> dict[str, bytes]:
+    folder = resources.files(__package__).joinpath("static")
+    return {
+        entry.name: entry.read_bytes()
+        for entry in folder.iterdir()
+        if entry.name == "index.html" or entry.name[entry.name.rfind(".") :] in STATIC_TYPES
+    }
 
 
 class WebViewer:
-    """Serves the events page for ``store`` on ``host:port`` (0 picks a free port)."""
+    """Serves the events page for ``store`` on ``host:port`` (0 picks a free port).
 
-    def __init__(self, store: EventStore, host: str = "127.0.0.1", port: int = 8321) -> None:
-        self._server = _Server((host, port), store, _page())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="otel-telemetry-web", daemon=True
-        )
+    ``allow_hosts`` adds ``Host`` names to the local ones (``"*"`` allows any); see :mod:`.hosts`.
+    The insights (:mod:`.insights_api`) read ``insights_db`` (any ``--db`` of ``otel-telemetry
+    insights``), by default the store's own file.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        host: str = "127.0.0.1",
+        port: int = 8321,
+        allow_hosts: Iterable[str] = (),
+        insights_db: str | None = None,
+    ) -> None:
+        self.app = ViewerApp(store, HostAllowlist(host, allow_hosts))
+        self.app.add_routes(insights_routes(insights_db or str(store.path)))
+        self._server = AsyncHTTPServer(host, port, self.app)
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._server.address[1]
 
     @property
     def url(self) -> str:
-        host = str(self._server.server_address[0])
-        return f"http://{host}:{self.port}/"
+        host = self._server.address[0]
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
 
     def start(self) -> WebViewer:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(5)
-        self._server.server_close()
+        self._server.stop()
 
     def __enter__(self) -> WebViewer:
         return self.start()

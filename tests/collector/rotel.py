@@ -8,12 +8,18 @@ an endpoint of the test's choosing, and stop the whole group afterwards.
 Known defect of rotel 0.0.1a15 (binary 0.0.1-alpha10): when its batcher splits an
 incoming request, the split-off records lose their resource attributes. The
 harness therefore runs rotel with ``--disable-batching`` unless told otherwise.
+
+rotel-agent links the interpreter's shared libpython without a run path; the
+environment that puts it on the child's loader path comes from
+``examples/collector_roundtrip.py`` (``rotel_environment``), the one place that finds
+it, so the example users copy and the tests start rotel the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import importlib.util
 import os
 import signal
 import socket
@@ -21,11 +27,32 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 
-__all__ = ["RotelAgent", "RotelError", "free_port", "rotel_binary"]
+import pytest
+
+__all__ = [
+    "RotelAgent",
+    "RotelError",
+    "free_port",
+    "libpython_missing",
+    "needs_shared_libpython",
+    "rotel_binary",
+]
 
 HOST = "127.0.0.1"
+ROUNDTRIP_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "collector_roundtrip.py"
+
+
+def _load_roundtrip_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("collector_roundtrip", ROUNDTRIP_EXAMPLE)
+    assert spec is not None and spec.loader is not None, ROUNDTRIP_EXAMPLE
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+roundtrip_example = _load_roundtrip_example()
 
 
 class RotelError(RuntimeError):
@@ -38,6 +65,20 @@ def rotel_binary() -> Path:
     if not path.is_file():
         raise RotelError(f"rotel-agent not found at {path}; install the test extra (rotel==0.0.1a15)")
     return path
+
+
+def libpython_missing() -> str | None:
+    """Why rotel-agent cannot run on this interpreter (no shared libpython), or None: a skip reason."""
+    try:
+        roundtrip_example.libpython_dir()
+    except roundtrip_example.NoSharedPython as error:
+        return str(error)
+    return None
+
+
+#: Marks tests that start rotel-agent: on a static build they skip, the reason saying why.
+_LIBPYTHON_MISSING = libpython_missing()
+needs_shared_libpython = pytest.mark.skipif(_LIBPYTHON_MISSING is not None, reason=str(_LIBPYTHON_MISSING))
 
 
 def free_port(host: str = HOST) -> int:
@@ -144,7 +185,7 @@ class RotelAgent:
     def start(self, timeout: float = 15.0) -> RotelAgent:
         if self.running:
             raise RotelError("rotel is already running")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ROTEL_", "OTEL_"))}
+        env = roundtrip_example.rotel_environment()
         output = self.output_path.open("ab")
         try:
             self._proc = subprocess.Popen(

@@ -1,0 +1,73 @@
+"""funnel STEP1 STEP2 ...: how many installations (or users) went through the steps in order.
+
+An installation enters at its first STEP1 in the range; it reaches step k if it sent STEPk after
+reaching step k-1 (at the same instant or later; strictly later when STEPk repeats an earlier
+step), no later than ``window_s`` after its STEP1. Taking the earliest match at every step is
+optimal, so this counts whether such an ordered path exists.
+
+``{"per": "installation", "window_s": 604800, "steps": [{"event": E, "count": N,
+"conversion": 0.6}, ...]}``: ``conversion`` is the count over the first step's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from .errors import InsightsError
+from .selection import ACTORS, Selection, check_choice, seconds_to_ns, share
+from .sources import Source
+
+
+def funnel(
+    src: Source,
+    steps: Sequence[str],
+    *,
+    window_s: float = 604800,
+    per: str = "installation",
+    where: Sequence[str] = (),
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Counts and conversion of each step (see the module docstring)."""
+    steps = [str(step) for step in ([steps] if isinstance(steps, str) else steps)]
+    if len(steps) < 2:
+        raise InsightsError("a funnel needs at least 2 steps")
+    check_choice("--per", per, tuple(ACTORS))
+    if not window_s > 0:
+        raise InsightsError(f"bad --window {window_s!r}: it must be longer than 0 seconds")
+    sel = Selection.parse((), where, since, until, now)
+    b = src.builder()
+    actor = b.installation() if per == "installation" else b.user()
+    condition = sel.where(b, names=list(dict.fromkeys(steps)))
+    window = b.bind(seconds_to_ns(window_s), "Int64")
+    # Level k carries, per installation, when it reached steps 0..k (NULL: not reached); each level
+    # reads the previous one once, so ClickHouse (which inlines CTEs) also scans ``ev`` once per step.
+    ctes = [
+        f"ev AS {b.materialized}(SELECT {actor} AS a, {b.name} AS n, {b.time_ns} AS ts "
+        f"FROM {b.source()} WHERE {condition})",
+        f"s0 AS (SELECT a, MIN(ts) AS t0 FROM ev WHERE n = {b.bind(steps[0])} AND a IS NOT NULL GROUP BY a)",
+    ]
+    for k in range(1, len(steps)):
+        after = ">" if steps[k] in steps[:k] else ">="
+        carried = ", ".join(f"s.t{i} AS t{i}" for i in range(k))
+        reached = f"e.n = {b.bind(steps[k])} AND e.ts {after} s.t{k - 1} AND e.ts <= s.t0 + {window}"
+        ctes.append(
+            f"s{k} AS (SELECT s.a AS a, {carried}, MIN(CASE WHEN {reached} THEN e.ts END) AS t{k} "
+            f"FROM s{k - 1} AS s JOIN ev AS e ON e.a = s.a "
+            f"GROUP BY s.a, {', '.join(f's.t{i}' for i in range(k))})"
+        )
+    counts_sql = ", ".join(["COUNT(*)", *(f"COUNT(t{k})" for k in range(1, len(steps)))])
+    row = src.rows(f"{b.with_(ctes)}SELECT {counts_sql} FROM s{len(steps) - 1}", b.params)[0]
+    counts = [int(value) for value in row]
+    first = counts[0]
+    return {
+        "per": per,
+        "window_s": int(window_s) if float(window_s).is_integer() else window_s,
+        "steps": [
+            {"event": step, "count": n, "conversion": share(n, first)}
+            for step, n in zip(steps, counts, strict=True)
+        ],
+    }

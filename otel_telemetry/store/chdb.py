@@ -1,0 +1,163 @@
+"""``serve --db chdb:PATH``: received events in chDB (ClickHouse in-process), in the very table the
+contrib ClickHouse exporter writes in production (:mod:`.clickhouse_schema`).
+
+chDB is the optional ``[clickhouse]`` extra. chDB runs one database directory per process at a
+time, so one session per directory is shared by everything in the process (the store writing
+and the insights reading it); opening a second directory is a clear error (:class:`ChdbBusy`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from .clickhouse_schema import clickhouse_ddl
+from .rows import Row, as_text, iter_rows, text_map
+
+CHDB_DATABASE = "otel"
+CHDB_TABLE = "otel_events"
+
+_INSERT_COLUMNS = (
+    "Timestamp",
+    "TraceId",
+    "SpanId",
+    "TraceFlags",
+    "SeverityText",
+    "SeverityNumber",
+    "ServiceName",
+    "Body",
+    "ResourceSchemaUrl",
+    "ResourceAttributes",
+    "ScopeSchemaUrl",
+    "ScopeName",
+    "ScopeVersion",
+    "ScopeAttributes",
+    "LogAttributes",
+    "EventName",
+)
+
+
+class ChdbMissing(RuntimeError):
+    """chDB is not installed."""
+
+
+class ChdbBusy(RuntimeError):
+    """Another chDB directory is open in this process (chDB runs one per process)."""
+
+
+_sessions: dict[str, tuple[Any, int]] = {}
+_sessions_lock = threading.Lock()
+
+
+def chdb_session(path: str) -> Any:
+    """The process's chDB session for directory ``path`` (opened on first use; release it with
+    :func:`release_chdb_session`)."""
+    key = os.path.realpath(path)
+    with _sessions_lock:
+        if key in _sessions:
+            session, users = _sessions[key]
+            _sessions[key] = (session, users + 1)
+            return session
+        try:
+            from chdb import session as chdb_sessions
+        except ImportError:
+            raise ChdbMissing("chDB is not installed: pip install 'otel-telemetry[clickhouse]'") from None
+        if _sessions:
+            raise ChdbBusy(
+                f"chDB opens one database directory per process and {next(iter(_sessions))} is open; "
+                f"close it before opening {key}"
+            )
+        session = chdb_sessions.Session(key)  # type: ignore[no-untyped-call]
+        _sessions[key] = (session, 1)
+        return session
+
+
+def release_chdb_session(path: str) -> None:
+    """One user less; the last one closes the session."""
+    key = os.path.realpath(path)
+    with _sessions_lock:
+        if key not in _sessions:
+            return
+        session, users = _sessions[key]
+        if users > 1:
+            _sessions[key] = (session, users - 1)
+            return
+        del _sessions[key]
+    session.close()
+
+
+def chdb_row(row: Row) -> dict[str, Any]:
+    """One record as the exporter would insert it: attribute maps of text, the body as text."""
+    return {
+        "Timestamp": str(row.timestamp),
+        "TraceId": row.trace_id,
+        "SpanId": row.span_id,
+        "TraceFlags": row.flags & 0xFF,
+        "SeverityText": row.severity_text,
+        "SeverityNumber": max(0, min(255, row.severity_number)),
+        "ServiceName": row.service_name,
+        "Body": as_text(row.body) if row.has_body and row.body is not None else "",
+        "ResourceSchemaUrl": row.resource_schema_url,
+        "ResourceAttributes": text_map(row.resource),
+        "ScopeSchemaUrl": row.scope_schema_url,
+        "ScopeName": row.scope_name,
+        "ScopeVersion": row.scope_version,
+        "ScopeAttributes": text_map(row.scope_attributes),
+        "LogAttributes": text_map(row.attributes),
+        "EventName": row.event_name,
+    }
+
+
+class ChdbStore:
+    """Received events in ``otel.otel_events`` of a chDB directory (created if missing)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._session = chdb_session(str(self.path))
+        self._lock = threading.Lock()
+        self.table = f"{CHDB_DATABASE}.{CHDB_TABLE}"
+        self._session.query(f"CREATE DATABASE IF NOT EXISTS {CHDB_DATABASE}")
+        self._session.query(clickhouse_ddl(CHDB_DATABASE, CHDB_TABLE))
+        self._prefix = f"INSERT INTO {self.table} ({', '.join(_INSERT_COLUMNS)}) FORMAT JSONEachRow\n"
+
+    def add_request(self, protocol: str, request: ExportLogsServiceRequest) -> int:
+        """Store every record of one export request in one INSERT; returns how many.
+
+        Matches ``OTLPReceiver(on_request=...)``: if this raises, the receiver answers 503.
+        """
+        return self.add_rows(iter_rows(request, time.time_ns()))
+
+    def add_rows(self, rows: Any) -> int:
+        """Insert rows (:class:`.rows.Row`) in one INSERT."""
+        lines = [json.dumps(chdb_row(row), ensure_ascii=False, separators=(",", ":")) for row in rows]
+        if not lines:
+            return 0
+        with self._lock:
+            if self._session is None:
+                raise RuntimeError(f"the chDB store at {self.path} is closed")
+            self._session.query(self._prefix + "\n".join(lines))
+        return len(lines)
+
+    def count(self) -> int:
+        """How many events are stored."""
+        result = self._session.query(f"SELECT count() FROM {self.table}", "CSV")
+        return int(result.bytes().decode().strip() or 0)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                release_chdb_session(str(self.path))
+                self._session = None
+
+    def __enter__(self) -> ChdbStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
