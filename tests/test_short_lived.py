@@ -455,3 +455,25 @@ def test_the_short_lived_benchmark_runs_and_reports_every_collector_state(state:
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert len(rows) == 1 + 2 + 3  # header, pass, bare, up / refused / hanging
     assert all(row.rstrip().endswith("| empty |") for row in rows[1:]), rows
+
+
+def test_debug_as_an_argument_prints_what_the_capture_path_made_of_the_event(
+    capfd: pytest.CaptureFixture[str], receiver: OTLPReceiver
+) -> None:
+    from otel_telemetry import RecordSettings, Telemetry
+
+    t = Telemetry(
+        "cli-tool",
+        endpoint=receiver.http_endpoint,
+        records=RecordSettings(attribute_value_length_limit=5),
+        debug=True,
+    )
+    assert t.send("didBuild", {"eventProperties": {"target": "production"}}, user_id="u1")
+    assert t.flush(5)
+    t.shutdown(1)
+    lines = capfd.readouterr().err.splitlines()
+    assert lines[0].startswith("otel-telemetry debug mode is on")
+    assert "didBuild  target=produ " in lines[1]  # after the limits: what a collector would get
+    assert "user.hash=" in lines[1] and "=u1" not in lines[1]  # hashed, never the raw id
+    assert lines[1].endswith("[cli-tool]")
+    assert receiver.records == []
