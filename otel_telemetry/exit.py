@@ -102,7 +102,8 @@ def track(exiting: Exiting) -> None:
         for done in [e for e in _live if e.finished]:
             _live.discard(done)
         _live.add(exiting)
-    if _exited:
+    if _exited:  # made by an app's exit handler that runs after ours: no worker thread now
+        exiting.pipeline.take_pending()  # (nothing to take) closes it: every send goes to the sink
         _after_exit(exiting)
 
 

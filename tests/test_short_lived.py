@@ -254,6 +254,27 @@ otel_telemetry.send("fromMain")
 """
 
 
+LATE_FIRST_SEND = """
+import atexit
+
+def report():  # registered before the import: runs after otel-telemetry's handler
+    import otel_telemetry
+    otel_telemetry.send("fromLateHandler", {"eventProperties": {"n": 1}})  # the first send
+
+atexit.register(report)
+import otel_telemetry
+"""
+
+
+def test_a_first_send_from_a_handler_that_runs_after_ours_is_delivered(
+    state: Path, receiver: OTLPReceiver
+) -> None:
+    result = run(LATE_FIRST_SEND, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint)
+    assert result.returncode == 0 and result.stderr == ""
+    assert receiver.wait_for(1, timeout=30)
+    assert [r.event_name for r in receiver.records] == ["fromLateHandler"]
+
+
 @pytest.mark.parametrize("mode", ["handoff", "flush"])
 def test_app_atexit_handlers_registered_before_and_after_the_import_still_deliver(
     state: Path, receiver: OTLPReceiver, mode: str
