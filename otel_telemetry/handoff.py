@@ -23,7 +23,6 @@ Only the standard library is imported here: this runs in the exit path of every 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import marshal
 import os
 import sys
@@ -149,16 +148,14 @@ def read(path: Path) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[Prepar
 
 def sender_running(area_dir: Path) -> bool:
     """True if a detached sender holds this area's lock (it will pick up new directories)."""
-    try:
-        fd = os.open(area_dir / SENDER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
+    from .spool.lockdir import try_lock
+
+    if not area_dir.is_dir():
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    fd = try_lock(area_dir / SENDER_LOCK, create=True)
+    if fd is None:
         return True
-    finally:
-        os.close(fd)  # closing drops a lock we took
+    os.close(fd)  # closing drops the lock we took
     return False
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .handoff import JOB_ENV, RAW_NAME, SENDER_LOCK, Prepared, has_work, log_line, read
 from .spool.frames import encode_frame
+from .spool.lockdir import try_lock
 from .spool.segments import DIR_NAME, LOCK_NAME, SUFFIX, SpoolDir, segment_name
 
 if TYPE_CHECKING:
@@ -278,14 +278,8 @@ def _size(path: Path) -> int:
 
 
 def _lock(area_dir: Path) -> int | None:
-    try:  # an area that is gone (deleted meanwhile) has nothing to deliver
-        fd = os.open(area_dir / SENDER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
+    fd = try_lock(area_dir / SENDER_LOCK, create=True)  # an area deleted meanwhile: nothing to do
+    if fd is None:
         return None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())

@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import gc
 import threading
-import time
 import weakref
+
+from telemetry_helpers import wait_until
 
 import otel_telemetry
 from otel_telemetry.receiver import OTLPReceiver
-
-
-def _wait_until(condition: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return bool(condition())  # type: ignore[operator]
 
 
 def _workers() -> int:
@@ -41,7 +33,7 @@ def test_dropped_instances_are_collected_their_threads_stop_and_their_events_arr
     assert [r for r in refs if r() is not None] == []
     assert receiver.wait_for(100, timeout=30)  # dropping an instance does not drop its events
     assert sorted(r.attributes["i"] for r in receiver.records) == list(range(100))  # type: ignore[type-var]
-    assert _wait_until(lambda: _workers() <= before, 15), f"{_workers() - before} worker threads left"
+    assert wait_until(lambda: _workers() <= before, 15), f"{_workers() - before} worker threads left"
 
 
 def test_an_idle_dropped_instance_is_collected_at_once() -> None:

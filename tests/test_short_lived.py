@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from telemetry_helpers import wait_until
 
 from otel_telemetry import handoff
 from otel_telemetry.receiver import OTLPReceiver
@@ -56,15 +57,6 @@ def sender_pids(state: Path) -> list[int]:
 
 def pending_dirs(state: Path) -> list[Path]:
     return [d for area in areas(state) for d in area.iterdir() if d.is_dir()]
-
-
-def wait_until(condition: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return bool(condition())  # type: ignore[operator]
 
 
 @pytest.fixture
@@ -297,21 +289,27 @@ def test_handed_off_events_older_than_the_maximum_age_are_dropped_with_a_count(
     week_ago = time.time() - 8 * 24 * 3600
     os.utime(old / "lock", (week_ago, week_ago))
     handoff.write(area, settings, [_event("new", 0)])
+    assert run_sender(area, exporter, max_age_s=7 * 24 * 3600.0, max_bytes=1 << 20) == 0
+    assert [r.event_name for r in receiver.records] == ["new"]
+    log = (area / handoff.SENDER_LOG).read_text()
+    assert "dropped 4 handed-off event(s)" in log and "older than the maximum age" in log
+    assert pending_dirs(state) == []
+
+
+def run_sender(area: Path, exporter: dict[str, object], *, max_age_s: float, max_bytes: int) -> int:
+    """Run a detached sender's job in the foreground (as a program's exit would start it)."""
     job = {
         "area": str(area),
         "exporter": {**exporter, "insecure": True, "timeout_s": 5.0, "compression": "none"},
         "timeout_s": 5.0,
         "lifetime_s": 20.0,
-        "max_age_s": 7 * 24 * 3600.0,
-        "max_bytes": 1 << 20,
+        "max_age_s": max_age_s,
+        "max_bytes": max_bytes,
     }
     env = {**os.environ, handoff.JOB_ENV: repr(job)}
-    done = subprocess.run([sys.executable, "-m", "otel_telemetry.handoff_sender"], env=env, timeout=60)
-    assert done.returncode == 0
-    assert [r.event_name for r in receiver.records] == ["new"]
-    log = (area / handoff.SENDER_LOG).read_text()
-    assert "dropped 4 handed-off event(s)" in log and "older than the maximum age" in log
-    assert pending_dirs(state) == []
+    return subprocess.run(
+        [sys.executable, "-m", "otel_telemetry.handoff_sender"], env=env, timeout=60
+    ).returncode
 
 
 def _event(name: str, i: int) -> tuple[object, ...]:
@@ -368,17 +366,7 @@ def test_over_its_size_cap_the_area_drops_its_oldest_directories_with_a_count(
         then = time.time() - 100 + n  # oldest first
         os.utime(paths[-1] / "lock", (then, then))
     size = (paths[0] / handoff.RAW_NAME).stat().st_size
-    job = {
-        "area": str(area),
-        "exporter": {**exporter, "insecure": True, "timeout_s": 5.0, "compression": "none"},
-        "timeout_s": 5.0,
-        "lifetime_s": 20.0,
-        "max_age_s": 3600.0,
-        "max_bytes": 2 * size + size // 2,  # room for two of the three
-    }
-    env = {**os.environ, handoff.JOB_ENV: repr(job)}
-    done = subprocess.run([sys.executable, "-m", "otel_telemetry.handoff_sender"], env=env, timeout=60)
-    assert done.returncode == 0
+    assert run_sender(area, exporter, max_age_s=3600.0, max_bytes=2 * size + size // 2) == 0  # room for 2
     assert sorted({r.event_name for r in receiver.records}) == ["batch1", "batch2"]
     assert len(receiver.records) == 100
     log = (area / handoff.SENDER_LOG).read_text()

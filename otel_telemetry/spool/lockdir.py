@@ -39,6 +39,22 @@ def create_locked(parent: Path, fsync: bool) -> tuple[Path, int]:
     raise OSError(f"could not create a spool directory in {parent}")
 
 
+def try_lock(path: Path, *, create: bool = False) -> int | None:
+    """The descriptor of ``path`` with an exclusive ``flock`` taken, or None if another process
+    holds it (or the file cannot be opened). Closing the descriptor releases the lock."""
+    flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename or a new file in ``path`` durable."""
     fd = os.open(path, os.O_RDONLY)

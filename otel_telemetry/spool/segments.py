@@ -15,7 +15,6 @@ the owning :class:`~otel_telemetry.spool.Spool`'s lock held.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from pathlib import Path
 from .._log import logger
 from .frames import HEADER, HEADER_SIZE, MAGIC, Damage, Frame, parse
 from .lockdir import LOCK_NAME as LOCK_NAME  # re-exported: the spool and the hand-off sender use it
-from .lockdir import create_locked, fsync_dir
+from .lockdir import create_locked, fsync_dir, try_lock
 
 ACK_NAME = "ack"
 SUFFIX = ".seg"
@@ -118,14 +117,8 @@ class SpoolDir:
     @classmethod
     def adopt(cls, path: Path) -> SpoolDir | None:
         """Lock and load the directory of a dead process; None if its owner (or an adopter) lives."""
-        try:
-            fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CLOEXEC)  # only directories of ours
-        except OSError:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        fd = try_lock(path / LOCK_NAME)  # no lock file: not a directory of ours
+        if fd is None:
             return None
         spool_dir = cls(path, fd, owned=False)
         try:
