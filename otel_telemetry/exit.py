@@ -145,7 +145,7 @@ def _at_exit() -> None:
         live = list(_live)
     for exiting in live:
         try:
-            if chosen_mode(exiting) == "handoff":
+            if chosen_mode(exiting) == "handoff" and _writable(exiting):
                 hand_off(exiting)
             elif not exiting.dropped:
                 exiting.shutdown(exiting.timeout_s)
@@ -154,6 +154,19 @@ def _at_exit() -> None:
             _after_exit(exiting)
         except Exception:  # interpreter teardown: never raise here
             logger.debug("otel-telemetry: error at exit", exc_info=True)
+
+
+def _writable(exiting: Exiting) -> bool:
+    """The hand-off area can be written (else, a read-only home in a container: flush instead)."""
+    from .handoff import area
+
+    assert exiting.exporter is not None
+    directory = area(exiting.root, exiting.exporter)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(directory, os.W_OK | os.X_OK)
 
 
 def _after_exit(exiting: Exiting) -> None:
@@ -199,7 +212,7 @@ def _write_and_spawn(exiting: Exiting, events: Sequence[Sequence[Any]], *, late:
     if events:
         try:
             handoff.write(area, exiting.encoding(), events)
-        except OSError as exc:
+        except Exception as exc:  # a full disk, or a bug of ours: counted, never raised at exit
             _count(exiting, len(events), late=late, error=f"cannot write to {area}: {exc}")
             return 0
         _count(exiting, len(events), late=late)

@@ -294,7 +294,8 @@ class Telemetry:
         exporter = self.exporter
         settings = getattr(exporter, "settings", None)
         portable = (
-            not self._disabled
+            os.name == "posix"  # the hand-off needs flock and posix_spawn
+            and not self._disabled
             and type(exporter) is OTLPExporter
             and isinstance(settings, config.ExporterSettings)
             and settings.config_error is None

@@ -486,3 +486,19 @@ def test_debug_as_an_argument_prints_what_the_capture_path_made_of_the_event(
     assert "user.hash=" in lines[1] and "=u1" not in lines[1]  # hashed, never the raw id
     assert lines[1].endswith("[cli-tool]")
     assert receiver.records == []
+
+
+def test_a_program_whose_hand_off_area_cannot_be_written_flushes_instead(
+    state: Path, receiver: OTLPReceiver, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "read-only"
+    blocked.write_text("a file where the hand-off directory would be")
+    result = run(
+        PROGRAM,
+        TAG="ro",
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
+        OTEL_TELEMETRY_HANDOFF_DIR=str(blocked / "handoff"),
+    )
+    assert result.returncode == 0 and result.stderr == ""
+    assert len(receiver.records) == 3  # delivered by the exit flush, before the program ended
+    assert tags(receiver) == [("ro", 0), ("ro", 1), ("ro", 2)]
