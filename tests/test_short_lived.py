@@ -6,16 +6,12 @@ are real processes, found through the hand-off area's ``sender.lock`` and always
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,19 +56,9 @@ def pending_dirs(state: Path) -> list[Path]:
 
 
 @pytest.fixture
-def state(clean_environment: Path) -> Iterator[Path]:
-    """The test's state directory; every detached sender left running is killed at the end."""
-    yield clean_environment
-    stop_senders(clean_environment)
-
-
-def stop_senders(state: Path) -> None:
-    """Kill the senders at work, then delete the areas: a sender starting late finds nothing."""
-    time.sleep(0.2)
-    for pid in sender_pids(state):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    shutil.rmtree(state / "handoff", ignore_errors=True)
+def state(clean_environment: Path) -> Path:
+    """The test's state directory (conftest stops the senders started there)."""
+    return clean_environment
 
 
 def tags(receiver: OTLPReceiver) -> list[tuple[str, int]]:
