@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
-from urllib.parse import unquote, urlsplit
 
 from ._log import logger
 from .errors import TelemetryError
@@ -110,6 +110,10 @@ def check_seconds(name: str, value: object, *, minimum: float = 0.0, allow_minim
         raise _fail(name, f"must be {'>=' if allow_minimum else '>'} {minimum:g} s, not {value:g}")
 
 
+#: ``http(s)://host[:port][/path...]`` with a plain host name: valid without a closer look.
+_SIMPLE_URL = r"https?://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::(\d{1,5}))?(?:[/?#]\S*)?"
+
+
 def check_endpoint(name: str, endpoint: object, protocol: str) -> None:
     """An OTLP endpoint: an ``http(s)://`` URL with a host (gRPC also takes ``host:port``)."""
     if not isinstance(endpoint, str) or not endpoint.strip():
@@ -121,6 +125,11 @@ def check_endpoint(name: str, endpoint: object, protocol: str) -> None:
         if protocol == "grpc" and host and port.isdigit():
             return
         raise _fail(name, f"needs a scheme (http:// or https://): {endpoint!r}")
+    simple = re.fullmatch(_SIMPLE_URL, endpoint, re.ASCII)
+    if simple is not None and int(simple.group(1) or 0) <= 65535:
+        return  # the usual case, decided without urllib.parse (it imports ipaddress: ~5 ms)
+    from urllib.parse import urlsplit
+
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https"):
         raise _fail(name, f"scheme must be http or https, not {parts.scheme!r}")
@@ -329,7 +338,7 @@ class ExporterSettings:
     def secure(self) -> bool:
         """Whether TLS is used: the URL's scheme decides; a gRPC ``host:port`` uses TLS unless
         ``insecure`` is True (``OTEL_EXPORTER_OTLP_INSECURE``)."""
-        scheme = urlsplit(self.endpoint).scheme.lower() if "://" in self.endpoint else ""
+        scheme = self.endpoint.split("://", 1)[0].lower() if "://" in self.endpoint else ""
         if scheme in ("http", "https"):
             return scheme == "https"
         return self.insecure is not True
@@ -548,6 +557,8 @@ def _resource_attributes(name: str, value: str) -> dict[str, str]:
         key, sep, val = item.partition("=")
         if not sep or not key.strip():
             raise _fail(name, f"expected key=value pairs separated by commas, got {item!r}")
+        from urllib.parse import unquote
+
         out[key.strip()] = unquote(val.strip())
     return out
 
