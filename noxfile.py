@@ -1,10 +1,11 @@
 """The test suite on every Python we support, each in its own venv: ``nox -s tests-3.13`` (or ``-t tests``).
 
 CI (.ci/run) runs the whole suite once on its ``python3`` and then these sessions on the other
-versions, side by side (``--parallel``; the in-tree install takes turns: one_install_at_a_time). A
+versions, side by side (``--parallel``; their installs take turns: one_install_at_a_time). A
 session runs the core, examples and collector tests (VERSION_SENSITIVE_TESTS), fast:
-``-m "not slow"``, stopping at the first failure. Arguments after ``--`` replace that selection
-and those options: ``nox -s tests-3.12 -- tests -q`` runs the whole suite on 3.12.
+``-m "not slow"``, stopping at the first failure, with the test extra minus what only other tests
+use (FULL_RUN_ONLY). Arguments after ``--`` replace that selection and those options and install
+the whole test extra: ``nox -s tests-3.12 -- tests -q`` runs the whole suite on 3.12.
 
 Interpreters are found by path, never downloaded: the newest pyenv build of each version
 (``$PYENV_ROOT/versions/X.Y.*``), else ``pythonX.Y`` on PATH. A version this machine lacks is
@@ -30,15 +31,23 @@ PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser() / "
 #: collector path. The rest (CLI, long fault runs, mypy/ruff, benchmarks, the browser test) is
 #: the same on every version and runs once, in CI's full run.
 VERSION_SENSITIVE_TESTS = (
-    # core: mapping, validation, lifecycle (atexit, fork, threads), configuration, spool and store, TLS
-    "tests/test_mapping.py",
-    "tests/test_properties.py",
-    "tests/test_policies.py",
-    "tests/test_lifecycle.py",
+    # core: settings, values and mapping, encoding, the delivery loop, exporters and transports
+    # (TLS, retries), lifecycle (atexit, fork, threads), spool and store
+    "tests/test_settings.py",
     "tests/test_environment_variables.py",
+    "tests/test_values.py",
+    "tests/test_timestamp.py",
+    "tests/test_properties.py",
+    "tests/test_mapping.py",
+    "tests/test_resources.py",
+    "tests/test_policies.py",
+    "tests/test_encoding.py",
+    "tests/test_pipeline.py",
+    "tests/test_exporters.py",
+    "tests/test_transport.py",
+    "tests/test_lifecycle.py",
     "tests/test_spool.py",
     "tests/test_store.py",
-    "tests/test_tls.py",
     "tests/test_integrations.py",
     # the examples, each run as a subprocess
     "tests/test_examples.py",
@@ -47,6 +56,20 @@ VERSION_SENSITIVE_TESTS = (
     "tests/collector",
 )
 PYTEST_OPTIONS = ("-m", "not slow", "-x", "-q", "-p", "no:cacheprovider")
+#: Requirements of the test extra that only tests outside that selection use (type and lint checks,
+#: the browser test, ClickHouse insights: over 700 MB): a session with the default selection skips them.
+FULL_RUN_ONLY = frozenset(
+    {
+        "mypy",
+        "ruff",
+        "types-pyyaml",
+        "types-requests",
+        "types-jsonschema",
+        "playwright",
+        "chdb",
+        "clickhouse-connect",
+    }
+)
 
 nox.options.download_python = "never"  # only the interpreters this machine has
 nox.options.sessions = [f"tests-{version}" for version in VERSIONS]
@@ -70,11 +93,33 @@ def interpreter(version: str) -> Path | None:
 
 @contextlib.contextmanager
 def one_install_at_a_time() -> Iterator[None]:
-    """Editable installs rewrite otel_telemetry.egg-info in the tree: parallel sessions (-j) take turns."""
+    """Editable installs rewrite otel_telemetry.egg-info in the tree: parallel sessions take turns."""
     Path(".nox").mkdir(exist_ok=True)
     with open(".nox/install.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+def install(session: nox.Session, *, everything: bool) -> None:
+    """``pip install -e '.[test]'``, or without FULL_RUN_ONLY; the package's own install takes turns."""
+    if everything:
+        with one_install_at_a_time():
+            session.install("-q", "-e", ".[test]")
+        return
+    test_extra = nox.project.load_toml("pyproject.toml")["project"]["optional-dependencies"]["test"]
+    name = re.compile(r"[A-Za-z0-9._-]+")
+    own, others = [], []
+    for requirement in test_extra:
+        match = name.match(requirement)
+        assert match, requirement
+        project = match.group().lower()
+        if project == "otel-telemetry":  # the extra names the package's own extras: otel-telemetry[cli,...]
+            own.extend(re.findall(r"[\w-]+", requirement[match.end() :].partition("]")[0]))
+        elif project not in FULL_RUN_ONLY:
+            others.append(requirement)
+    session.install("-q", *others)
+    with one_install_at_a_time():
+        session.install("-q", "-e", f".[{','.join(own)}]" if own else ".")
 
 
 def define_tests_session(version: str) -> None:
@@ -88,11 +133,7 @@ def define_tests_session(version: str) -> None:
         missing = [path for path in VERSION_SENSITIVE_TESTS if not Path(path).exists()]
         if missing and not session.posargs:
             session.error(f"noxfile.py lists tests that are gone: {', '.join(missing)}")
-        # What `pip install -e '.[test]'` installs: the requirements side by side, the package in turn.
-        project = nox.project.load_toml("pyproject.toml")["project"]
-        session.install("-q", *project["dependencies"], *project["optional-dependencies"]["test"])
-        with one_install_at_a_time():
-            session.install("-q", "--no-deps", "-e", ".")
+        install(session, everything=bool(session.posargs))
         args = session.posargs or (*PYTEST_OPTIONS, *VERSION_SENSITIVE_TESTS)
         # Exit 5 (nothing collected, e.g. every selected test skipped) is not a failure.
         session.run("python", "-m", "pytest", *args, success_codes=[0, 5])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import random
 import re
@@ -218,21 +219,26 @@ QUESTIONS: list[tuple[str, Callable[[Any], Any]]] = [
 
 
 def time_questions(db: str, repeats: int) -> dict[str, Summary]:
+    """Wall-clock seconds per question; the CPU seconds of this process (all its threads: SQLite
+    and chDB run inside it) go to ``time_questions.cpu``, to read the wall figures on a busy machine."""
     out: dict[str, Summary] = {}
     with open_source(db) as source:
         answers = {name: ask(source) for name, ask in QUESTIONS}  # warm-up, and the answers to compare
         for name, ask in QUESTIONS:
-            samples = []
+            samples, cpu = [], []
             for _ in range(repeats):
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 ask(source)
                 samples.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - started_cpu)
             out[name] = Summary.of(samples)
+            time_questions.cpu[(db, name)] = Summary.of(cpu)  # type: ignore[attr-defined]
     time_questions.answers[db] = answers  # type: ignore[attr-defined]
     return out
 
 
 time_questions.answers = {}  # type: ignore[attr-defined]
+time_questions.cpu = {}  # type: ignore[attr-defined]
 
 
 def chdb_available() -> bool:
@@ -322,12 +328,17 @@ def main(argv: list[str] | None = None) -> int:
         for engine, db in engines.items():
             print(f"{engine}: insights ...", file=sys.stderr)
             results["insights"][engine] = time_questions(db, args.repeats)
+            results.setdefault("cpu", {})[engine] = {
+                name: time_questions.cpu[(db, name)]  # type: ignore[attr-defined]
+                for name, _ in QUESTIONS
+            }
         answers = time_questions.answers  # type: ignore[attr-defined]
         results["same_answers"] = len({json.dumps(a, sort_keys=True) for a in answers.values()}) == 1
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     results["seconds"] = time.time() - began
+    results["load_average"] = os.getloadavg()
     text = markdown(results)
     print(text)
     if not args.no_write:
@@ -374,17 +385,36 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     engines = list(results["insights"])
+    load = ", ".join(f"{x:.1f}" for x in results.get("load_average", ()))
     lines += [
-        "| question | " + " | ".join(f"{e} (target {TARGETS_S[e]} s)" for e in engines) + " |",
+        f"Wall-clock seconds, and in parentheses the CPU seconds the process used (all its threads), "
+        f"because the machine was shared: load average {load} on 2 cores at the end of the run.",
+        "",
+        "| question | " + " | ".join(f"{e} s (target {TARGETS_S[e]} s) (CPU s)" for e in engines) + " |",
         "|---|" + "---|" * len(engines),
     ]
     for name, _ in QUESTIONS:
         cells = []
         for engine in engines:
             summary: Summary = results["insights"][engine][name]
+            cpu: Summary = results["cpu"][engine][name]
             mark = "" if summary.median <= TARGETS_S[engine] else " **missed**"
-            cells.append(f"{summary.fmt(3)}{mark}")
+            cells.append(f"{summary.fmt(3)}{mark} ({cpu.median:.3f})")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Reading these numbers: the machine is shared by several sessions, so wall-clock times are "
+        "several times the CPU seconds the process spent; on an idle machine wall time is close to "
+        "the CPU figure. SQLite has no hash aggregation: GROUP BY and COUNT(DISTINCT) sort their "
+        "rows, so the slowest questions are the ones that group a million per-record values "
+        "(distinct users per day, a log attribute's values); resource attributes (versions, "
+        "installations, databases) are read once per distinct resource and cost little. chDB "
+        "reads the exporter's Map columns whole for every row, which is most of its time for "
+        "installations and users (materialized columns would fix that but change the exporter's "
+        "table); chDB's ingest is one INSERT per request, and each INSERT writes a new part with "
+        "the exporter's nine skip indexes, so 512-record requests cost about as much to write "
+        "as the records themselves (the exporter batches 8,192).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -399,6 +429,10 @@ def write(text: str, results: dict[str, Any]) -> None:
     serialisable = {
         **results,
         "ingest": {engine: vars(summary) for engine, summary in results["ingest"].items()},
+        "cpu": {
+            engine: {name: vars(summary) for name, summary in figures.items()}
+            for engine, figures in results.get("cpu", {}).items()
+        },
         "insights": {
             engine: {name: vars(summary) for name, summary in figures.items()}
             for engine, figures in results["insights"].items()

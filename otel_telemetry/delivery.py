@@ -84,6 +84,10 @@ class Delivery:
         self._retry_wake.set()
         self._exporter.shutdown()
 
+    def close(self) -> None:
+        """Delivery is over (the sending thread ends): release the exporter's connections."""
+        self._exporter.shutdown()
+
     @property
     def deadline(self) -> float | None:
         """The shutdown deadline, once shutdown began."""

@@ -18,13 +18,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .values import AttrValue, flatten_into
+from .values import AttrValue
 
 if TYPE_CHECKING:
     from .encoding import BatchEncoder
     from .event import Event
     from .mapping import Mapper
-    from .settings import PrivacySettings, RecordSettings, ResourceSettings
+    from .settings import PrivacySettings, RecordSettings
     from .stats import Counters
 
 SCOPE_NAME = "otel_telemetry"
@@ -35,27 +35,23 @@ class EventEncoder:
 
     def __init__(
         self,
-        resource: ResourceSettings,
+        explicit_resource: Mapping[str, AttrValue],
+        env_resource: Mapping[str, AttrValue],
+        max_resources: int,
         records: RecordSettings,
         privacy: PrivacySettings,
         counters: Counters,
         provider_attributes: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
-        self.resource = resource
+        #: Resource attributes given in code: above a LoggerProvider's resource.
+        self.explicit_resource = dict(explicit_resource)
+        #: Resource attributes from ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES``: below it.
+        self.env_resource = dict(env_resource)
+        self.max_resources = max_resources
         self.records = records
         self.privacy = privacy
         self._counters = counters
         self._provider_attributes = provider_attributes
-        #: The attributes given in code (service name, version, environment, ``attributes``).
-        self.explicit_resource: dict[str, AttrValue] = {}
-        flatten_into(self.explicit_resource, "", resource.attributes)
-        for key, value in (
-            ("service.name", resource.service_name),
-            ("service.version", resource.service_version),
-            ("deployment.environment.name", resource.environment),
-        ):
-            if value:
-                self.explicit_resource[key] = value
         self._lock = threading.Lock()
         self._project_id: str | None = None
         self._mapper: Mapper | None = None
@@ -106,7 +102,7 @@ class EventEncoder:
         )
         detected = detected_resource(self.explicit_resource)
         provided = dict(self._provider_attributes()) if self._provider_attributes is not None else {}
-        return {**defaults, **detected, **provided, **self.explicit_resource}
+        return {**defaults, **detected, **self.env_resource, **provided, **self.explicit_resource}
 
     def _build_mapper(self) -> Mapper:
         from .encoding import resource_proto
@@ -115,7 +111,7 @@ class EventEncoder:
 
         r = self.records
         return Mapper(
-            ResourceCache(self._base_attributes(), resource_proto, self.resource.max_resources),
+            ResourceCache(self._base_attributes(), resource_proto, self.max_resources),
             self.project_id,
             attribute_count_limit=r.attribute_count_limit,
             attribute_value_length_limit=r.attribute_value_length_limit,
@@ -132,8 +128,9 @@ class EventEncoder:
         r, p = self.records, self.privacy
         return {
             "resource": {
-                "attributes": dict(self.explicit_resource),
-                "max_resources": self.resource.max_resources,
+                "explicit": dict(self.explicit_resource),
+                "env": dict(self.env_resource),
+                "max_resources": self.max_resources,
             },
             "records": {
                 "attribute_count_limit": r.attribute_count_limit,
@@ -152,12 +149,15 @@ class EventEncoder:
     @classmethod
     def from_portable(cls, data: Mapping[str, Any], counters: Counters) -> EventEncoder:
         """The encoder :meth:`portable_settings` describes."""
-        from .settings import PrivacySettings, RecordSettings, ResourceSettings
+        from .settings import PrivacySettings, RecordSettings
 
         privacy = dict(data["privacy"])
         state = privacy.pop("state_dir", None)
+        resource = data["resource"]
         return cls(
-            ResourceSettings(**data["resource"]),
+            resource["explicit"],
+            resource["env"],
+            resource["max_resources"],
             RecordSettings(**data["records"]),
             PrivacySettings(
                 state_dir=Path(state) if state else None,

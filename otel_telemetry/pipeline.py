@@ -479,7 +479,13 @@ class BatchPipeline:
         if self._spool_open:
             self._spool_write(request, len(batch))
             return
-        if self._delivery.deliver(request, len(batch)) == "stopped":
+        try:
+            done = self._delivery.deliver(request, len(batch))
+        except Exception as exc:  # a bug of ours: the batch is counted, not silently lost
+            logger.exception("otel-telemetry: unexpected error delivering a batch")
+            self._lose(len(batch), "internal_error", repr(exc))
+            return
+        if done == "stopped":
             self._lose(
                 len(batch),
                 "shutdown",

@@ -68,6 +68,8 @@ DEFAULT_ATTRIBUTE_COUNT_LIMIT = 128
 DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024
 MIN_SPOOL_BYTES = 16 * 1024
 DEFAULT_DISABLE_ENV = "OTEL_TELEMETRY_DISABLED"
+#: Any wait or timeout: about 31 years, well below what ``threading`` accepts (``TIMEOUT_MAX``).
+MAX_SECONDS = 1e9
 DEFAULT_HANDOFF_LIFETIME_S = 60.0
 DEFAULT_HANDOFF_MAX_AGE_S = 7 * 24 * 3600.0
 DEFAULT_HANDOFF_MAX_BYTES = 16 * 1024 * 1024
@@ -108,6 +110,10 @@ def check_seconds(name: str, value: object, *, minimum: float = 0.0, allow_minim
         raise _fail(name, f"must be finite, not {value}")
     if value < minimum or (value == minimum and not allow_minimum):
         raise _fail(name, f"must be {'>=' if allow_minimum else '>'} {minimum:g} s, not {value:g}")
+    if value > MAX_SECONDS:
+        raise _fail(
+            name, f"must be at most {MAX_SECONDS:g} s (longer waits overflow the clock), not {value:g}"
+        )
 
 
 #: ``http(s)://host[:port][/path...]`` with a plain host name: valid without a closer look.
@@ -284,8 +290,8 @@ class Backoff:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
                 raise TelemetryError(f"Backoff.{name}", f"must be a number, not {value!r}")
-        if not 0 < self.initial_s <= self.max_s < float("inf"):
-            raise TelemetryError("Backoff.initial_s", "must be > 0 and <= max_s (finite)")
+        if not 0 < self.initial_s <= self.max_s <= MAX_SECONDS:
+            raise TelemetryError("Backoff.initial_s", f"must be > 0 and <= max_s <= {MAX_SECONDS:g}")
         if self.multiplier < 1:
             raise TelemetryError("Backoff.multiplier", "must be >= 1")
         if not 0 <= self.jitter < 1:
@@ -821,6 +827,26 @@ def opt_out_reason(
 def strict_from_env(environ: Mapping[str, str] | None = None) -> bool:
     """``OTEL_TELEMETRY_STRICT``: raise ``TelemetryError`` for bad input."""
     return _Env(environ).get(("OTEL_TELEMETRY_STRICT",), _bool, False)
+
+
+LOGS_EXPORTER_ENV = "OTEL_LOGS_EXPORTER"
+_LOGS_EXPORTERS = ("otlp", "none")
+
+
+def logs_exporter(environ: Mapping[str, str] | None = None) -> str:
+    """``OTEL_LOGS_EXPORTER``: ``otlp`` (default) or ``none`` (accept events, export nothing).
+
+    The OpenTelemetry variable; only the first of a comma-separated list counts. An exporter
+    otel-telemetry does not ship (``console``: use ``OTEL_TELEMETRY_DEBUG``) is logged and
+    ``otlp`` used.
+    """
+
+    def parse(name: str, value: str) -> str:
+        first = value.split(",")[0].strip().lower()
+        check_choice(name, first, _LOGS_EXPORTERS)
+        return first
+
+    return _Env(environ).get((LOGS_EXPORTER_ENV,), parse, "otlp")
 
 
 def state_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from . import _capture_hook
 from ._log import logger
 
 #: Drop reasons and what they mean (also the ``reason`` keys of :attr:`TelemetryStats.dropped`).
@@ -26,6 +27,8 @@ DROP_REASONS = {
     "spool_corrupt": "a damaged frame in a spool segment was skipped (the rest was delivered)",
     "config_error": "the exporter's configuration cannot work (see the logged configuration error), "
     "so nothing was sent",
+    "not_exported": "OTEL_LOGS_EXPORTER=none: events are accepted and not exported (the pytest "
+    "plugin sets it for test sessions)",
     "shutdown": "telemetry was shut down before the event could be exported",
     "rejected": "the collector permanently rejected the batch (e.g. HTTP 400)",
     "encode_error": "the batch could not be encoded",
@@ -88,7 +91,10 @@ class Counters:
             self.dropped[reason] += count
             first = reason not in self._logged
             self._logged.add(reason)
-        if first:
+        capture = _capture_hook.active
+        if capture is not None:  # a test is capturing: it asserts on refused events too
+            capture.record_drop(reason, detail)
+        if first and reason != "not_exported":
             logger.warning(
                 "otel-telemetry dropped %d event(s): %s (%s)%s; further drops of this kind are counted "
                 "in stats() but not logged",

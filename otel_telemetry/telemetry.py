@@ -14,12 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import _capture_hook
 from . import exit as _exit
 from . import settings as config
 from ._log import logger
 from .encoder import EventEncoder
 from .errors import TelemetryError
-from .event import CapturedEvent, Policy, as_captured, as_queued, drop_reason_of
+from .event import CapturedEvent, Event, Policy, as_captured, as_queued, drop_reason_of
 from .exporters.base import Exporter
 from .exporters.otlp import OTLPExporter
 from .pipeline import BatchPipeline
@@ -35,7 +36,7 @@ from .settings import (
 )
 from .stats import Counters, TelemetryStats
 from .validation import Capturer
-from .values import AttrValue
+from .values import AttrValue, flatten_into
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -98,11 +99,14 @@ class Telemetry:
             from .debug import DebugExporter
 
             self.exporter = DebugExporter()
+        # OTEL_LOGS_EXPORTER=none (set by the pytest plugin for test sessions): accept, export nothing
+        self._discard = exporter is None and not self.debug and config.logs_exporter() == "none"
         #: The queue and its batches.
         self.batch = _given(batch, BatchSettings, "batch") or BatchSettings.from_env()
         #: Timeouts, retries and the optional spool.
         self.delivery = _given(delivery, DeliverySettings, "delivery") or DeliverySettings.from_env()
-        resource = _given(resource, ResourceSettings, "resource") or ResourceSettings.from_env()
+        given = _given(resource, ResourceSettings, "resource")
+        resource = given or ResourceSettings.from_env()
         if service_name is not None:
             resource = replace(resource, service_name=service_name)
         #: What the resource of every event says about the app.
@@ -114,9 +118,23 @@ class Telemetry:
         self._counters = Counters()
         # an exporter into an app's own LoggerProvider: its resource is the base resource
         provider_resource = getattr(getattr(self.exporter, "provider", None), "resource", None)
+        # Given in code, the resource settings rank above a LoggerProvider's resource; read from
+        # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES they rank as the SDK's resource, below it.
+        explicit_resource: dict[str, AttrValue] = {}
+        env_resource: dict[str, AttrValue] = {}
+        flatten_into(explicit_resource if given else env_resource, "", resource.attributes)
+        for key, value, explicit in (
+            ("service.name", resource.service_name, given is not None or service_name is not None),
+            ("service.version", resource.service_version, True),
+            ("deployment.environment.name", resource.environment, True),
+        ):
+            if value:
+                (explicit_resource if explicit else env_resource)[key] = value
         # mapping and encoding, on the worker thread; holds no reference to this instance
         self._encoding = EventEncoder(
-            resource,
+            explicit_resource,
+            env_resource,
+            resource.max_resources,
             self.records,
             self.privacy,
             self._counters,
@@ -216,10 +234,26 @@ class Telemetry:
         if self._limiter is not None and not self._limiter.allow(event_name):
             self._counters.drop("rate_limited", 1, event_name)
             return False
+        capture = _capture_hook.active
+        if capture is not None:  # a test is capturing: hand the event over, nothing is queued
+            return self._capture(capture, event)
+        if self._discard:
+            self._counters.drop("not_exported", 1, f"{config.LOGS_EXPORTER_ENV}=none")
+            return True
         if self._pipeline.submit(event):
             return True
         self._counters.drop("shutdown" if self._pipeline.closed else "queue_full")
         return False
+
+    def _capture(self, capture: _capture_hook.Sink, event: Event) -> bool:
+        """Encode one event as the worker would and give the request to the active capture."""
+        try:
+            request = self._encoding.encode([event], None)
+        except Exception as error:
+            self._counters.drop("encode_error", 1, repr(error))
+            return False
+        capture.record_request(request, self.base_resource)
+        return True
 
     def _apply_policies(self, event: CapturedEvent, event_name: str) -> CapturedEvent | None:
         """Run the policies in order; ``None`` (the drop counted) when one refuses the event."""
@@ -347,8 +381,15 @@ def _exporter(
                 raise TelemetryError(
                     name, "cannot be combined with exporter= (configure the exporter instead)"
                 )
-        if not callable(getattr(exporter, "export", None)):
-            raise TelemetryError("exporter", f"must have an export(request, timeout_s) method: {exporter!r}")
+        missing = [
+            m for m in ("export", "force_flush", "shutdown") if not callable(getattr(exporter, m, None))
+        ]
+        if missing:
+            raise TelemetryError(
+                "exporter",
+                f"{exporter!r} has no {', '.join(missing)}(): an exporter implements export(request, "
+                "timeout_s); subclass otel_telemetry.Exporter for force_flush() and shutdown()",
+            )
         return exporter
     return OTLPExporter(
         config.ExporterSettings.from_env(protocol=protocol, endpoint=endpoint, headers=headers)

@@ -143,6 +143,7 @@ def test_any_exporter_works_through_the_spool(tmp_path: Path) -> None:
         assert t.flush(10)
     assert sorted(r.attributes["i"] for r in memory.records) == list(range(20))
     assert all("otel_telemetry.event.id" in r.attributes for r in memory.records)
+    assert memory.shut_down  # the spool's sender released the exporter at shutdown
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
@@ -173,10 +174,19 @@ def test_endpoint_with_another_exporter_is_an_error_naming_it() -> None:
     assert raised.value.field == "endpoint"
 
 
-def test_exporter_must_be_an_exporter() -> None:
+class OnlyExport:
+    """Implements ``export`` but does not subclass ``Exporter``."""
+
+    def export(self, request: bytes, timeout_s: float) -> ExportResult:
+        return ExportResult(True)
+
+
+@pytest.mark.parametrize("exporter", ["http://collector:4318", OnlyExport()])
+def test_exporter_must_be_an_exporter(exporter: Any) -> None:
     with pytest.raises(TelemetryError) as raised:
-        Telemetry(exporter="http://collector:4318")  # type: ignore[arg-type]
+        Telemetry(exporter=exporter)
     assert raised.value.field == "exporter"
+    assert "subclass otel_telemetry.Exporter" in raised.value.rule
 
 
 def test_the_module_level_functions_take_an_exporter() -> None:
@@ -193,3 +203,29 @@ def test_the_module_level_functions_take_an_exporter() -> None:
         {"x": 1},
         "module-app",
     )
+
+
+@pytest.mark.parametrize(
+    ("service_name", "expected"), [(None, "app-with-otel"), ("explicit", "explicit")], ids=["env", "argument"]
+)
+def test_a_logger_providers_resource_ranks_above_the_environment_and_below_arguments(
+    monkeypatch: pytest.MonkeyPatch, service_name: str | None, expected: str
+) -> None:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "team=growth,tier=env")
+    sdk = InMemoryLogRecordExporter()
+    provider = LoggerProvider(resource=Resource({"service.name": "app-with-otel", "tier": "provider"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(sdk))
+    exporter = otel_telemetry.LoggerProviderExporter(provider)
+    with Telemetry(service_name, exporter=exporter, batch=FAST) as t:
+        assert t.send("e", {"groupProperties": {"db": "pg"}})
+        assert t.flush(10)
+    [log] = sdk.get_finished_logs()
+    resource = dict(log.resource.attributes)
+    assert resource["service.name"] == expected
+    assert (resource["tier"], resource["team"], resource["db"]) == ("provider", "growth", "pg")
+    assert log.log_record.event_name == "e"

@@ -295,3 +295,21 @@ def test_missing_databases_are_insights_errors(tmp_path: Path) -> None:
     not_a_store.write_bytes(b"not sqlite at all, just bytes" * 100)
     with pytest.raises(InsightsError, match="not an otel-telemetry events database"):
         open_source(not_a_store)
+
+
+def test_by_keeps_ten_values_and_other_gets_the_rest_including_a_real_other(tmp_path: Path) -> None:
+    from insights_data import install, ns
+
+    resource = install("A", "1.0", "postgres")
+    events = []
+    for value, times in [(f"v{i:02d}", 20 - i) for i in range(12)] + [("other", 30)]:
+        events += [(ns("2026-11-02T10:00:00Z"), "ev", {"plan": value}, resource)] * times
+    path = tmp_path / "top.db"
+    with EventStore(path) as store:
+        for request in requests_for(events, batch=100):
+            store.add_request("grpc", request)
+    with open_source(path) as source:
+        answer = trends(source, ["ev"], by="plan", since="2026-11-02", until="2026-11-02")
+    groups = [(s["group"], s["total"]) for s in answer["series"]]
+    # v00..v09 have 20..11 events; v10 (10), v11 (9) and the real value "other" (30) are "other"
+    assert groups == [(f"v{i:02d}", 20 - i) for i in range(10)] + [("other", 10 + 9 + 30)]

@@ -96,6 +96,14 @@ class ChdbAsServer:
 
         return Result()
 
+    def command(self, sql: str, parameters: dict[str, Any]) -> None:
+        final_sql, http_params = self.bind_query(sql, parameters)
+        assert isinstance(final_sql, str)
+        self.sent.append((final_sql, http_params))
+        self.session.query(
+            final_sql, params={name.removeprefix("param_"): v for name, v in http_params.items()}
+        )
+
     def close(self) -> None:
         pass
 

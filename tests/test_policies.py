@@ -250,3 +250,26 @@ def test_custom_policies_change_drop_or_pass_events_in_order(receiver: OTLPRecei
     assert record.attributes == {"model": "redacted", "locales": ["en", "fr"], "user.role": "admin"}
     assert record.resource["plan"] == "pro"
     assert seen == [{"model": "redacted", "locales": ("en", "fr")}]
+
+
+def test_a_policy_names_the_reason_its_drops_are_counted_under(receiver: OTLPReceiver) -> None:
+    from otel_telemetry import CapturedEvent, NamedPolicy
+
+    class NoInternalUsers:
+        """A policy class that declares ``drop_reason`` (the ``NamedPolicy`` protocol)."""
+
+        drop_reason = "internal_user"
+
+        def __call__(self, event: CapturedEvent) -> CapturedEvent | None:
+            return None if (event.user_properties or {}).get("internal") else event
+
+    def unnamed(event: CapturedEvent) -> CapturedEvent | None:
+        return None if event.name == "noise" else event
+
+    named = NoInternalUsers()
+    assert isinstance(named, NamedPolicy) and not isinstance(unnamed, NamedPolicy)
+    with telemetry_to(receiver, policies=[named, unnamed]) as t:
+        assert not t.send("e", {"userProperties": {"internal": True}})
+        assert not t.send("noise")
+        assert t.send("e", {"userProperties": {"internal": False}})
+        assert t.stats().dropped == {"internal_user": 1, "policy": 1}

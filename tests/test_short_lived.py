@@ -305,10 +305,10 @@ def _event(name: str, i: int) -> tuple[object, ...]:
 def portable_settings() -> dict[str, object]:
     """What a program with default settings writes next to its handed-off events."""
     from otel_telemetry.encoder import EventEncoder
-    from otel_telemetry.settings import PrivacySettings, RecordSettings, ResourceSettings
+    from otel_telemetry.settings import PrivacySettings, RecordSettings
     from otel_telemetry.stats import Counters
 
-    encoder = EventEncoder(ResourceSettings(), RecordSettings(), PrivacySettings(project_id="p"), Counters())
+    encoder = EventEncoder({}, {}, 256, RecordSettings(), PrivacySettings(project_id="p"), Counters())
     return {"encoder": encoder.portable_settings(), "event_ids": False}
 
 

@@ -190,10 +190,20 @@ def insights() -> None:
 @insights.command("trends")
 @click.argument("events", nargs=-1, metavar="[EVENT]...")
 @click.option(
-    "--interval", default="day", show_default=True, help="hour, day, week (from Monday) or month (UTC)."
+    "--interval",
+    default="day",
+    show_default=True,
+    metavar="hour|day|week|month",
+    help="hour, day, week (from Monday) or month (UTC).",
 )
 @click.option("--by", metavar="KEY", help="One series per value of KEY (top 10, then other).")
-@click.option("--count", default="events", show_default=True, help="events, installations or users.")
+@click.option(
+    "--count",
+    default="events",
+    show_default=True,
+    metavar="events|installations|users",
+    help="events, installations or users.",
+)
 @_common
 def trends_command(
     events: tuple[str, ...],
@@ -222,7 +232,13 @@ def trends_command(
 @click.option(
     "-e", "--event", "events", multiple=True, metavar="EVENT", help="Only these events (repeatable)."
 )
-@click.option("--count", default="events", show_default=True, help="events, installations or users.")
+@click.option(
+    "--count",
+    default="events",
+    show_default=True,
+    metavar="events|installations|users",
+    help="events, installations or users.",
+)
 @_common
 def breakdown_command(
     key: str,
@@ -245,8 +261,20 @@ def breakdown_command(
 
 @insights.command("funnel")
 @click.argument("steps", nargs=-1, required=True, metavar="STEP1 STEP2 [STEP]...")
-@click.option("--window", default="7d", show_default=True, help="Time from the first step to the last.")
-@click.option("--per", default="installation", show_default=True, help="installation or user.")
+@click.option(
+    "--window",
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="Time from the first step to the last.",
+)
+@click.option(
+    "--per",
+    default="installation",
+    show_default=True,
+    metavar="installation|user",
+    help="installation or user.",
+)
 @_common
 def funnel_command(
     steps: tuple[str, ...],
@@ -271,8 +299,16 @@ def funnel_command(
 @insights.command("retention")
 @click.option("--start-event", metavar="EVENT", help="Cohorts by their first EVENT [default: any event].")
 @click.option("--return-event", metavar="EVENT", help="Returning means sending EVENT [default: any event].")
-@click.option("--period", default="week", show_default=True, help="day or week (from Monday), UTC.")
-@click.option("--count", default="installations", show_default=True, help="installations or users.")
+@click.option(
+    "--period", default="week", show_default=True, metavar="day|week", help="day or week (from Monday), UTC."
+)
+@click.option(
+    "--count",
+    default="installations",
+    show_default=True,
+    metavar="installations|users",
+    help="installations or users.",
+)
 @_common
 def retention_command(
     start_event: str | None,

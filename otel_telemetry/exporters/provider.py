@@ -8,7 +8,9 @@ provider's resource is the base resource, see ``Telemetry``).
 from __future__ import annotations
 
 import threading
+from typing import Any
 
+from opentelemetry._logs import Logger
 from opentelemetry.sdk._logs import LoggerProvider, ReadWriteLogRecord
 
 from .base import OK, Exporter, ExportResult
@@ -20,11 +22,17 @@ class LoggerProviderExporter(Exporter):
 
     def __init__(self, provider: LoggerProvider) -> None:
         self.provider = provider
+        self._loggers: dict[tuple[str, str | None], Logger] = {}
 
     def export(self, request: bytes, timeout_s: float) -> ExportResult:
+        loggers = self._loggers
         for record, resource, scope in sdk_records(request):
-            logger = self.provider.get_logger(scope.name, scope.version)
-            logger.emit(ReadWriteLogRecord(record, resource=resource, instrumentation_scope=scope))  # type: ignore[call-overload]
+            key = (scope.name, scope.version)
+            logger = loggers.get(key)
+            if logger is None:
+                logger = loggers[key] = self.provider.get_logger(scope.name, scope.version)
+            emit: Any = logger.emit
+            emit(ReadWriteLogRecord(record, resource=resource, instrumentation_scope=scope))
         return OK
 
     def force_flush(self, timeout_s: float) -> bool:

@@ -32,10 +32,12 @@ def breakdown(
     check_choice("--count", count, COUNTS)
     sel = Selection.parse(events, where, since, until, now)
     b = src.builder()
+    if count == "users":
+        b.per_record()
     columns = [f"{b.attr(key)} AS v"] + ([f"{b.actor(count)} AS a"] if count != "events" else [])
     condition = sel.where(b)
     base = (
-        f"SELECT {', '.join(columns)}, SUM({b.weight() or 1}) AS w FROM {b.source()} WHERE {condition} "
+        f"SELECT {', '.join(columns)}, {b.weight_sum()} AS w FROM {b.source()} WHERE {condition} "
         f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
     )
     measure = "SUM(w)" if count == "events" else b.count_distinct("a")

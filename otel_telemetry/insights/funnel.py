@@ -40,27 +40,27 @@ def funnel(
         raise InsightsError(f"bad --window {window_s!r}: it must be longer than 0 seconds")
     sel = Selection.parse((), where, since, until, now)
     b = src.builder()
+    b.per_record()
     actor = b.installation() if per == "installation" else b.user()
     condition = sel.where(b, names=list(dict.fromkeys(steps)))
     window = b.bind(seconds_to_ns(window_s), "Int64")
-    # Level k carries, per installation, when it reached steps 0..k (NULL: not reached); each level
-    # reads the previous one once, so ClickHouse (which inlines CTEs) also scans ``ev`` once per step.
-    ctes = [
-        f"ev AS {b.materialized}(SELECT {actor} AS a, {b.name} AS n, {b.time_ns} AS ts "
-        f"FROM {b.source()} WHERE {condition})",
-        f"s0 AS (SELECT a, MIN(ts) AS t0 FROM ev WHERE n = {b.bind(steps[0])} AND a IS NOT NULL GROUP BY a)",
-    ]
-    for k in range(1, len(steps)):
-        after = ">" if steps[k] in steps[:k] else ">="
-        carried = ", ".join(f"s.t{i} AS t{i}" for i in range(k))
-        reached = f"e.n = {b.bind(steps[k])} AND e.ts {after} s.t{k - 1} AND e.ts <= s.t0 + {window}"
-        ctes.append(
-            f"s{k} AS (SELECT s.a AS a, {carried}, MIN(CASE WHEN {reached} THEN e.ts END) AS t{k} "
-            f"FROM s{k - 1} AS s JOIN ev AS e ON e.a = s.a "
-            f"GROUP BY s.a, {', '.join(f's.t{i}' for i in range(k))})"
-        )
-    counts_sql = ", ".join(["COUNT(*)", *(f"COUNT(t{k})" for k in range(1, len(steps)))])
-    row = src.rows(f"{b.with_(ctes)}SELECT {counts_sql} FROM s{len(steps) - 1}", b.params)[0]
+    # ``ev``: the installation, name and time of every event of a step, staged once. Level k
+    # carries, per installation, when it reached steps 0..k (NULL: not reached).
+    ev_select = f"SELECT {actor} AS a, {b.name} AS n, {b.time_ns} AS ts FROM {b.source()} WHERE {condition}"
+    with src.staged(b, ev_select, index=("a", "n", "ts")) as ev:
+        step0 = b.bind(steps[0])
+        ctes = [f"s0 AS (SELECT a, MIN(ts) AS t0 FROM {ev} WHERE n = {step0} AND a IS NOT NULL GROUP BY a)"]
+        for k in range(1, len(steps)):
+            after = ">" if steps[k] in steps[:k] else ">="
+            carried = ", ".join(f"s.t{i} AS t{i}" for i in range(k))
+            reached = f"e.ts {after} s.t{k - 1} AND e.ts <= s.t0 + {window}"
+            ctes.append(
+                f"s{k} AS (SELECT s.a AS a, {carried}, MIN(CASE WHEN {reached} THEN e.ts END) AS t{k} "
+                f"FROM s{k - 1} AS s LEFT JOIN {ev} AS e ON e.a = s.a AND e.n = {b.bind(steps[k])} "
+                f"GROUP BY s.a, {', '.join(f's.t{i}' for i in range(k))})"
+            )
+        counts_sql = ", ".join(["COUNT(*)", *(f"COUNT(t{k})" for k in range(1, len(steps)))])
+        row = src.rows(f"WITH {', '.join(ctes)} SELECT {counts_sql} FROM s{len(steps) - 1}", b.params)[0]
     counts = [int(value) for value in row]
     first = counts[0]
     return {

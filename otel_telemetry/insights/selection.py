@@ -84,7 +84,7 @@ class Selection:
         clauses = []
         chosen = self.events if names is None else tuple(names)
         if chosen:
-            clauses.append(b.in_list(b.name, list(chosen)))
+            clauses.append(b.event_in(list(chosen)))
         if self.range.since_ns is not None:
             clauses.append(b.since(self.range.since_ns))
         clauses.append(b.until(self.until_ns))

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,8 @@ from .errors import InsightsError
 from .sql import Builder, ClickHouseBuilder, KeyCatalog, SetCatalog, SQLiteBuilder, identifier
 
 DEFAULT_TABLE = "otel_events"
+#: SQLite's ``->`` (3.38) and ``MATERIALIZED`` CTEs (3.35).
+MIN_SQLITE = (3, 38, 0)
 #: How long a ClickHouse source trusts what it learnt about a key.
 PROBE_TTL_S = 60.0
 DEFAULT_DATABASE = "otel"
@@ -49,8 +51,9 @@ class Source(ABC):
         """Run one query with bound parameters."""
 
     @contextmanager
-    def staged(self, b: Builder, select: str) -> Iterator[str]:
-        """``select`` (with ``b``'s parameters) as something to select FROM in several queries.
+    def staged(self, b: Builder, select: str, index: Sequence[str] = ()) -> Iterator[str]:
+        """``select`` (with ``b``'s parameters) as something to select FROM in several queries
+        (``index``: columns worth an index, for engines that want one).
 
         The base of an insight: one pass over the events that does the JSON and map lookups,
         grouped as finely as the insight needs; its queries then read this small result.
@@ -79,6 +82,11 @@ class SQLiteSource(Source):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise InsightsError(
+                f"insights need SQLite {'.'.join(map(str, MIN_SQLITE))} or newer (its -> operator and "
+                f"MATERIALIZED); this Python's sqlite3 is {sqlite3.sqlite_version}"
+            )
         if not self.path.is_file():
             raise InsightsError(
                 f"no events database at {self.path}: run `otel-telemetry serve` (it stores what it "
@@ -107,11 +115,13 @@ class SQLiteSource(Source):
             return [tuple(row) for row in self._db.execute(sql, params)]
 
     @contextmanager
-    def staged(self, b: Builder, select: str) -> Iterator[str]:
+    def staged(self, b: Builder, select: str, index: Sequence[str] = ()) -> Iterator[str]:
         """A temporary table in memory, private to this connection, dropped afterwards."""
         name = f"insight_base_{next(self._stages)}"
         with self._lock:
             self._db.execute(f"CREATE TEMP TABLE {name} AS {b.with_([])}{select}", b.params)
+            if index:
+                self._db.execute(f"CREATE INDEX temp.{name}_index ON {name} ({', '.join(index)})")
         try:
             yield name
         finally:
@@ -164,6 +174,23 @@ class ClickHouseSource(Source):
     """Shared by chDB and servers: the same SQL, different transports."""
 
     table = ""
+
+    @contextmanager
+    def staged(self, b: Builder, select: str, index: Sequence[str] = ()) -> Iterator[str]:
+        """A temporary in-memory table of the session (chDB's, or the HTTP session of
+        clickhouse-connect), so the insight's queries do not each scan the events again."""
+        if not hasattr(self, "_stages"):
+            self._stages = itertools.count()
+        name = f"insight_base_{next(self._stages)}"
+        self.execute(f"CREATE TEMPORARY TABLE {name} ENGINE = Memory AS {select}", b.params)
+        try:
+            yield name
+        finally:
+            self.execute(f"DROP TEMPORARY TABLE IF EXISTS {name}", {})
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None:
+        """A statement without a result."""
+        self.rows(sql, params)
 
     @property
     def probed(self) -> dict[str, tuple[tuple[bool, bool], float]]:
@@ -300,6 +327,11 @@ class ServerSource(ClickHouseSource):
 
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self._client.query(sql, parameters=params).result_rows]
+
+    def execute(self, sql: str, params: dict[str, Any]) -> None:
+        """clickhouse-connect's ``command`` (``query`` would append a FORMAT clause); temporary
+        tables live in the HTTP session clickhouse-connect opens for the client."""
+        self._client.command(sql, parameters=params)
 
     def close(self) -> None:
         self._client.close()

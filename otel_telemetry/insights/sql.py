@@ -118,6 +118,14 @@ class Builder(ABC):
     def count_distinct(self, expression: str) -> str: ...
 
     @abstractmethod
+    def event_in(self, names: list[str]) -> str:
+        """Condition: the event's name is one of ``names``."""
+
+    @abstractmethod
+    def weight_sum(self) -> str:
+        """The aggregate of what the events count for (their number, scaled by sample rates)."""
+
+    @abstractmethod
     def source(self) -> str:
         """The FROM clause (after every expression was asked for)."""
 
@@ -126,6 +134,8 @@ class Builder(ABC):
         return []
 
     materialized = ""
+    #: A NULL of the type attribute values have (ClickHouse cannot store an untyped NULL).
+    null_text = "NULL"
 
     # -- shared ----------------------------------------------------------------------------
 
@@ -144,23 +154,17 @@ class Builder(ABC):
         return self.resource_text(INSTALLATION_KEY)
 
     def user(self) -> str:
-        return self.attr(USER_KEY) if any(self.catalog.kinds(USER_KEY)) else "NULL"
+        return self.attr(USER_KEY) if any(self.catalog.kinds(USER_KEY)) else self.null_text
 
     def actor(self, count: str) -> str:
         """What ``--count installations|users`` counts distinct values of."""
         return self.installation() if count == "installations" else self.user()
 
-    def measure(self, count: str) -> str:
-        """The aggregate for ``--count``: weighted events, distinct installations or users."""
-        if count == "events":
-            weight = self.weight()
-            return "SUM(1)" if weight is None else f"SUM({weight})"
-        if count == "installations":
-            return self.count_distinct(self.installation())
-        return self.count_distinct(self.user())
-
     def in_list(self, expression: str, values: list[str]) -> str:
         return f"{expression} IN ({', '.join(self.bind(v) for v in values)})"
+
+    def per_record(self) -> None:  # noqa: B027 (a hint engines may ignore)
+        """Hint: the insight's per-record values are (nearly) unique (a user, a timestamp)."""
 
     def with_(self, own: list[str]) -> str:
         ctes = self.ctes() + own
@@ -185,38 +189,75 @@ def _sqlite_text(value: str, kind: str) -> str:
 
 
 class SQLiteBuilder(Builder):
-    """Over ``otel_log_records AS l``; resource attributes are read once per resource, in a
-    materialised CTE joined by ``ResourceId`` (an installation's resource is shared by its events)."""
+    """Two levels, because JSON is what costs in SQLite.
+
+    The inner level reads ``otel_log_records AS l`` once: the time and name conditions (on the
+    indexes), and every per-record value an insight needs (the bucket, the name, a log
+    attribute as its JSON text: one parse per record and key), grouped with the record's
+    ``ResourceId``, with the count (or weight) of each group. The outer level reads these groups
+    (``x``), joined with the resource values (``r``: each resource's attributes parsed once) and
+    renders JSON text as insight text. So grouping by ``service.version`` or counting distinct
+    installations costs a join of the groups, not a JSON parse per event.
+    """
 
     materialized = "MATERIALIZED "
 
     def __init__(self, catalog: KeyCatalog) -> None:
         super().__init__(catalog)
+        #: Group the inner level (off when its values are nearly unique per record, as a user or a
+        #: timestamp: grouping would sort every record for nothing).
+        self.group_inner = True
         self._resource_columns: dict[str, str] = {}
+        self._inner: dict[str, str] = {}
+        self._inner_where: list[str] = []
+        self._weight: str | None = None
 
     def _placeholder(self, name: str, ch_type: str) -> str:
         return f":{name}"
 
-    name = "l.EventName"
-    time_ns = "l.Timestamp"
+    def _column(self, expression: str) -> str:
+        """``expression`` over ``l`` as a column of the inner level (grouped on)."""
+        column = self._inner.get(expression)
+        if column is None:
+            column = f"c{len(self._inner)}"
+            self._inner[expression] = column
+        return f"x.{column}"
+
+    @property
+    def name(self) -> str:
+        return self._column("l.EventName")
+
+    @property
+    def time_ns(self) -> str:
+        return self._column("l.Timestamp")
 
     def since(self, ns: int) -> str:
-        return f"l.Timestamp >= {self.bind(ns, 'Int64')}"
+        self._inner_where.append(f"l.Timestamp >= {self.bind(ns, 'Int64')}")
+        return "1 = 1"
 
     def until(self, ns: int) -> str:
-        return f"l.Timestamp < {self.bind(ns, 'Int64')}"
+        # Unary + keeps SQLite off the time index for the end of the range: it is usually "now",
+        # true of nearly every record, and reading the table through the index is several times
+        # slower than reading it straight. ``since`` (usually selective) may use the index.
+        self._inner_where.append(f"+l.Timestamp < {self.bind(ns, 'Int64')}")
+        return "1 = 1"
+
+    def event_in(self, names: list[str]) -> str:
+        self._inner_where.append(f"l.EventName IN ({', '.join(self.bind(n) for n in names)})")
+        return "1 = 1"
 
     def bucket(self, interval: str) -> str:
         seconds = "(l.Timestamp / 1000000000)"
         if interval == "hour":
-            return f"({seconds} / 3600 * 3600)"
+            return self._column(f"({seconds} / 3600 * 3600)")
         if interval == "day":
-            return f"({seconds} / 86400 * 86400)"
+            return self._column(f"({seconds} / 86400 * 86400)")
         if interval == "week":
-            return f"(({seconds} - 345600) / 604800 * 604800 + 345600)"
-        return f"CAST(strftime('%s', {seconds}, 'unixepoch', 'start of month') AS INTEGER)"
+            return self._column(f"(({seconds} - 345600) / 604800 * 604800 + 345600)")
+        return self._column(f"CAST(strftime('%s', {seconds}, 'unixepoch', 'start of month') AS INTEGER)")
 
     def _json_text(self, column: str, key: str) -> str:
+        """``key`` of the JSON object ``column`` as insight text (for resources: once per resource)."""
         if _PATH_SAFE.match(key):
             path = self.bind(f'$."{key}"')
             return _sqlite_text(f"json_extract({column}, {path})", f"json_type({column}, {path})")
@@ -226,7 +267,22 @@ class SQLiteBuilder(Builder):
         )
 
     def log_text(self, key: str) -> str:
-        return self._json_text("l.LogAttributes", key)
+        if _PATH_SAFE.match(key):
+            raw = f"(l.LogAttributes -> {self.bind(f'$.{chr(34)}{key}{chr(34)}')})"
+        else:  # a key JSON paths cannot name: found by json_each, written back as JSON text
+            raw = (
+                "(SELECT CASE WHEN j.type IN ('true', 'false', 'null') THEN j.type "
+                "WHEN j.type IN ('object', 'array') THEN j.value "
+                "WHEN j.type = 'text' THEN json_quote(j.value) ELSE CAST(j.value AS TEXT) END "
+                f"FROM json_each(l.LogAttributes) AS j WHERE j.key = {self.bind(key)})"
+            )
+        json_text = self._column(raw)
+        return (
+            f"(CASE WHEN {json_text} IS NULL OR {json_text} = 'null' THEN NULL "
+            f"WHEN substr({json_text}, 1, 1) = '\"' THEN json_extract({json_text}, '$') "
+            f"WHEN json_type({json_text}) = 'real' THEN CAST(json_extract({json_text}, '$') AS TEXT) "
+            f"ELSE {json_text} END)"
+        )
 
     def resource_text(self, key: str) -> str:
         column = self._resource_columns.get(key)
@@ -243,23 +299,44 @@ class SQLiteBuilder(Builder):
         numeric = f"json_type(l.LogAttributes, {path}) IN ('integer', 'real')"
         return f"(CASE WHEN {numeric} AND {rate} > 0 AND {rate} <= 1 THEN 1.0 / {rate} ELSE 1 END)"
 
+    def per_record(self) -> None:
+        """The insight's per-record values are (nearly) unique: do not group the records first."""
+        self.group_inner = False
+
+    def weight_sum(self) -> str:
+        if self._weight is None:
+            self._weight = self.weight() or "1"
+        return "SUM(x.w)"
+
     def count_distinct(self, expression: str) -> str:
         return f"COUNT(DISTINCT {expression})"
 
     def ctes(self) -> list[str]:
-        if not self._resource_columns:
-            return []
-        columns = ", ".join(
-            f"{self._json_text('ResourceAttributes', key)} AS {column}"
-            for key, column in self._resource_columns.items()
+        columns = [f"{expression} AS {column}" for expression, column in self._inner.items()]
+        if self._resource_columns:
+            columns.append("l.ResourceId AS rid")
+        grouped = ", ".join(str(i + 1) for i in range(len(columns))) if self.group_inner else ""
+        columns.append(
+            f"SUM({self._weight or '1'}) AS w" if self.group_inner else f"{self._weight or '1'} AS w"
         )
-        return [f"resource_values AS MATERIALIZED (SELECT ResourceId, {columns} FROM otel_resources)"]
+        where = " AND ".join(self._inner_where) or "1 = 1"
+        ctes = [
+            f"x AS MATERIALIZED (SELECT {', '.join(columns)} FROM otel_log_records AS l WHERE {where}"
+            f"{' GROUP BY ' + grouped if grouped else ''})"
+        ]
+        if self._resource_columns:
+            values = ", ".join(
+                f"{self._json_text('ResourceAttributes', key)} AS {column}"
+                for key, column in self._resource_columns.items()
+            )
+            ctes.append(f"resource_values AS MATERIALIZED (SELECT ResourceId, {values} FROM otel_resources)")
+        return ctes
 
     def source(self) -> str:
         if not self._resource_columns:
-            return "otel_log_records AS l"
-        # CROSS JOIN keeps the (indexed) records as the outer loop; r gets an automatic index.
-        return "otel_log_records AS l CROSS JOIN resource_values AS r ON r.ResourceId = l.ResourceId"
+            return "x"
+        # CROSS JOIN keeps the groups as the outer loop; r gets an automatic index.
+        return "x CROSS JOIN resource_values AS r ON r.ResourceId = x.rid"
 
 
 # -- ClickHouse ---------------------------------------------------------------------------------
@@ -267,6 +344,8 @@ class SQLiteBuilder(Builder):
 
 class ClickHouseBuilder(Builder):
     """Over the exporter's table: ``Map(LowCardinality(String), String)`` attribute columns."""
+
+    null_text = "CAST(NULL AS Nullable(String))"
 
     def __init__(self, catalog: KeyCatalog, table: str) -> None:
         super().__init__(catalog)
@@ -305,11 +384,19 @@ class ClickHouseBuilder(Builder):
         return self._map_text("ResourceAttributes", key)
 
     def weight(self) -> str | None:
+        if not self.catalog.kinds(SAMPLE_RATE_KEY)[0]:  # else every row's map would be read for nothing
+            return None
         rate = f"toFloat64OrNull(LogAttributes[{self.bind(SAMPLE_RATE_KEY)}])"
         return f"if({rate} > 0 AND {rate} <= 1, 1.0 / {rate}, 1.0)"
 
     def count_distinct(self, expression: str) -> str:
         return f"uniqExact({expression})"
+
+    def event_in(self, names: list[str]) -> str:
+        return self.in_list(self.name, names)
+
+    def weight_sum(self) -> str:
+        return f"SUM({self.weight() or 1})"
 
     def source(self) -> str:
         return self.table

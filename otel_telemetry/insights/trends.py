@@ -65,6 +65,8 @@ def trends(
     check_choice("--count", count, COUNTS)
     sel = Selection.parse(events, where, since, until, now)
     b = src.builder()
+    if count == "users":
+        b.per_record()
     columns = [f"{b.bucket(interval)} AS bk"]
     if sel.events:
         columns.append(f"{b.name} AS n")
@@ -73,9 +75,8 @@ def trends(
     if count != "events":
         columns.append(f"{b.actor(count)} AS a")
     condition = sel.where(b)
-    weight = b.weight()
     base = (
-        f"SELECT {', '.join(columns)}, SUM({weight or 1}) AS w FROM {b.source()} WHERE {condition} "
+        f"SELECT {', '.join(columns)}, {b.weight_sum()} AS w FROM {b.source()} WHERE {condition} "
         f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
     )
     measure = "SUM(w)" if count == "events" else b.count_distinct("a")
@@ -89,8 +90,11 @@ def trends(
             keys = list(_group_case(b, "g", top))
         select = ", ".join([*names, *keys])
         group_by = "".join(f", {i + 2}" for i in range(len(names) + len(keys)))
+        # The base has one row per (bucket, event, value, installation): within a bucket an
+        # installation is counted once unless "other" merges values.
+        per_bucket = "COUNT(a)" if count != "events" and not has_other else measure
         rows = src.rows(
-            f"SELECT bk, {select + ', ' if select else ''}{measure} FROM {table} GROUP BY 1{group_by}",
+            f"SELECT bk, {select + ', ' if select else ''}{per_bucket} FROM {table} GROUP BY 1{group_by}",
             b.params,
         )
         totals: dict[tuple[Any, ...], int] = {}

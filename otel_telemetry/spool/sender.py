@@ -58,20 +58,23 @@ class SpoolSender:
 
     def _run(self) -> None:
         delivery = self._delivery
-        while not delivery.past_deadline():
-            try:
-                chunk = self._spool.next_chunk(self._batch)
-                if chunk is None:
-                    if self._spool.finished:
-                        return
-                    self._spool.wait_for_work(self._batch, self._delay, 1.0)
-                    continue
-                if self._deliver(chunk) == "stopped":
-                    return  # the rest stays on disk
-            except Exception:  # never let the sender die: that would silently stop delivery
-                logger.exception("otel-telemetry: unexpected error in the spool sender")
-                self._idle.wait(1.0)
-                self._idle.clear()
+        try:
+            while not delivery.past_deadline():
+                try:
+                    chunk = self._spool.next_chunk(self._batch)
+                    if chunk is None:
+                        if self._spool.finished:
+                            return
+                        self._spool.wait_for_work(self._batch, self._delay, 1.0)
+                        continue
+                    if self._deliver(chunk) == "stopped":
+                        return  # the rest stays on disk
+                except Exception:  # never let the sender die: that would silently stop delivery
+                    logger.exception("otel-telemetry: unexpected error in the spool sender")
+                    self._idle.wait(1.0)
+                    self._idle.clear()
+        finally:
+            delivery.close()
 
     def _deliver(self, chunk: Chunk) -> str:
         delivery = self._delivery
