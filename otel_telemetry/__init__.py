@@ -8,9 +8,10 @@ in ``LogRecord.event_name``) and exports it over OTLP, in the background.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._default import configure, flush, get_default, send, shutdown, stats
+from ._lazy import lazy_names
 from .delivery import Backoff
 from .errors import TelemetryError
 from .event import CapturedEvent, NamedPolicy, Policy
@@ -91,12 +92,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'otel_telemetry' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)

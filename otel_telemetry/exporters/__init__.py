@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_names
 from .base import OK, Exporter, ExportResult
 from .otlp import OTLPExporter
 
@@ -32,12 +33,4 @@ __all__ = [
 _LAZY = {"InMemoryExporter": ".memory", "LoggerProviderExporter": ".provider", "SdkExporter": ".sdk"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)
