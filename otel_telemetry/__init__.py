@@ -18,15 +18,19 @@ from .event import CapturedEvent, NamedPolicy, Policy
 from .exporters.base import Exporter, ExportResult
 from .exporters.otlp import OTLPExporter
 from .ratelimit import ONCE_PER_DAY, RateLimit
+from .serverless import flushing
 from .settings import (
     BatchSettings,
     CatalogSettings,
+    ConsentSettings,
+    DefaultProperties,
     DeliverySettings,
     ExitSettings,
     ExporterSettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
+    SamplingSettings,
     SpoolSettings,
 )
 from .stats import TelemetryStats
@@ -51,6 +55,8 @@ __all__ = [
     "BatchSettings",
     "CapturedEvent",
     "CatalogSettings",
+    "ConsentSettings",
+    "DefaultProperties",
     "DeliverySettings",
     "ExitSettings",
     "ExportResult",
@@ -66,6 +72,7 @@ __all__ = [
     "ReceivedRecord",
     "RecordSettings",
     "ResourceSettings",
+    "SamplingSettings",
     "SdkExporter",
     "SpoolSettings",
     "Telemetry",
@@ -73,7 +80,9 @@ __all__ = [
     "TelemetryStats",
     "__version__",
     "configure",
+    "consent",
     "flush",
+    "flushing",
     "get_default",
     "send",
     "shutdown",
@@ -89,6 +98,7 @@ _LAZY = {
     "SdkExporter": ".exporters.sdk",
     "ReceivedRecord": ".records",
     "to_payload": ".mapping",
+    "consent": ".consent",  # the module itself: not on the sending path
 }
 
 

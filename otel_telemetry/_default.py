@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .processes import fork_safe
 from .telemetry import DEFAULT_FLUSH_TIMEOUT_S, Telemetry
 
 if TYPE_CHECKING:  # not imported at run time: ``import otel_telemetry`` stays cheap
@@ -20,15 +21,18 @@ if TYPE_CHECKING:  # not imported at run time: ``import otel_telemetry`` stays c
     from .settings import (
         BatchSettings,
         CatalogSettings,
+        ConsentSettings,
+        DefaultProperties,
         DeliverySettings,
         ExitSettings,
         PrivacySettings,
         RecordSettings,
         ResourceSettings,
+        SamplingSettings,
     )
     from .stats import TelemetryStats
 
-_lock = threading.Lock()
+_lock = fork_safe(threading.Lock())
 _instance: Telemetry | None = None
 
 
@@ -61,6 +65,10 @@ def configure(
     strict: bool | None = None,
     disabled: bool | None = None,
     self_metrics: MeterProvider | bool | None = None,
+    consent: ConsentSettings | None = None,
+    notice: str | None = None,
+    sampling: SamplingSettings | None = None,
+    default_properties: DefaultProperties | None = None,
     exit: ExitSettings | None = None,
     debug: bool | None = None,
 ) -> Telemetry:
@@ -85,6 +93,10 @@ def configure(
         strict=strict,
         disabled=disabled,
         self_metrics=self_metrics,
+        consent=consent,
+        notice=notice,
+        sampling=sampling,
+        default_properties=default_properties,
         exit=exit,
         debug=debug,
     )

@@ -19,7 +19,7 @@ from typing import Literal
 from ._log import logger
 from .exporters.base import Exporter, ExportResult
 from .settings import Backoff
-from .stats import Counters
+from .stats import Counters, Source
 
 __all__ = ["MAX_RETRY_AFTER_S", "Backoff", "Delivered", "Delivery"]
 
@@ -54,6 +54,8 @@ class Delivery:
         self._backoff = backoff
         self._on_lost = on_lost
         self._keep = keep_at_deadline
+        #: Where the events delivered here are counted until they are settled.
+        self._source: Source = "spool" if keep_at_deadline else "in_flight"
         self.reset()
 
     def reset(self) -> None:
@@ -93,6 +95,11 @@ class Delivery:
         """The shutdown deadline, once shutdown began."""
         return self._deadline
 
+    @property
+    def interrupted(self) -> bool:
+        """True once shutdown gave up on this delivery at its deadline."""
+        return self._interrupted
+
     def past_deadline(self) -> bool:
         """True once interrupted or past the shutdown deadline."""
         deadline = self._deadline
@@ -108,7 +115,7 @@ class Delivery:
 
     def lose(self, count: int, reason: str, detail: str) -> None:
         """Count ``count`` events as dropped for ``reason`` (and tell ``on_lost``)."""
-        self._counters.drop(reason, count, detail)
+        self._counters.drop(reason, count, detail, self._source)
         self._on_lost(count)
 
     def deliver(self, request: bytes, count: int, *, rejected_note: str = "") -> Delivered:
@@ -130,9 +137,9 @@ class Delivery:
             result = self._attempt(request, timeout)
             if result.ok:
                 rejected = min(max(result.rejected, 0), count)  # a server's count cannot exceed ours
-                self._counters.exported += count - rejected
+                self._counters.export(count - rejected, self._source)
                 if rejected:
-                    self.lose(rejected, "rejected", f"partial success: {result.error}")
+                    self.lose(rejected, result.drop_reason, f"partial success: {result.error}")
                 if attempt:
                     logger.info("otel-telemetry: export recovered after %d retries", attempt)
                 return "exported"

@@ -18,10 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .processes import fork_safe
+from .settings import DEFAULT_MAX_REQUEST_BYTES
 from .values import AttrValue
 
 if TYPE_CHECKING:
-    from .encoding import BatchEncoder
+    from .encoding import BatchEncoder, EncodedBatch
     from .event import Event
     from .mapping import Mapper
     from .settings import PrivacySettings, RecordSettings
@@ -42,6 +44,9 @@ class EventEncoder:
         privacy: PrivacySettings,
         counters: Counters,
         provider_attributes: Callable[[], Mapping[str, Any]] | None = None,
+        *,
+        installation: Callable[[], str | None] | None = None,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     ) -> None:
         #: Resource attributes given in code: above a LoggerProvider's resource.
         self.explicit_resource = dict(explicit_resource)
@@ -52,7 +57,9 @@ class EventEncoder:
         self.privacy = privacy
         self._counters = counters
         self._provider_attributes = provider_attributes
-        self._lock = threading.Lock()
+        self._installation = installation
+        self.max_request_bytes = max_request_bytes
+        self._lock = fork_safe(threading.Lock())
         self._project_id: str | None = None
         self._mapper: Mapper | None = None
         self._encoder: BatchEncoder | None = None
@@ -72,22 +79,30 @@ class EventEncoder:
         with self._lock:
             mapper = self._mapper
         if mapper is None:
-            built = self._build_mapper()
+            from . import processes
+
+            with processes.fork_waits():  # imports, detectors: a fork waits for them
+                built = self._build_mapper()
             with self._lock:
                 if self._mapper is None:
                     self._mapper = built
                 mapper = self._mapper
         return mapper
 
-    def encode(self, batch: Sequence[Event], new_id: Callable[[], str] | None) -> bytes:
-        """One serialised ``ExportLogsServiceRequest`` holding ``batch``."""
+    def reset_mapper(self) -> None:
+        """The installation id changed (``telemetry reset``): build the mapper again."""
+        with self._lock:
+            self._mapper = None
+
+    def encode(self, batch: Sequence[Event], new_id: Callable[[], str] | None) -> EncodedBatch:
+        """``batch`` as requests of at most ``max_request_bytes``, and the events left out."""
         encoder = self._encoder
         if encoder is None:
             from .encoding import BatchEncoder
             from .version import __version__
 
             encoder = self._encoder = BatchEncoder(SCOPE_NAME, __version__)
-        return encoder.encode_events(batch, self._mapper or self.mapper(), new_id)
+        return encoder.encode_batch(batch, self._mapper or self.mapper(), new_id, self.max_request_bytes)
 
     def _base_attributes(self) -> dict[str, AttrValue]:
         from .environment import default_attributes
@@ -100,6 +115,10 @@ class EventEncoder:
                 self.project_id, ci_environ(), privacy_state_dir(privacy), privacy.disable_defaults
             )
         )
+        if self._installation is not None and "app.installation.id" in defaults:
+            installation = self._installation()  # after `telemetry reset`
+            if installation:
+                defaults["app.installation.id"] = installation
         detected = detected_resource(self.explicit_resource)
         provided = dict(self._provider_attributes()) if self._provider_attributes is not None else {}
         return {**defaults, **detected, **self.env_resource, **provided, **self.explicit_resource}
@@ -137,6 +156,8 @@ class EventEncoder:
                 "attribute_value_length_limit": r.attribute_value_length_limit,
                 "event_name_attribute": r.event_name_attribute,
             },
+            "max_request_bytes": self.max_request_bytes,
+            "installation_id": self._installation() if self._installation is not None else None,
             "privacy": {
                 # given or already read; else the sender reads it from the same state directory
                 # (resolving it here would cost the exit path the identity module's imports)
@@ -154,6 +175,7 @@ class EventEncoder:
         privacy = dict(data["privacy"])
         state = privacy.pop("state_dir", None)
         resource = data["resource"]
+        installation = data.get("installation_id")
         return cls(
             resource["explicit"],
             resource["env"],
@@ -165,6 +187,8 @@ class EventEncoder:
                 disable_defaults=frozenset(privacy["disable_defaults"]),
             ),
             counters,
+            installation=(lambda: installation) if installation else None,
+            max_request_bytes=data.get("max_request_bytes", DEFAULT_MAX_REQUEST_BYTES),
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue
@@ -22,6 +22,8 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource as ResourcePro
 from .event import Event
 from .mapping import USER_HASH, USER_PREFIX, MappedRecord, Mapper
 from .resources import ResourceHandle
+from .settings import DEFAULT_MAX_REQUEST_BYTES as DEFAULT_MAX_REQUEST_BYTES  # (defined there)
+from .unencodable import describe_failure
 from .values import INT64_MAX, INT64_MIN, AttrValue, Props
 
 SEVERITY_INFO = SeverityNumber.SEVERITY_NUMBER_INFO
@@ -120,6 +122,35 @@ _ANY_DOUBLE = _tag(AnyValue, "double_value", _FIXED64)
 _ANY_BYTES = _tag(AnyValue, "bytes_value", _LEN)
 _ANY_ARRAY = _tag(AnyValue, "array_value", _LEN)
 _pack_u32 = struct.Struct("<I").pack
+
+
+class EncodedRequest(NamedTuple):
+    """One serialised ``ExportLogsServiceRequest`` and the number of records it carries."""
+
+    payload: bytes
+    records: int
+
+
+class EncodedBatch(NamedTuple):
+    """A batch made ready to send: its requests, and ``(reason, detail)`` per event left out."""
+
+    requests: list[EncodedRequest]
+    dropped: list[tuple[str, str]]
+
+
+def _group_overhead(resource_size: int, scope_field_size: int) -> int:
+    """An upper bound on the bytes one ``ResourceLogs`` adds to a request besides its records:
+    its resource and scope, and three tags with length prefixes of at most 5 bytes each."""
+    return resource_size + scope_field_size + 3 * 6
+
+
+def _too_large(record: bytes, overhead: int, limit: int) -> str:
+    """The log detail of an event too large for any request: its name and size."""
+    try:
+        name = ScopeLogs.FromString(record).log_records[0].event_name
+    except Exception:  # the detail must not fail
+        name = "?"
+    return f"event {name!r} is {len(record) + overhead} bytes encoded, over the {limit}-byte request limit"
 
 
 class BatchEncoder:
@@ -235,7 +266,7 @@ class BatchEncoder:
         memo = self._memo
         try:
             known = memo.get(key)
-        except TypeError:
+        except Exception:  # unhashable, or a value whose __hash__ / __eq__ raises
             return None
         if known is not None:
             return known
@@ -270,31 +301,117 @@ class BatchEncoder:
         A plain event (``Mapper.is_plain``, and values that are attribute values already) is
         mapped and encoded in one step; any other goes through a :class:`MappedRecord`. The
         bytes are the same either way (``tests/test_worker_fast_path.py``). With ``new_id``,
-        each record also gets an ``otel_telemetry.event.id`` attribute.
+        each record also gets an ``otel_telemetry.event.id`` attribute. Raises if any event
+        cannot be encoded (:meth:`encode_batch` leaves such events out instead).
         """
+        groups = self._records(events, mapper, new_id, None)
+        return self._request([(resource.proto, records) for resource, records in groups])
+
+    def encode_batch(
+        self,
+        events: Sequence[Event],
+        mapper: Mapper,
+        new_id: Callable[[], str] | None = None,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    ) -> EncodedBatch:
+        """Requests carrying every event of the batch that can be sent, and why the others cannot.
+
+        An event that cannot be encoded (text that is not valid Unicode, a value whose own
+        methods raise...) is left out with reason ``encode_error`` and its batch-mates are sent.
+        The batch is one request unless that would exceed ``max_request_bytes`` (a collector's
+        message limit): then it is split, and an event too large to fit any request is left
+        out with reason ``too_large``. Only these failure paths cost anything extra.
+        """
+        failed: list[tuple[Event, Exception]] = []
+        groups = self._records(events, mapper, new_id, failed)
+        dropped = [("encode_error", describe_failure(event, error)) for event, error in failed]
+        count = len(events) - len(failed)
+        if not count:
+            return EncodedBatch([], dropped)
+        protos = [(resource.proto, records) for resource, records in groups]
+        payload = self._request(protos)
+        if len(payload) <= max_request_bytes:
+            return EncodedBatch([EncodedRequest(payload, count)], dropped)
+        return EncodedBatch(self._split(protos, max_request_bytes, dropped), dropped)
+
+    def _records(
+        self,
+        events: Sequence[Event],
+        mapper: Mapper,
+        new_id: Callable[[], str] | None,
+        failed: list[tuple[Event, Exception]] | None,
+    ) -> list[tuple[ResourceHandle[Any], list[bytes]]]:
+        """Each event encoded as a ``log_records`` field, grouped by resource; an event that
+        raises is appended to ``failed`` (re-raised without it). Caches are only written once
+        a value has been encoded, so a failure leaves nothing half-done behind."""
         if mapper is not self._memo_mapper:  # remembered attributes hold this mapper's user hashes
             self._memo.clear()
             self._memo_mapper = mapper
         groups: dict[int, tuple[ResourceHandle[Any], list[bytes]]] = {}
         plain, finish, head, resources = self._plain, self._finish, self._head, mapper.resources
         for event in events:
-            event_id = _event_id_field(new_id()) if new_id is not None else None
-            name, time_ns, _, _, group_properties, _, trace_id, span_id, flags, body, annotations, ts = event
-            attributes = plain(event, mapper) if annotations is None else None
-            if attributes is not None:
-                resource = resources.get(group_properties)
-                parts = head(ts or time_ns, body)
-                parts.append(attributes)
-                record = finish(parts, event_id, 0, name, time_ns, trace_id, span_id, flags)
-            else:
-                mapped = mapper.map(event)
-                resource = mapped.resource
-                record = self._record(mapped, event_id)
+            try:
+                event_id = _event_id_field(new_id()) if new_id is not None else None
+                name, time_ns, _, _, group_properties, _, trace_id, span_id, flags, body, annotations, ts = (
+                    event
+                )
+                attributes = plain(event, mapper) if annotations is None else None
+                if attributes is not None:
+                    resource = resources.get(group_properties)
+                    parts = head(ts or time_ns, body)
+                    parts.append(attributes)
+                    record = finish(parts, event_id, 0, name, time_ns, trace_id, span_id, flags)
+                else:
+                    mapped = mapper.map(event)
+                    resource = mapped.resource
+                    record = self._record(mapped, event_id)
+            except Exception as error:  # costs nothing until raised (Python 3.11+)
+                if failed is None:
+                    raise
+                failed.append((event, error))
+                continue
             group = groups.get(id(resource))
             if group is None:
                 group = groups[id(resource)] = (resource, [])
             group[1].append(record)
-        return self._request([(resource.proto, records) for resource, records in groups.values()])
+        return list(groups.values())
+
+    def _split(
+        self,
+        groups: list[tuple[ResourceProto, list[bytes]]],
+        limit: int,
+        dropped: list[tuple[str, str]],
+    ) -> list[EncodedRequest]:
+        """Requests of at most ``limit`` bytes each, records in order; a record that cannot fit
+        even alone is appended to ``dropped`` (``too_large``)."""
+        requests: list[EncodedRequest] = []
+        current: list[tuple[ResourceProto, list[bytes]]] = []
+        size = count = 0
+
+        def close() -> None:
+            nonlocal current, size, count
+            if count:
+                requests.append(EncodedRequest(self._request(current), count))
+            current, size, count = [], 0, 0
+
+        for proto, records in groups:
+            overhead = _group_overhead(proto.ByteSize(), len(self._scope_field))
+            entry: tuple[ResourceProto, list[bytes]] | None = None
+            for record in records:
+                if overhead + len(record) > limit:
+                    dropped.append(("too_large", _too_large(record, overhead, limit)))
+                    continue
+                if entry is None or size + len(record) > limit:
+                    if size + overhead + len(record) > limit:
+                        close()
+                    entry = (proto, [])
+                    current.append(entry)
+                    size += overhead
+                entry[1].append(record)
+                size += len(record)
+                count += 1
+        close()
+        return requests
 
     def encode_bytes(self, records: Sequence[MappedRecord]) -> bytes:
         """The serialised ``ExportLogsServiceRequest``; records keep their order within each resource."""
@@ -355,7 +472,7 @@ def _plain_attributes(
                 if encoded is None:
                     return False
             parts.append(encoded)
-    except TypeError:  # an unhashable value: a container ``freeze`` deep-copied
+    except Exception:  # unhashable (a container ``freeze`` deep-copied), or __eq__ raises
         return False
     return True
 

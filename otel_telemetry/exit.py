@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ._log import logger
 
 if TYPE_CHECKING:
+    from .encoding import EncodedBatch
     from .exporters.base import Exporter
     from .pipeline import BatchPipeline
     from .settings import ExitSettings
@@ -60,6 +61,7 @@ class Exiting:
         spool_dir: str | None,
         timeout_s: float,
         shutdown: Callable[[float], bool],
+        allowed: Callable[[], bool] = lambda: True,
     ) -> None:
         self.pipeline = pipeline
         self.counters = counters
@@ -72,6 +74,8 @@ class Exiting:
         self.spool_dir = spool_dir
         self.timeout_s = timeout_s
         self.shutdown = shutdown
+        #: The app's user still allows sending (``consent``): else nothing is handed off.
+        self.allowed = allowed
         self.dropped = False
 
     @property
@@ -146,11 +150,14 @@ def _at_exit() -> None:
     for exiting in live:
         try:
             if chosen_mode(exiting) == "handoff" and _writable(exiting):
-                hand_off(exiting)
+                if exiting.allowed():
+                    hand_off(exiting)
+                else:  # the app's user turned telemetry off: what is held goes nowhere
+                    exiting.shutdown(0.0)
             elif not exiting.dropped:
                 exiting.shutdown(exiting.timeout_s)
             else:  # already stopping on its own thread: wait for it, as a flush would
-                exiting.pipeline.wait_stopped(exiting.timeout_s)
+                exiting.pipeline.wait_stopped()
             _after_exit(exiting)
         except Exception:  # interpreter teardown: never raise here
             logger.debug("otel-telemetry: error at exit", exc_info=True)
@@ -185,21 +192,18 @@ def hand_off(exiting: Exiting) -> int:
 
 def late_send(exiting: Exiting, event: Sequence[Any]) -> bool:
     """An event sent after the exit handler ran: handed off by itself, at once."""
+    if not exiting.allowed():
+        return True  # as send() does when the app's user turned telemetry off
     return _write_and_spawn(exiting, [event], late=True) == 1
 
 
 def _count(exiting: Exiting, count: int, *, late: bool, error: str | None = None) -> None:
     counters = exiting.counters
     if late:
-        counters.taken += count  # it was accepted, though never queued
-    if error is None:
-        if late:
-            counters.handed_off += count
-        return
-    if not late:
-        counters.handed_off -= count
-    exiting.pipeline.count_lost(count)
-    counters.drop("handoff_error", count, error)
+        counters.hand_off_late(count)  # accepted, though never queued
+    if error is not None:
+        exiting.pipeline.count_lost(count)
+        counters.hand_off_failed(count, error)
 
 
 def _write_and_spawn(exiting: Exiting, events: Sequence[Sequence[Any]], *, late: bool) -> int:
@@ -236,7 +240,7 @@ def _write_and_spawn(exiting: Exiting, events: Sequence[Sequence[Any]], *, late:
 # -- the detached sender's side: rebuild what the program would have used ----------------------
 
 
-def encoder_for(settings: Mapping[str, Any]) -> Callable[[Sequence[Any]], bytes]:
+def encoder_for(settings: Mapping[str, Any]) -> Callable[[Sequence[Any]], EncodedBatch]:
     """The encoder of the program that handed the events off (its resource, ids and limits)."""
     from .encoder import EventEncoder
     from .pipeline import _ids

@@ -32,6 +32,7 @@ from .spool.segments import DIR_NAME, LOCK_NAME, SUFFIX, SpoolDir, segment_name
 
 if TYPE_CHECKING:
     from .delivery import Delivery
+    from .encoding import EncodedBatch
     from .exporters.base import Exporter
 
 logger = logging.getLogger("otel_telemetry")
@@ -42,7 +43,7 @@ HARD_STOP_MARGIN_S = 5
 RESCAN_S = 0.2
 BATCH = 512
 
-Encoder = Callable[[Sequence[Any]], bytes]
+Encoder = Callable[[Sequence[Any]], "EncodedBatch"]
 
 
 class _AreaLog(logging.Handler):
@@ -206,18 +207,19 @@ class AreaSender:
         return True
 
     def _encode(self, encode: Encoder, batch: Sequence[Any]) -> list[Prepared]:
+        """The requests of ``batch``; an event that cannot be encoded costs only itself (logged)."""
         try:
-            return [(encode(batch), len(batch))]
+            encoded = encode(batch)
         except Exception:
-            if len(batch) == 1:
-                logger.warning(
-                    "otel-telemetry: dropped 1 handed-off event that cannot be encoded", exc_info=True
-                )
-                return []
-        out: list[Prepared] = []
-        for event in batch:  # isolate the bad one: its batch-mates still go
-            out.extend(self._encode(encode, [event]))
-        return out
+            logger.warning(
+                "otel-telemetry: dropped %d handed-off event(s) that cannot be encoded",
+                len(batch),
+                exc_info=True,
+            )
+            return []
+        for reason, detail in encoded.dropped:
+            logger.warning("otel-telemetry: dropped a handed-off event (%s): %s", reason, detail)
+        return [(request.payload, request.records) for request in encoded.requests]
 
     def _encoder(self, settings: dict[str, Any]) -> Encoder:
         key = json.dumps(settings, sort_keys=True, default=str)

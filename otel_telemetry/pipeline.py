@@ -24,8 +24,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from . import processes  # first: its fork hooks run before ours in the child
 from ._log import logger
 from .delivery import Delivery
+from .encoding import EncodedBatch
 from .event import Event
 from .exporters.base import Exporter
 from .settings import BatchSettings, DeliverySettings
@@ -36,9 +38,10 @@ if TYPE_CHECKING:  # the spool is imported only by a pipeline that has one
     from .spool.spool import Position, Spool
 
 
-#: Encodes a batch into a serialised ``ExportLogsServiceRequest``; the second argument, if
-#: given, makes each record's ``otel_telemetry.event.id``.
-Encode = Callable[[Sequence[Event], "Callable[[], str] | None"], bytes]
+#: Encodes a batch: the requests to send, each with its number of events, and ``(reason,
+#: detail)`` for each event left out (one that cannot be encoded costs only itself). The second
+#: argument, if given, makes each record's ``otel_telemetry.event.id``.
+Encode = Callable[[Sequence[Event], "Callable[[], str] | None"], EncodedBatch]
 
 
 class EventIds:
@@ -89,6 +92,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+def live_pipelines() -> list[BatchPipeline]:
+    """Every pipeline of this process (for the exit and signal paths of ``processes``)."""
+    return list(_live)
+
+
 class BatchPipeline:
     """Queue + worker thread for one exporter, optionally through a disk spool."""
 
@@ -108,6 +116,7 @@ class BatchPipeline:
         self._delay = batch.schedule_delay_s
         self._overflow = batch.overflow
         self._block_timeout = batch.block_timeout_s
+        self._max_request_bytes = batch.max_request_bytes
         self._settings = delivery
         self._event_ids = delivery.with_event_ids
         self._spool_settings = delivery.spool
@@ -129,6 +138,7 @@ class BatchPipeline:
 
     def _init_threading(self) -> None:
         self._queue: deque[Event | _FlushMarker] = deque()
+        self._markers = 0  # flush markers in the queue (changed under the counters' lock)
         self._lock = threading.Lock()
         self._lost_lock = threading.Lock()
         self._drain_lock = threading.Lock()  # one drainer at a time: the worker or a sync caller
@@ -176,15 +186,16 @@ class BatchPipeline:
             return False
         queue = self._queue
         if self._overflow == "drop_oldest" and not self._sync:
-            try:
-                oldest = queue.popleft()
-            except IndexError:
-                return True
-            if type(oldest) is _FlushMarker:
-                queue.appendleft(oldest)  # a flush is waiting on it: refuse the new event instead
-                return False
-            self._count_lost(1)
-            self._counters.evict(1)
+            with self._counters.lock:  # popped and counted at once: stats() never sees it nowhere
+                try:
+                    oldest = queue.popleft()
+                except IndexError:
+                    return True
+                if type(oldest) is _FlushMarker:
+                    queue.appendleft(oldest)  # a flush is waiting on it: refuse the new event instead
+                    return False
+                self._count_lost(1)
+                self._counters.evict(1)
             return True
         if self._overflow == "block":
             deadline = time.monotonic() + self._block_timeout
@@ -238,7 +249,12 @@ class BatchPipeline:
     @property
     def queued(self) -> int:
         """Events waiting in the queue (not counting a batch being sent)."""
-        return sum(1 for item in list(self._queue) if type(item) is not _FlushMarker)
+        with self._counters.lock:
+            return self._queued()
+
+    def _queued(self) -> int:
+        """Events in the queue; the caller holds the counters' lock (markers move under it)."""
+        return len(self._queue) - self._markers
 
     @property
     def lost(self) -> int:
@@ -252,21 +268,31 @@ class BatchPipeline:
         return str(path) if path is not None else None
 
     def stats(self) -> TelemetryStats:
-        """The counters, with the queue and spool figures of this pipeline."""
-        pending, size = self._spool.pending() if self._spool is not None else (0, 0)
-        return self._counters.snapshot(self.queued, pending, size)
+        """The counters, with the queue and spool figures of this pipeline, read at one moment."""
+        size = self._spool.pending()[1] if self._spool is not None else 0
+        return self._counters.snapshot(self._queued, spool_bytes=size)
 
     def start_background(self) -> None:
         """Start the worker now (a spool has events of earlier runs to deliver without a send)."""
         if self._thread is None:
             self._start()
 
+    def wake(self) -> None:
+        """Cut every wait short now (the worker's, a retry backoff, the spool sender's): the
+        user turned telemetry off, and what is held should be discarded at once."""
+        self._wake.set()
+        self._delivery.wake()
+        if self._sender is not None:
+            self._sender.wake()
+
     def _start(self) -> None:
         with self._lock:
-            if self._thread is None and not self._closed:
-                thread = threading.Thread(target=self._run, name="otel-telemetry-export", daemon=True)
-                thread.start()
-                self._thread = thread
+            if self._thread is not None or self._closed:
+                return
+            thread = threading.Thread(target=self._run, name="otel-telemetry-export", daemon=True)
+            thread.start()
+            self._thread = thread
+        processes.on_sender_started()  # this process's exit (worker, SIGTERM) must deliver
 
     def _count_lost(self, count: int) -> None:
         with self._lost_lock:
@@ -279,7 +305,9 @@ class BatchPipeline:
         if thread is None or not thread.is_alive():
             return not any(type(item) is not _FlushMarker for item in list(self._queue))
         marker = _FlushMarker(self._lost)
-        self._queue.append(marker)
+        with self._counters.lock:
+            self._queue.append(marker)
+            self._markers += 1
         self._wake.set()
         self._delivery.wake()
         if self._sender is not None:
@@ -297,15 +325,6 @@ class BatchPipeline:
         """Closed, nothing queued, and the worker (if any) has ended."""
         thread = self._thread
         return self._closed and not self._queue and (thread is None or not thread.is_alive())
-
-    def wait_stopped(self, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` for a shutdown under way on another thread to end."""
-        deadline = time.monotonic() + timeout_s
-        while not self.idle:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        return True
 
     def count_lost(self, count: int) -> None:
         """``count`` accepted events were lost outside the pipeline (e.g. a failed hand-off)."""
@@ -326,31 +345,32 @@ class BatchPipeline:
         self._delivery.stop(time.monotonic())  # a send under way gives up at its next wait
         idle = self._drain_lock.acquire(timeout=wait_s)
         try:
-            taken: list[Event] = [] if idle else list(self._inflight or ())
-            in_flight = len(taken)
-            while self._queue:
-                try:
+            with self._counters.lock:  # queued/in flight -> handed off at once: stats() adds up
+                taken: list[Event] = [] if idle else list(self._inflight or ())
+                in_flight = len(taken)
+                while self._queue:
                     item = self._queue.popleft()
-                except IndexError:
-                    break
-                if type(item) is _FlushMarker:
-                    item.done.set()
-                else:
-                    taken.append(item)  # type: ignore[arg-type]
+                    if type(item) is _FlushMarker:
+                        self._markers -= 1
+                        item.done.set()
+                    else:
+                        taken.append(item)  # type: ignore[arg-type]
+                self._counters.hand_off(len(taken) - in_flight, in_flight)
         finally:
             if idle:
                 self._drain_lock.release()
-        self._counters.taken += len(taken) - in_flight  # accepted = taken + queued: still true
-        self._counters.handed_off += len(taken)
         self._wake.set()
         return taken
 
     def shutdown(self, timeout_s: float) -> bool:
         """Stop accepting, export what is queued within ``timeout_s``, then stop the worker.
 
-        Returns True when everything accepted was exported. Without a spool, what the deadline
-        cuts off is counted as dropped (``shutdown``) and logged; with one, it stays on disk
-        for the next process (not a loss) and only what never reached the disk is dropped.
+        Returns True when everything accepted was exported, and always by the deadline (plus
+        the time to count): what is still queued or in flight then is counted at once, as
+        dropped (``shutdown``) and logged, and an attempt in flight is interrupted where the
+        transport allows (gRPC), else abandoned to end by its own timeout. With a spool, what
+        is on disk stays there for the next process (not a loss); only what never reached the
+        disk is dropped.
         """
         deadline = time.monotonic() + max(timeout_s, 0.0)
         with self._lock:
@@ -362,31 +382,55 @@ class BatchPipeline:
         lost_before = self._lost
         if self._spool is not None:
             self._spool.begin_close()  # the sender stops waiting for full batches
-        self._delivery.stop(deadline)  # retry waits re-check the deadline
+        self._delivery.stop(deadline)  # retry waits and attempts end at the deadline
         self._space.set()
         with self._sync_cond:
             self._sync_cond.notify_all()
         if thread is not None:
             self._wake.set()
             thread.join(max(deadline - time.monotonic(), 0.0))
-            if thread.is_alive() and self._sender is None:
-                self._delivery.interrupt()  # an attempt that is still in flight
-                thread.join(1.0)
-        elif self._sender is None:
+        sender = self._sender
+        sender_done = sender.stop(deadline) if sender is not None else True
+        with self._counters.lock:  # what the deadline cut off, counted at one moment
+            left = self._queued()
+            self._queue.clear()
+            self._markers = 0
+            if left:
+                self._count_lost(left)
+                self._counters.drop_accepted(
+                    "shutdown", left, f"{left} event(s) still queued at the shutdown deadline"
+                )
+            abandoned = self._counters.abandon(
+                "shutdown", "exporter unavailable at shutdown (in flight at the deadline)"
+            )
+            self._count_lost(abandoned)
+        worker_done = thread is None or not thread.is_alive()
+        if sender is None and not worker_done:
+            self._delivery.interrupt()  # gRPC cancels the call; an HTTP request ends by its timeout
+        elif thread is None and sender is None:
             self._exporter.shutdown()
-        left = sum(1 for item in list(self._queue) if type(item) is not _FlushMarker)
-        self._queue.clear()
-        if left:
-            self._count_lost(left)
-            self._counters.drop("shutdown", left, f"{left} event(s) still queued at the shutdown deadline")
+        if left or abandoned:
+            logger.warning(
+                "otel-telemetry: shutdown(%.1f) gave up on %d event(s) at its deadline (%d queued, %d in "
+                "flight); they are counted as dropped (shutdown)",
+                timeout_s,
+                left + abandoned,
+                left,
+                abandoned,
+            )
         delivered = True
-        if self._sender is not None and self._spool is not None:
-            self._sender.stop(deadline)
+        if self._spool is not None:
             delivered = self._spool.pending()[0] == 0
             self._spool.close()
-        elif self._spool is not None:
-            self._spool.close()
-        return self._lost == lost_before and delivered and not (thread is not None and thread.is_alive())
+        return self._lost == lost_before and delivered and worker_done and sender_done
+
+    def wait_stopped(self, margin_s: float = 1.0) -> bool:
+        """Once ``shutdown()`` began elsewhere: wait for the worker to finish draining, at most
+        until that shutdown's deadline (plus ``margin_s``); True if it finished."""
+        thread, deadline = self._thread, self._draining_deadline
+        if thread is not None and deadline is not None and thread is not threading.current_thread():
+            thread.join(max(deadline + margin_s - time.monotonic(), 0.0))
+        return thread is None or not thread.is_alive()
 
     # -- worker side -------------------------------------------------------------------------
 
@@ -421,7 +465,11 @@ class BatchPipeline:
         from .spool.sender import SpoolSender
 
         self._sender = SpoolSender(
-            spool, self._new_delivery(keep_at_deadline=True), batch=self._batch, delay_s=self._delay
+            spool,
+            self._new_delivery(keep_at_deadline=True),
+            batch=self._batch,
+            delay_s=self._delay,
+            max_bytes=self._max_request_bytes,
         )
         self._sender.start()
 
@@ -432,13 +480,15 @@ class BatchPipeline:
                 return  # shutdown() counts what is left; encoding it to fail at once helps nobody
             batch: list[Event] = []
             marker: _FlushMarker | None = None
-            while queue and len(batch) < self._batch:
-                item = queue.popleft()
-                if type(item) is _FlushMarker:
-                    marker = item
-                    break
-                batch.append(item)  # type: ignore[arg-type]
-            self._counters.taken += len(batch)
+            with self._counters.lock:  # queued -> in flight at once: stats() counts each event once
+                while queue and len(batch) < self._batch:
+                    item = queue.popleft()
+                    if type(item) is _FlushMarker:
+                        marker = item
+                        self._markers -= 1
+                        break
+                    batch.append(item)  # type: ignore[arg-type]
+                self._counters.take(len(batch))
             self._space.set()
             if batch:
                 self._inflight = batch
@@ -464,33 +514,47 @@ class BatchPipeline:
         return deadline is not None and self._spool is None and time.monotonic() >= deadline
 
     def _lose(self, count: int, reason: str, detail: str) -> None:
+        """``count`` events in flight are dropped."""
         if self._handed_off and reason == "shutdown":
             return  # the batch was handed off at exit: not lost
         self._count_lost(count)
-        self._counters.drop(reason, count, detail)
+        self._counters.drop(reason, count, detail, "in_flight")
 
     def _export(self, batch: list[Event]) -> None:
         try:
-            request = self._encode(batch, _ids if self._event_ids else None)
+            requests, left_out = self._encode(batch, _ids if self._event_ids else None)
         except Exception as exc:
             logger.exception("otel-telemetry: could not encode a batch")
             self._lose(len(batch), "encode_error", repr(exc))
             return
-        if self._spool_open:
-            self._spool_write(request, len(batch))
-            return
-        try:
-            done = self._delivery.deliver(request, len(batch))
-        except Exception as exc:  # a bug of ours: the batch is counted, not silently lost
-            logger.exception("otel-telemetry: unexpected error delivering a batch")
-            self._lose(len(batch), "internal_error", repr(exc))
-            return
-        if done == "stopped":
-            self._lose(
-                len(batch),
-                "shutdown",
-                "exporter unavailable at shutdown (the batch was not accepted before the deadline)",
-            )
+        if left_out:
+            self._count_left_out(left_out)
+        for request, count in requests:
+            if self._spool_open:
+                self._spool_write(request, count)
+                continue
+            try:
+                done = self._delivery.deliver(request, count)
+            except Exception as exc:  # a bug of ours: the batch is counted, not silently lost
+                logger.exception("otel-telemetry: unexpected error delivering a batch")
+                self._lose(count, "internal_error", repr(exc))
+                continue
+            if done == "stopped":
+                self._lose(
+                    count,
+                    "shutdown",
+                    "exporter unavailable at shutdown (the batch was not accepted before the deadline)",
+                )
+
+    def _count_left_out(self, left_out: Sequence[tuple[str, str]]) -> None:
+        """Count the events the encoder left out, by reason; each reason logged with its first case."""
+        by_reason: dict[str, list[str]] = {}
+        for reason, detail in left_out:
+            by_reason.setdefault(reason, []).append(detail)
+        for reason, details in by_reason.items():
+            self._lose(len(details), reason, details[0])
+            for detail in details:
+                logger.debug("otel-telemetry: left an event out of its batch (%s): %s", reason, detail)
 
     def _spool_write(self, payload: bytes, count: int) -> None:
         spool = self._spool
@@ -510,5 +574,6 @@ class BatchPipeline:
             self._spool.after_fork()
         self._init_threading()
         self._delivery.reset()
+        self._counters.after_fork()
         self._closed = closed
         self._lost = 0

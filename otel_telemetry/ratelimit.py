@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .errors import TelemetryError
+from .processes import fork_safe
 
 DAY_S = 86_400.0
 
@@ -47,7 +48,7 @@ class RateLimiter:
         self._per_event = dict(per_event or {})
         self._global = global_limit
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = fork_safe(threading.Lock())
         self._windows: dict[str, tuple[float, int]] = {}
         self._tokens = float(global_limit.count) if global_limit else 0.0
         self._refilled_at = clock()

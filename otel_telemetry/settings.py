@@ -64,10 +64,16 @@ MIN_SCHEDULE_DELAY_S = 0.001
 DEFAULT_EXPORT_TIMEOUT_S = 30.0
 DEFAULT_EXIT_TIMEOUT_S = 5.0
 DEFAULT_BLOCK_TIMEOUT_S = 1.0
+#: A request may be no smaller (one ordinary event must fit with its resource).
+MIN_MAX_REQUEST_BYTES = 64 * 1024
 DEFAULT_ATTRIBUTE_COUNT_LIMIT = 128
 DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024
 MIN_SPOOL_BYTES = 16 * 1024
 DEFAULT_DISABLE_ENV = "OTEL_TELEMETRY_DISABLED"
+#: A collector's message limit unless it was raised: gRPC's default maximum receive size (the
+#: OpenTelemetry Collector keeps it). Larger batches are split into several requests. Defined
+#: here, not in ``encoding`` (which ``import otel_telemetry`` must not load: protobuf).
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 #: Any wait or timeout: about 31 years, well below what ``threading`` accepts (``TIMEOUT_MAX``).
 MAX_SECONDS = 1e9
 DEFAULT_HANDOFF_LIFETIME_S = 60.0
@@ -437,7 +443,9 @@ class BatchSettings:
 
     ``overflow`` decides what a full queue (or spool) does: ``drop_newest`` refuses the new
     event, ``drop_oldest`` evicts the oldest queued one, ``block`` makes ``send()`` wait up to
-    ``block_timeout_s``.
+    ``block_timeout_s``. ``max_request_bytes`` is the collector's (or a proxy's) message limit:
+    a batch encoded larger is split into several requests, and an event larger alone is dropped
+    (``too_large``).
     """
 
     max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE
@@ -445,6 +453,7 @@ class BatchSettings:
     schedule_delay_s: float = DEFAULT_SCHEDULE_DELAY_S
     overflow: Overflow = "drop_newest"
     block_timeout_s: float = DEFAULT_BLOCK_TIMEOUT_S
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 
     def __post_init__(self) -> None:
         check_int("max_queue_size", self.max_queue_size, 1)
@@ -452,13 +461,15 @@ class BatchSettings:
         check_seconds("schedule_delay_s", self.schedule_delay_s, minimum=MIN_SCHEDULE_DELAY_S)
         check_choice("overflow", self.overflow, OVERFLOWS)
         check_seconds("block_timeout_s", self.block_timeout_s)
+        check_int("max_request_bytes", self.max_request_bytes, MIN_MAX_REQUEST_BYTES)
         if self.max_export_batch_size > self.max_queue_size:
             object.__setattr__(self, "max_export_batch_size", self.max_queue_size)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BatchSettings:
         """From ``OTEL_BLRP_MAX_QUEUE_SIZE`` / ``_MAX_EXPORT_BATCH_SIZE`` / ``_SCHEDULE_DELAY`` (ms),
-        ``OTEL_TELEMETRY_OVERFLOW`` and ``OTEL_TELEMETRY_BLOCK_TIMEOUT`` (ms)."""
+        ``OTEL_TELEMETRY_OVERFLOW``, ``OTEL_TELEMETRY_BLOCK_TIMEOUT`` (ms) and
+        ``OTEL_TELEMETRY_MAX_REQUEST_BYTES``."""
         env = _Env(environ)
         return cls(
             max_queue_size=env.get(("OTEL_BLRP_MAX_QUEUE_SIZE",), _int(1), DEFAULT_MAX_QUEUE_SIZE),
@@ -470,6 +481,9 @@ class BatchSettings:
             ),
             overflow=cast(Overflow, env.get(("OTEL_TELEMETRY_OVERFLOW",), _choice(OVERFLOWS), "drop_newest")),
             block_timeout_s=env.get(("OTEL_TELEMETRY_BLOCK_TIMEOUT",), _millis(), DEFAULT_BLOCK_TIMEOUT_S),
+            max_request_bytes=env.get(
+                ("OTEL_TELEMETRY_MAX_REQUEST_BYTES",), _int(MIN_MAX_REQUEST_BYTES), DEFAULT_MAX_REQUEST_BYTES
+            ),
         )
 
 
@@ -735,6 +749,132 @@ class CatalogSettings:
             mode=cast(CatalogMode, env.get(("OTEL_TELEMETRY_CATALOG_MODE",), _choice(CATALOG_MODES), "warn")),
             required=False,
         )
+
+
+# -- consent, sampling, default properties (docs/consent.md) --------------------------------
+
+DEFAULT_CONSENT_CHECK_S = 1.0
+#: ``ConsentSettings.sent_log`` may keep at most this many records.
+MAX_SENT_LOG = 10_000
+
+
+def _check_optional_text(name: str, value: object) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise _fail(name, "must be a non-empty string or None")
+
+
+@dataclass(frozen=True)
+class ConsentSettings:
+    """What the people who run the app decide and are told (``otel_telemetry.consent``).
+
+    ``app``: the name their choice is stored under (``None``: the service name);
+    ``opt_in``: send nothing until they enable telemetry; ``notice``: a text shown once per
+    installation before the first event is sent (to standard error, or to ``notice_to``);
+    ``opted_out_event``: the name of a last event sent when they disable telemetry (``None``:
+    none); ``sent_log``: keep the last N sent events for ``telemetry show`` (0: keep none);
+    ``check_interval_s``: how often a running process looks at the stored choice.
+    These are the app's decisions: no environment variable sets them.
+    """
+
+    app: str | None = None
+    opt_in: bool = False
+    notice: str | None = None
+    notice_to: Callable[[str], None] | None = None
+    opted_out_event: str | None = None
+    sent_log: int = 0
+    check_interval_s: float = DEFAULT_CONSENT_CHECK_S
+
+    def __post_init__(self) -> None:
+        _check_optional_text("app", self.app)
+        if not isinstance(self.opt_in, bool):
+            raise _fail("opt_in", f"must be True or False, not {self.opt_in!r}")
+        _check_optional_text("notice", self.notice)
+        if self.notice_to is not None and not callable(self.notice_to):
+            raise _fail("notice_to", "must be a callable taking the notice text, or None")
+        _check_optional_text("opted_out_event", self.opted_out_event)
+        check_int("sent_log", self.sent_log, 0)
+        if self.sent_log > MAX_SENT_LOG:
+            raise _fail("sent_log", f"must be <= {MAX_SENT_LOG}, not {self.sent_log}")
+        check_seconds("check_interval_s", self.check_interval_s, minimum=0.0)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsentSettings:
+        """The defaults (opt-out, no notice): consent settings are the app's, not the environment's."""
+        return cls()
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Per-event sampling: ``sample_rates`` maps an event name to the share kept (0 < rate <= 1);
+    ``default_rate`` applies to other events; events named in ``lifecycle`` are never sampled;
+    ``seed`` makes the choices repeatable (tests). Each kept record of a sampled event carries
+    ``otel_telemetry.sample_rate``; sampled-out events are counted in ``stats().sampled_out``."""
+
+    sample_rates: Mapping[str, float] = field(default_factory=dict)
+    default_rate: float = 1.0
+    lifecycle: frozenset[str] = frozenset()
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sample_rates, Mapping):
+            raise _fail("sample_rates", f"must be a mapping of event name to rate, not {self.sample_rates!r}")
+        for name, rate in self.sample_rates.items():
+            _check_rate(f"sample_rates[{name!r}]", rate)
+        object.__setattr__(self, "sample_rates", {str(k): float(v) for k, v in self.sample_rates.items()})
+        _check_rate("default_rate", self.default_rate)
+        if isinstance(self.lifecycle, str) or not isinstance(self.lifecycle, Collection):
+            raise _fail("lifecycle", "must be a collection of event names, not a single string")
+        object.__setattr__(self, "lifecycle", frozenset(self.lifecycle))
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise _fail("seed", f"must be an integer or None, not {type(self.seed).__name__}")
+
+    @property
+    def active(self) -> bool:
+        """True when some event can be sampled out."""
+        return self.default_rate < 1.0 or any(
+            rate < 1.0 for name, rate in self.sample_rates.items() if name not in self.lifecycle
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SamplingSettings:
+        """No sampling: rates are the app's decision, not the environment's."""
+        return cls()
+
+
+def _check_rate(name: str, rate: object) -> None:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate <= 1.0:
+        raise _fail(name, f"must be a number with 0 < rate <= 1, not {rate!r}")
+
+
+@dataclass(frozen=True)
+class DefaultProperties:
+    """Properties merged under every event's own, per group (PostHog's "super properties"):
+    ``event`` under ``eventProperties``, ``user`` under ``userProperties``, ``group`` under
+    ``groupProperties``. A key the call gives wins."""
+
+    event: Mapping[str, Any] = field(default_factory=dict)
+    user: Mapping[str, Any] = field(default_factory=dict)
+    group: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("event", "user", "group"):
+            value = getattr(self, name)
+            if not isinstance(value, Mapping):
+                raise _fail(name, f"must be a mapping (dict), not {type(value).__name__}")
+            for key in value:
+                if not isinstance(key, str) or not key:
+                    raise _fail(f"{name}[{key!r}]", "keys must be non-empty strings")
+            object.__setattr__(self, name, dict(value))
+
+    @property
+    def groups(self) -> tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]]:
+        """``(event, user, group)``."""
+        return (self.event, self.user, self.group)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DefaultProperties:
+        """None: default properties are the app's."""
+        return cls()
 
 
 @dataclass(frozen=True)

@@ -28,15 +28,19 @@ from .ratelimit import RateLimiter
 from .settings import (
     BatchSettings,
     CatalogSettings,
+    ConsentSettings,
+    DefaultProperties,
     DeliverySettings,
     ExitSettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
+    SamplingSettings,
 )
 from .stats import Counters, TelemetryStats
+from .unencodable import describe_error
 from .validation import Capturer
-from .values import AttrValue, flatten_into
+from .values import AttrValue, Props, flatten_into
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -44,10 +48,19 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
 
     from .catalog.model import Catalog
+    from .consent_gate import ConsentGate
+    from .consent_store import StoredChoice
+    from .sampling import Sampler
     from .selfmetrics import SelfMetrics
 
-
+#: The consent name of an app without a service name (the SDK's default service name).
+DEFAULT_APP = "unknown_service"
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
+
+_monotonic = time.monotonic
+#: Live instances (``processes``, ``signals`` and ``serverless`` flush them); weak: a dropped
+#: instance is still collected.
+_instances: weakref.WeakSet[Telemetry] = weakref.WeakSet()
 
 
 class Telemetry:
@@ -80,6 +93,10 @@ class Telemetry:
         strict: bool | None = None,
         disabled: bool | None = None,
         self_metrics: MeterProvider | bool | None = None,
+        consent: ConsentSettings | None = None,
+        notice: str | None = None,
+        sampling: SamplingSettings | None = None,
+        default_properties: DefaultProperties | None = None,
         exit: ExitSettings | None = None,
         debug: bool | None = None,
     ) -> None:
@@ -116,8 +133,6 @@ class Telemetry:
         #: What happens at exit to the events still pending (``docs/short-lived.md``).
         self.exit = _given(exit, ExitSettings, "exit") or ExitSettings.from_env()
         self._counters = Counters()
-        # an exporter into an app's own LoggerProvider: its resource is the base resource
-        provider_resource = getattr(getattr(self.exporter, "provider", None), "resource", None)
         # Given in code, the resource settings rank above a LoggerProvider's resource; read from
         # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES they rank as the SDK's resource, below it.
         explicit_resource: dict[str, AttrValue] = {}
@@ -130,8 +145,27 @@ class Telemetry:
         ):
             if value:
                 (explicit_resource if explicit else env_resource)[key] = value
-        # mapping and encoding, on the worker thread; holds no reference to this instance
-        self._encoding = EventEncoder(
+        self._capturer = Capturer(strict=self._strict)
+        #: What the app's users decide and are told (``otel_telemetry.consent``).
+        self.consent = _consent_settings(consent, notice)
+        #: The name the users' choice is stored under: ``consent.app``, else the service name.
+        self.app = self.consent.app or resource.service_name or DEFAULT_APP
+        from .consent_gate import ConsentGate
+
+        # the gate and the encoder hold no reference to this instance (it must stay collectable)
+        pipelines: list[BatchPipeline] = []
+        self._gate: ConsentGate = ConsentGate.for_app(
+            self.app,
+            _state_dir(self.privacy),
+            self.consent,
+            lambda before, after: _consent_changed(encoding, pipelines, self_app, before, after),
+        )
+        self_app = self.app
+        gate = self._gate
+        # an exporter into an app's own LoggerProvider: its resource is the base resource
+        provider_resource = getattr(getattr(self.exporter, "provider", None), "resource", None)
+        # mapping and encoding, on the worker thread
+        self._encoding = encoding = EventEncoder(
             explicit_resource,
             env_resource,
             resource.max_resources,
@@ -139,8 +173,24 @@ class Telemetry:
             self.privacy,
             self._counters,
             (lambda: provider_resource.attributes) if provider_resource is not None else None,
+            installation=lambda: gate.state.read().installation_id,
+            max_request_bytes=self.batch.max_request_bytes,
         )
-        self._capturer = Capturer(strict=self._strict)
+        #: Per-event sampling.
+        self.sampling = _given(sampling, SamplingSettings, "sampling") or SamplingSettings()
+        self._sampler: Sampler | None = None
+        if self.sampling.active:
+            from .sampling import Sampler
+
+            self._sampler = Sampler(self.sampling)
+        #: Properties merged under every event's own.
+        self.default_properties = _given(default_properties, DefaultProperties, "default_properties")
+        d = self.default_properties
+        self._defaults = d.groups if d is not None and (d.event or d.user or d.group) else None
+        if self._defaults is not None:
+            from .default_properties import merge_defaults
+
+            self._merge_defaults = merge_defaults
         self._policies = tuple(policies)
         if not isinstance(catalog, CatalogSettings):
             catalog = (
@@ -149,7 +199,6 @@ class Telemetry:
                 else CatalogSettings(catalog, CatalogSettings.from_env().mode)
             )
         #: The event catalog check (``catalog=`` or ``OTEL_TELEMETRY_CATALOG``), the last policy.
-        encoding = self._encoding
         self.catalog_policy = _catalog_policy(catalog, lambda: encoding.project_id, self._strict)
         if self.catalog_policy is not None:
             self._policies = (*self._policies, self.catalog_policy)
@@ -158,13 +207,19 @@ class Telemetry:
             RateLimiter(r.rate_limits, r.global_rate_limit) if r.rate_limits or r.global_rate_limit else None
         )
         self._pipeline = BatchPipeline(
-            encoding.encode, self.exporter, self._counters, self.batch, self.delivery
+            encoding.encode,
+            self._gate.wrap(self.exporter),
+            self._counters,
+            self.batch,
+            self.delivery,
         )
+        pipelines.append(self._pipeline)
         self._self_metrics: SelfMetrics | None = None
         if self_metrics and not self._disabled:
             from .selfmetrics import register_self_metrics
 
             self._self_metrics = register_self_metrics(self, self_metrics)
+        _instances.add(self)
         self._exiting = self._exit_record()
         _exit.track(self._exiting)
         # dropped by the app: its pipeline delivers what it accepted, then its threads stop
@@ -204,8 +259,20 @@ class Telemetry:
         input in strict mode. Why an event was dropped is counted in :meth:`stats` and logged
         once per kind.
         """
-        if self._disabled:
+        gate = self._gate  # the consent check, inlined: a clock read, a stat once a second
+        if self._disabled or not (gate.allowed_now if _monotonic() < gate.next_check else gate.refresh()):
             return True
+        stamp: Props | None = None
+        if self._sampler is not None:
+            kept = self._sampler.keep(event_name)
+            if kept is False:
+                return True
+            if isinstance(kept, tuple):
+                stamp = kept
+        if self._defaults is not None:
+            event_properties, user_properties, group_properties = self._merge_defaults(
+                self._defaults, payload, event_properties, user_properties, group_properties
+            )
         try:
             event = self._capturer.capture(
                 event_name,
@@ -220,11 +287,13 @@ class Telemetry:
         except TelemetryError as error:
             if self._strict:
                 raise
-            self._counters.drop("invalid", 1, str(error))
+            self._counters.refuse("invalid", 1, str(error))
             return False
         except Exception as error:  # a bug of ours must not reach the host app
-            self._counters.drop("internal_error", 1, repr(error))
+            self._counters.refuse("internal_error", 1, describe_error(error))
             return False
+        if stamp is not None:
+            event = (*event[:10], stamp, event[11])
         if self._policies:
             view = as_captured(event)
             checked = self._apply_policies(view, event_name)
@@ -232,27 +301,31 @@ class Telemetry:
                 return False
             event = as_queued(checked, event, view)
         if self._limiter is not None and not self._limiter.allow(event_name):
-            self._counters.drop("rate_limited", 1, event_name)
+            self._counters.refuse("rate_limited", 1, event_name)
             return False
         capture = _capture_hook.active
         if capture is not None:  # a test is capturing: hand the event over, nothing is queued
             return self._capture(capture, event)
         if self._discard:
-            self._counters.drop("not_exported", 1, f"{config.LOGS_EXPORTER_ENV}=none")
+            self._counters.drop_accepted("not_exported", 1, f"{config.LOGS_EXPORTER_ENV}=none")
             return True
         if self._pipeline.submit(event):
             return True
-        self._counters.drop("shutdown" if self._pipeline.closed else "queue_full")
+        self._counters.refuse("shutdown" if self._pipeline.closed else "queue_full")
         return False
 
     def _capture(self, capture: _capture_hook.Sink, event: Event) -> bool:
         """Encode one event as the worker would and give the request to the active capture."""
         try:
-            request = self._encoding.encode([event], None)
+            requests, left_out = self._encoding.encode([event], None)
         except Exception as error:
-            self._counters.drop("encode_error", 1, repr(error))
+            self._counters.refuse("encode_error", 1, describe_error(error))
             return False
-        capture.record_request(request, self.base_resource)
+        for reason, detail in left_out:  # the event cannot be sent: the test sees the drop
+            self._counters.refuse(reason, 1, detail)
+            return False
+        for request in requests:
+            capture.record_request(request.payload, self.base_resource)
         return True
 
     def _apply_policies(self, event: CapturedEvent, event_name: str) -> CapturedEvent | None:
@@ -263,13 +336,13 @@ class Telemetry:
             except TelemetryError as error:
                 if self._strict:
                     raise
-                self._counters.drop("invalid", 1, str(error))
+                self._counters.refuse("invalid", 1, str(error))
                 return None
             except Exception as error:
-                self._counters.drop("internal_error", 1, repr(error))
+                self._counters.refuse("internal_error", 1, describe_error(error))
                 return None
             if checked is None:
-                self._counters.drop(drop_reason_of(policy), 1, event_name)
+                self._counters.refuse(drop_reason_of(policy), 1, event_name)
                 return None
             event = checked
         return event
@@ -289,6 +362,7 @@ class Telemetry:
 
     def shutdown(self, timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> bool:
         """Export what is queued (within ``timeout_s``) and stop; later sends return False."""
+        _instances.discard(self)
         _exit.untrack(self._exiting)
         if self._disabled:
             return True
@@ -302,9 +376,12 @@ class Telemetry:
 
     def stats(self) -> TelemetryStats:
         """Counters of accepted, exported, retried and dropped (by reason) events."""
-        return self._pipeline.stats()
+        stats = self._pipeline.stats()
+        if self._sampler is not None:
+            stats = replace(stats, sampled_out=self._sampler.sampled_out())
+        return stats
 
-    # -- identity and resource (built lazily, on the worker thread) --------------------------
+    # -- identity and resource (built lazily, on the worker thread: ``encoder.py``) ---------
 
     @property
     def project_id(self) -> str:
@@ -335,6 +412,7 @@ class Telemetry:
             and settings.config_error is None
         )
         encoding = self._encoding
+        gate = self._gate
         ids = self.delivery.with_event_ids
         spool = self.delivery.spool
         ref = weakref.ref(self)
@@ -348,6 +426,7 @@ class Telemetry:
             spool_dir=str(spool.directory) if spool is not None else None,
             timeout_s=self.delivery.exit_timeout_s,
             shutdown=lambda timeout_s: _shutdown(ref, timeout_s),
+            allowed=lambda: gate.refresh(show_notice=False),
         )
 
     def __enter__(self) -> Telemetry:
@@ -359,6 +438,15 @@ class Telemetry:
     def __repr__(self) -> str:
         state = f"disabled ({self.disabled_reason})" if self._disabled else repr(self.exporter)
         return f"<Telemetry {state}>"
+
+
+def _consent_settings(consent: ConsentSettings | None, notice: str | None) -> ConsentSettings:
+    settings = _given(consent, ConsentSettings, "consent") or ConsentSettings.from_env()
+    if notice is None:
+        return settings
+    if settings.notice is not None:
+        raise TelemetryError("notice", "is given twice (notice= and consent=ConsentSettings(notice=...))")
+    return replace(settings, notice=notice)
 
 
 T = TypeVar("T")
@@ -402,6 +490,23 @@ def _catalog_policy(settings: CatalogSettings, project_id: Callable[[], str], st
     from .catalog.policy import catalog_policy
 
     return catalog_policy(settings, project_id, strict=strict)
+
+
+def _consent_changed(
+    encoding: EventEncoder,
+    pipelines: list[BatchPipeline],
+    app: str,
+    before: StoredChoice,
+    after: StoredChoice,
+) -> None:
+    """A stored choice changed (this or another process): a new installation id is used from the
+    next batch on; a disable is enforced by the exporter wrapper."""
+    if before.installation_id != after.installation_id:
+        encoding.reset_mapper()
+    if after.enabled is False and before.enabled is not False:
+        logger.info("otel-telemetry: telemetry for %s was turned off by its user", app)
+        for pipeline in pipelines:  # empty while __init__ runs
+            pipeline.wake()  # discard what is held now, not after a retry backoff
 
 
 def _shutdown(ref: weakref.ref[Telemetry], timeout_s: float) -> bool:

@@ -28,6 +28,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 
 from .exporters.base import OK, ExportResult
+from .processes import fork_waits
 from .settings import ExporterSettings
 
 USER_AGENT = "otel-telemetry"
@@ -216,9 +217,10 @@ class GrpcTransport:
 
     def send(self, request: bytes, timeout_s: float) -> ExportResult:
         try:
-            response = self._export(
-                request, timeout=timeout_s, metadata=self._metadata, compression=self._compression
-            )
+            with fork_waits():  # gRPC is fork-safe only with no call in flight
+                response = self._export(
+                    request, timeout=timeout_s, metadata=self._metadata, compression=self._compression
+                )
         except grpc.RpcError as error:
             code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
             details = error.details() if hasattr(error, "details") else ""

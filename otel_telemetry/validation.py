@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import TelemetryError
 from .event import Event
+from .unencodable import check_event_text, printable
 from .values import Props, freeze
 
 MAX_EVENT_NAME_LENGTH = 256
@@ -32,6 +33,8 @@ def check_event_name(name: object) -> str:
     """A valid event name: a non-empty string, at most 256 characters, all printable."""
     if not isinstance(name, str):
         raise TelemetryError("event_name", f"must be a string, not {type(name).__name__}")
+    if type(name) is not str:
+        name = str.__str__(name)  # the text itself: a subclass's own methods stay out
     if not name or not name.strip():
         raise TelemetryError("event_name", "must not be empty")
     if len(name) > MAX_EVENT_NAME_LENGTH:
@@ -48,29 +51,77 @@ def _mapping(value: object, field: str) -> Mapping[str, Any] | None:
         return None
     if type(value) is not dict and not isinstance(value, Mapping):
         raise TelemetryError(field, f"must be a mapping (dict), not {type(value).__name__}")
-    return value or None
+    try:
+        return value or None
+    except Exception as error:  # a mapping whose __len__ / __bool__ raises
+        raise TelemetryError(field, f"could not be read as a mapping ({_error(error)})") from None
 
 
 def _group(value: object, field: str) -> Props | None:
     """The frozen copy of one property group; ``None`` for none or an empty one."""
     if type(value) is dict:  # the common case, first
-        return freeze(value) if value else None
+        return _freeze(value, field) if value else None
     group = _mapping(value, field)
-    return freeze(group) if group else None
+    return _freeze(group, field) if group else None
+
+
+def _freeze(group: Mapping[str, Any], field: str) -> Props:
+    """``freeze(group)``; a mapping that raises while it is read is bad input, named."""
+    try:
+        return freeze(group)
+    except Exception as error:
+        raise TelemetryError(field, f"could not be read as a mapping ({_error(error)})") from None
+
+
+def _error(error: BaseException) -> str:
+    try:
+        return printable(f"{type(error).__name__}: {error}")
+    except Exception:
+        return type(error).__name__
+
+
+def _read_payload(payload: object) -> dict[Any, Any]:
+    """A payload that is not a dict, read once into one (its own methods may raise)."""
+    if not isinstance(payload, Mapping):
+        raise TelemetryError("payload", f"must be a mapping (dict), not {type(payload).__name__}")
+    try:
+        return dict(payload.items())
+    except Exception as error:
+        raise TelemetryError("payload", f"could not be read as a mapping ({_error(error)})") from None
+
+
+def _key_name(key: object) -> str:
+    """A key as it may appear in a field name."""
+    return printable(key) if type(key) is str else f"<{type(key).__name__}>"
 
 
 def _merged(group: object, extra: object, field: str, extra_field: str) -> Props | None:
     """A group given both in the payload and as a keyword: the keyword's keys win."""
     first, second = _mapping(group, field), _mapping(extra, extra_field)
-    merged = {**first, **second} if first and second else first or second
-    return freeze(merged) if merged else None
+    try:
+        merged = {**first, **second} if first and second else first or second
+    except Exception as error:
+        raise TelemetryError(field, f"could not be read as a mapping ({_error(error)})") from None
+    return _freeze(merged, field) if merged else None
+
+
+def _shown(key: object) -> str:
+    """A key as a field name shows it: the repr of a plain value, else its type's name."""
+    if type(key) in (str, int, float, bytes, type(None)):
+        try:
+            return printable(repr(key))
+        except ValueError:  # an int with more digits than Python converts
+            pass
+    return type(key).__name__
 
 
 def check_reserved(keys: Iterable[Any]) -> None:
     """Strict mode only: event property keys must be strings and not use a reserved prefix."""
     for key in keys:
-        if not isinstance(key, str) or not key:
-            raise TelemetryError(f"eventProperties[{key!r}]", "keys must be non-empty strings")
+        if isinstance(key, str) and type(key) is not str:
+            key = str.__str__(key)  # the text itself: a subclass's own methods stay out
+        if type(key) is not str or not key:
+            raise TelemetryError(f"eventProperties[{_shown(key)}]", "keys must be non-empty strings")
         if key.startswith(RESERVED_PREFIXES):
             raise TelemetryError(
                 f"eventProperties.{key}", f"keys may not start with {', '.join(RESERVED_PREFIXES)}"
@@ -118,7 +169,11 @@ def _user_id(value: object) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise TelemetryError("user_id", f"must be a string or an integer, not {type(value).__name__}")
-    text = str(value)
+    # the text or digits themselves: a subclass's own __str__ / __repr__ stay out
+    try:
+        text = str.__str__(value) if isinstance(value, str) else int.__repr__(value)
+    except ValueError as error:  # more digits than Python converts (sys.set_int_max_str_digits)
+        raise TelemetryError("user_id", f"must be a shorter integer ({error})") from None
     if not text:
         raise TelemetryError("user_id", "must not be empty")
     return text
@@ -143,15 +198,17 @@ class Capturer:
         timestamp: object = None,
     ) -> Event:
         """Validate cheaply and copy what the caller could mutate; raises TelemetryError."""
-        if name not in self._known_names:
+        if type(name) is not str:
+            name = check_event_name(name)
+        elif name not in self._known_names:
             check_event_name(name)
             if len(self._known_names) < _KNOWN_NAMES_MAX:
                 self._known_names.add(name)
         if payload is not None:
-            if type(payload) is not dict and not isinstance(payload, Mapping):
-                raise TelemetryError("payload", f"must be a mapping (dict), not {type(payload).__name__}")
+            if type(payload) is not dict:
+                payload = _read_payload(payload)
             if not payload.keys() <= PAYLOAD_KEYS:
-                unknown = sorted(str(k) for k in payload.keys() - PAYLOAD_KEYS)
+                unknown = sorted(_key_name(k) for k in payload.keys() - PAYLOAD_KEYS)
                 raise TelemetryError(
                     f"payload.{unknown[0]}", f"unknown key; expected one of {', '.join(sorted(PAYLOAD_KEYS))}"
                 )
@@ -190,9 +247,12 @@ class Capturer:
         at = 0 if timestamp is None else timestamp_ns(timestamp)
         trace = _modules.get("opentelemetry.trace")
         if trace is None:
-            return (name, time.time_ns(), ep, up, gp, _user_id(user_id), 0, 0, 0, body, None, at)
+            event: Event = (name, time.time_ns(), ep, up, gp, _user_id(user_id), 0, 0, 0, body, None, at)
+            if self._strict:
+                check_event_text(event)
+            return event
         context = trace.get_current_span().get_span_context()
-        return (
+        event = (
             name,
             time.time_ns(),
             ep,
@@ -206,3 +266,6 @@ class Capturer:
             None,
             at,
         )
+        if self._strict:
+            check_event_text(event)
+        return event

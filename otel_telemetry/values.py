@@ -48,8 +48,18 @@ def freeze(props: Mapping[str, Any]) -> Props:
     """Copy ``props`` so that the caller may mutate it after ``send()`` returns: ``(*keys, *values)``.
 
     Scalars are immutable; lists of scalars become tuples; other containers are deep-copied
-    (rare on the hot path).
+    (rare on the hot path). Keys and values always pair up: a dict's two passes yield as many
+    items or raise (``RuntimeError`` if another thread resized it in between), and any other
+    mapping is read once through ``items()`` (its ``keys()``, ``__iter__`` and ``values()``
+    may disagree). Raises whatever the mapping raises while it is read.
     """
+    if type(props) is not dict:
+        pairs = tuple(props.items())
+        keys = tuple([pair[0] for pair in pairs])
+        items_ = tuple([pair[1] for pair in pairs])
+        if _SCALARS.issuperset(map(type, items_)):
+            return (*keys, *items_)
+        return (*keys, *map(_frozen, items_))
     values = props.values()
     if _SCALARS.issuperset(map(type, values)):
         return (*props, *values)
@@ -83,7 +93,10 @@ def _frozen(value: Any) -> Any:
     try:
         copied = copy.deepcopy(value)
     except Exception:  # an uncopyable element: converted now instead
-        return _to_json_string(value, set(), 0)
+        try:
+            return _to_json_string(value, set(), 0)
+        except Exception:  # an element whose own methods raise
+            return unrepresentable(value)
     # Other sequences stay (or become) lists: unhashable, so no encoder cache mistakes one for
     # an equal tuple of scalars (``(MyStr("a"),) == ("a",)`` maps differently).
     return list(copied) if kind is tuple else copied
@@ -118,14 +131,21 @@ def _float(value: float) -> float | str:
 
 
 def _int(value: int) -> int | str:
-    return value if INT64_MIN <= value <= INT64_MAX else str(value)
+    return value if INT64_MIN <= value <= INT64_MAX else _stringify(value)
+
+
+def unrepresentable(value: object) -> str:
+    """The attribute value of an object whose conversion raised (its own methods failed)."""
+    return f"<unrepresentable {type(value).__name__}>"
 
 
 def _stringify(value: object) -> str:
+    """``str(value)`` as an exact ``str`` (a subclass may override ``encode``, ``__len__``...)."""
     try:
-        return str(value)
+        text = str(value)
+        return text if type(text) is str else str.__str__(text)
     except Exception:
-        return f"<unrepresentable {type(value).__name__}>"
+        return unrepresentable(value)
 
 
 def scalar(value: Any) -> AttrValue | None:
@@ -153,7 +173,7 @@ def scalar(value: Any) -> AttrValue | None:
     if isinstance(value, float):
         return _float(float(value))
     if isinstance(value, str):
-        return str(value)
+        return _stringify(value)
     # An instance of a class exists only once its module was imported: these modules are looked
     # up, not imported (importing them would cost every program ~5 ms at startup).
     modules = sys.modules
@@ -165,13 +185,13 @@ def scalar(value: Any) -> AttrValue | None:
             return _float(float(value))
     dt = modules.get("datetime")
     if dt is not None and isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return str(value.isoformat())
+        return _stringify(value.isoformat())
     decimal = modules.get("decimal")
     if decimal is not None and isinstance(value, decimal.Decimal):
-        return str(value)
+        return _stringify(value)
     uuid = modules.get("uuid")
     if uuid is not None and isinstance(value, uuid.UUID):
-        return str(value)
+        return _stringify(value)
     if isinstance(value, os.PathLike):
         return _stringify(os.fspath(value))
     return _stringify(value)
@@ -280,25 +300,36 @@ def flatten_into(
             if kind is str or kind is bool:
                 out[name] = value
             elif kind is int:
-                out[name] = value if INT64_MIN <= value <= INT64_MAX else str(value)
+                out[name] = value if INT64_MIN <= value <= INT64_MAX else _stringify(value)
             elif kind is float:
                 out[name] = _float(value)
-            elif kind is list or kind is tuple:
-                out[name] = CYCLE if id(value) in seen else sequence(value, seen, depth + 1)
-            elif isinstance(value, Mapping):
-                if id(value) in seen:
-                    out[name] = CYCLE
-                elif depth + 1 >= MAX_DEPTH:
-                    out[name] = _to_json_string(value, seen, depth + 1)
-                else:
-                    flatten_into(out, name + ".", value, seen, depth + 1)
-            elif isinstance(value, (list, tuple)):
-                out[name] = CYCLE if id(value) in seen else sequence(value, seen, depth + 1)
-            elif isinstance(value, (set, frozenset)):
-                out[name] = sequence(set_items(value), seen, depth + 1)
             else:
-                converted = scalar(value)
-                if converted is not None:
-                    out[name] = converted
+                try:
+                    _convert_into(out, name, value, seen, depth)
+                except Exception:  # the value's own methods raised (__iter__, __hash__, items ...)
+                    out[name] = unrepresentable(value)
     finally:
         seen.discard(id(props))
+
+
+def _convert_into(out: dict[str, AttrValue], name: str, value: Any, seen: set[int], depth: int) -> None:
+    """Write attribute ``name`` (or, for a mapping, its dotted children) for a value that is
+    not a plain scalar. May raise: a user object's own methods run here."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        out[name] = CYCLE if id(value) in seen else sequence(value, seen, depth + 1)
+    elif isinstance(value, Mapping):
+        if id(value) in seen:
+            out[name] = CYCLE
+        elif depth + 1 >= MAX_DEPTH:
+            out[name] = _to_json_string(value, seen, depth + 1)
+        else:
+            flatten_into(out, name + ".", value, seen, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        out[name] = CYCLE if id(value) in seen else sequence(value, seen, depth + 1)
+    elif isinstance(value, (set, frozenset)):
+        out[name] = sequence(set_items(value), seen, depth + 1)
+    else:
+        converted = scalar(value)
+        if converted is not None:
+            out[name] = converted

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fault_helpers import assert_balanced
 from test_delivery import APP, delivery, free_port, receiver_on, send_seq, seqs, telemetry
 
 from otel_telemetry import Backoff, BatchSettings, SpoolSettings
@@ -43,10 +44,12 @@ def _outage(tmp_path: Path, mode: dict[str, Any], down_s: float) -> None:
             sent += 10
             time.sleep(0.1)
         assert t.stats().exported == 0
+        assert_balanced(t.stats())
         with receiver_on(port) as rx:
             assert t.flush(30.0)
             assert sorted(set(seqs(rx))) == list(range(sent))
             assert t.stats().dropped == {}
+            assert_balanced(t.stats())
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -76,6 +79,7 @@ def test_a_hanging_collector_does_not_hold_up_send_and_loses_nothing(
         # every send returned while the exporter was stuck: nothing was acknowledged meanwhile
         assert all(results)
         assert t.stats().exported == 0
+        assert_balanced(t.stats())
         assert receiver.request_log[0].outcome == "hang"
         receiver.set_default_fault(None)
         assert t.flush(60.0)
@@ -233,6 +237,7 @@ def test_a_full_disk_drops_with_a_count_and_never_crashes(small_disk: Path) -> N
         stats = t.stats()
         assert stats.dropped["spool_error"] > 0
         assert stats.spool_pending + stats.dropped["spool_error"] == 4000
+        assert_balanced(stats)
         with receiver_on(port) as rx:
             assert rx.wait_for(stats.spool_pending, timeout=30.0)
             deadline = time.monotonic() + 30.0
@@ -241,6 +246,7 @@ def test_a_full_disk_drops_with_a_count_and_never_crashes(small_disk: Path) -> N
             # delivered, so the disk has room again: new events are spooled and delivered
             assert all(send_seq(t, 10, start=10_000))
             assert t.flush(10.0)
+            assert_balanced(t.stats())
         assert len(set(seqs(rx))) == stats.spool_pending + 10
 
 
@@ -259,9 +265,11 @@ def test_the_spool_size_cap_is_kept_and_every_drop_counted(tmp_path: Path, overf
         assert stats.spool_bytes <= cap
         dropped = stats.dropped["spool_full"]
         assert dropped > 0
+        assert_balanced(stats)
         with receiver_on(port) as rx:
             assert t.flush(20.0)
             received = seqs(rx)
+            assert_balanced(t.stats())
     assert len(received) + dropped == 3000
     assert len(set(received)) == len(received)
     if overflow == "drop_newest":
@@ -296,6 +304,7 @@ def test_a_damaged_segment_is_skipped_with_an_error_and_the_rest_delivered(
         stats = second.stats()
         assert stats.dropped == {"spool_corrupt": victim.records}
         assert stats.spool_corrupt_bytes >= victim.end - victim.start  # the skipped bytes are reported
+        assert_balanced(stats)  # recovered == exported + dropped
     assert len(seqs(rx)) == 3000 - victim.records
     assert "damaged" in caplog.text and "checksum mismatch" in caplog.text
 

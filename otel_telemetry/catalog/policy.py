@@ -23,6 +23,7 @@ from ..errors import TelemetryError
 from ..event import CapturedEvent
 from ..identity import project_id as resolve_project_id
 from ..identity import salted_hash
+from ..processes import fork_safe
 from ..settings import CatalogSettings, PrivacySettings
 from .checker import BLOCKING, DEPRECATED_EVENT, UNPLANNED_EVENT, EventChecker, Violation, strictest_pii
 from .model import MODES, Catalog
@@ -85,7 +86,7 @@ class CatalogPolicy:
         self._unplanned_violation = Violation(UNPLANNED_EVENT, "event", "not in the catalog")
         #: Violations seen so far, by type (``unplanned_event``, ``type_mismatch`` ...).
         self.violations: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        self._lock = fork_safe(threading.Lock())
         self._logged: set[str] = set()
 
     # -- PII ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from ..exporters.otlp import OTLPExporter
 from ..settings import DeliverySettings
 from ..telemetry import Telemetry
 from ..transport import make_transport
+from ..traps import find_traps
 from .common import setup_logging
 
 SECRET_HINTS = ("auth", "key", "token", "secret", "password", "cookie")
@@ -70,6 +71,8 @@ def doctor(timeout_s: float, as_json: bool) -> None:
             outcome = transport.send(b"", timeout_s)  # an empty ExportLogsServiceRequest
         finally:
             transport.close()
+    traps = find_traps(protocol=settings.protocol)
+    findings["traps"] = [{"name": t.name, "message": t.message, "action": t.action} for t in traps]
     findings["reachable"] = outcome.ok
     findings["error"] = outcome.error or None
     healthy = outcome.ok and telemetry.disabled_reason is None
@@ -96,5 +99,7 @@ def doctor(timeout_s: float, as_json: bool) -> None:
                 "  Is a collector running there? For a local one: `otel-telemetry serve`. "
                 "Set OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_PROTOCOL to change where events go."
             )
+    for trap in [] if as_json else traps:  # process-model traps (docs/processes.md)
+        click.echo(f"{'!' if trap.action else 'i'} {trap.message}")
     if not healthy:
         raise SystemExit(1)

@@ -16,7 +16,7 @@ class ExportResult(NamedTuple):
     """The result of one export attempt.
 
     ``rejected`` counts records refused in a partial success (``ok`` is then still True);
-    a failure that is not ``retryable`` is counted as dropped under ``drop_reason``.
+    they, and a failure that is not ``retryable``, are counted as dropped under ``drop_reason``.
     """
 
     ok: bool

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from ..processes import fork_safe
 from ..records import ReceivedRecord, iter_records
 from .base import OK, Exporter, ExportResult
 
@@ -24,7 +25,7 @@ class InMemoryExporter(Exporter):
     def __init__(self, results: Iterable[ExportResult] = ()) -> None:
         self._results = deque(results)
         self._requests: list[ExportLogsServiceRequest] = []
-        self._cond = threading.Condition()
+        self._cond = fork_safe(threading.Condition())
         #: Export calls, accepted or not.
         self.attempts = 0
         self.shut_down = False

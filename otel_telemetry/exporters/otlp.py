@@ -12,6 +12,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
+from ..processes import fork_waits
 from ..settings import ExporterSettings
 from .base import Exporter, ExportResult
 
@@ -39,9 +40,10 @@ class OTLPExporter(Exporter):
             )
         with self._lock:
             if self._transport is None:
-                from ..transport import make_transport  # grpc / requests load here, not at import
+                with fork_waits():  # a fork must not inherit a held import lock
+                    from ..transport import make_transport  # grpc / requests load here, not at import
 
-                self._transport = make_transport(settings)
+                    self._transport = make_transport(settings)
             transport = self._transport
         return transport.send(request, min(timeout_s, settings.timeout_s))
 

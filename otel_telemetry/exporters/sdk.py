@@ -15,6 +15,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
+from ..processes import fork_safe
 from ..records import decode_any_value, decode_attributes
 from .base import OK, Exporter, ExportResult
 
@@ -61,7 +62,7 @@ class SdkExporter(Exporter):
 
     def __init__(self, exporter: LogRecordExporter) -> None:
         self.exporter = exporter
-        self._lock = threading.Lock()
+        self._lock = fork_safe(threading.Lock())
 
     def export(self, request: bytes, timeout_s: float) -> ExportResult:
         try:

@@ -100,7 +100,6 @@ class SQLiteSource(Source):
             raise InsightsError(f"cannot open events database {self.path}: {error}") from None
         self._db = sqlite3.connect(self.path, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute("PRAGMA temp_store=MEMORY")
         self._lock = threading.Lock()  # one connection, usable from any thread (a web server's)
         self._stages = itertools.count()
 

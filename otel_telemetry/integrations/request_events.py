@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 
 from .. import _default
+from ..processes import fork_safe
 from ..telemetry import Telemetry
 
 DEFAULT_EVENT = "didReceiveRequest"
@@ -31,7 +32,7 @@ class DailyCap:
         self._clock = clock
         self._day: object = None
         self._used = 0
-        self._lock = threading.Lock()
+        self._lock = fork_safe(threading.Lock())
 
     def allow(self) -> bool:
         """True (and counted) if another event fits in today's cap."""

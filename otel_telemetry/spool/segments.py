@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._log import logger
+from ..encoding import DEFAULT_MAX_REQUEST_BYTES
 from .frames import HEADER, HEADER_SIZE, MAGIC, Damage, Frame, parse
 from .lockdir import LOCK_NAME as LOCK_NAME  # re-exported: the spool and the hand-off sender use it
 from .lockdir import create_locked, fsync_dir, try_lock
@@ -253,8 +254,9 @@ class SpoolDir:
 
     # -- reading and acknowledging --------------------------------------------------------------
 
-    def read_chunk(self, max_records: int) -> Chunk | None:
-        """The next frames after the ack cursor (at least one, up to ``max_records`` records).
+    def read_chunk(self, max_records: int, max_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> Chunk | None:
+        """The next frames after the ack cursor (at least one, up to ``max_records`` records
+        and ``max_bytes`` of payload: joined, they are one request, which a collector limits).
 
         Returns None when nothing is ready. Raises OSError if the segment cannot be read.
         """
@@ -278,13 +280,17 @@ class SpoolDir:
                 if len(data) < length and sealed:  # the file shrank: treat the rest as damage
                     at_end = True
                 chunk = Chunk(self, segment.seq, self.ack_offset, self.ack_offset)
+                size = 0
                 for item in parse(data, self.ack_offset, complete=at_end):
                     if isinstance(item, Damage):
                         chunk.damage.append(item)
                         chunk.end = item.end
                         continue
-                    if chunk.frames and chunk.records + item.records > max_records:
+                    if chunk.frames and (
+                        chunk.records + item.records > max_records or size + len(item.payload) > max_bytes
+                    ):
                         break
+                    size += len(item.payload)
                     chunk.frames.append(item)
                     chunk.end = item.end
                     if chunk.records >= max_records:

@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from .._log import logger
 from ..delivery import Delivery
+from ..encoding import DEFAULT_MAX_REQUEST_BYTES
 from .segments import Chunk
 from .spool import Spool
 
@@ -22,10 +23,19 @@ from .spool import Spool
 class SpoolSender:
     """One background thread delivering spooled batches."""
 
-    def __init__(self, spool: Spool, delivery: Delivery, *, batch: int, delay_s: float) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        delivery: Delivery,
+        *,
+        batch: int,
+        delay_s: float,
+        max_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    ) -> None:
         self._spool = spool
         self._delivery = delivery
         self._batch = batch
+        self._max_bytes = max_bytes  # frames read together become one request: the collector's limit
         self._delay = delay_s
         self._idle = threading.Event()  # woken by flush() while waiting after an unexpected error
         self._thread: threading.Thread | None = None
@@ -52,8 +62,9 @@ class SpoolSender:
             return True
         thread.join(max(deadline - time.monotonic(), 0.0))
         if thread.is_alive():
-            self._delivery.interrupt()  # an attempt still in flight
-            thread.join(1.0)
+            # an attempt still in flight: gRPC cancels it, an HTTP request ends by its timeout;
+            # either way its batch stays on disk (not acknowledged) and shutdown goes on now
+            self._delivery.interrupt()
         return not thread.is_alive()
 
     def _run(self) -> None:
@@ -61,7 +72,7 @@ class SpoolSender:
         try:
             while not delivery.past_deadline():
                 try:
-                    chunk = self._spool.next_chunk(self._batch)
+                    chunk = self._spool.next_chunk(self._batch, self._max_bytes)
                     if chunk is None:
                         if self._spool.finished:
                             return
@@ -94,7 +105,7 @@ class SpoolSender:
         done = delivery.deliver(
             chunk.payload, records, rejected_note="; the batch was moved to the spool's rejected/"
         )
-        if done == "exported":
+        if done == "exported" and not delivery.interrupted:  # given up: the next process sends it
             self._spool.ack(chunk)
         elif done == "rejected":
             self._spool.reject(chunk, delivery.last_error)

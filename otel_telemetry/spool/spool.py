@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .._log import logger
+from ..encoding import DEFAULT_MAX_REQUEST_BYTES
 from ..settings import Overflow, SpoolSettings
 from ..stats import Counters
 from .frames import encode_frame
@@ -159,7 +160,7 @@ class Spool:
             except OSError as exc:
                 return ("spool_error", f"cannot write to {own.path}: {exc}")
             self._dirty = True
-            self._counters.spooled += records
+            self._counters.spool(records)  # in flight -> spooled, under our lock with the write
             if self._first_unsent_at is None:
                 self._first_unsent_at = time.monotonic()
             self._cond.notify_all()
@@ -177,7 +178,10 @@ class Spool:
                 if evicted.records:
                     self._on_lost(evicted.records)
                     self._counters.drop(
-                        "spool_full", evicted.records, f"oldest spooled events evicted from {own.path}"
+                        "spool_full",
+                        evicted.records,
+                        f"oldest spooled events evicted from {own.path}",
+                        "spool",
                     )
             return True
         if self._overflow == "block":
@@ -274,7 +278,7 @@ class Spool:
             or (self._first_unsent_at is not None and now - self._first_unsent_at >= delay_s)
         )
 
-    def next_chunk(self, max_records: int) -> Chunk | None:
+    def next_chunk(self, max_records: int, max_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> Chunk | None:
         """The next frames to export: from an adopted orphan first, then our own."""
         with self._cond:
             if self._adopted is None and time.monotonic() >= self._next_scan and not self._closing:
@@ -284,7 +288,7 @@ class Spool:
                 if source is None:
                     continue
                 try:
-                    chunk = source.read_chunk(max_records)
+                    chunk = source.read_chunk(max_records, max_bytes)
                 except OSError as exc:
                     logger.error("otel-telemetry: cannot read spool segment in %s: %s", source.path, exc)
                     chunk = None
@@ -372,7 +376,7 @@ class Spool:
                     adopted.pending_records,
                     path,
                 )
-                self._counters.recovered += adopted.pending_records
+                self._counters.recover(adopted.pending_records)
                 return adopted
             adopted.release()
         return None

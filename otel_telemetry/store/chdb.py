@@ -20,6 +20,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from .clickhouse_schema import clickhouse_ddl
 from .rows import Row, as_text, iter_rows, text_map
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 CHDB_DATABASE = "otel"
 CHDB_TABLE = "otel_events"
 
@@ -136,7 +138,8 @@ class ChdbStore:
 
     def add_rows(self, rows: Any) -> int:
         """Insert rows (:class:`.rows.Row`) in one INSERT."""
-        lines = [json.dumps(chdb_row(row), ensure_ascii=False, separators=(",", ":")) for row in rows]
+        encode = _ENCODER.encode
+        lines = [encode(chdb_row(row)) for row in rows]
         if not lines:
             return 0
         with self._lock:

@@ -72,8 +72,9 @@ def real_text(value: float) -> str:
 
 
 def text_map(attributes: Mapping[str, Any]) -> dict[str, str]:
-    """Attributes as a ``Map(String, String)``: every value as :func:`as_text`."""
-    return {key: as_text(value) for key, value in attributes.items()}
+    """Attributes as a ``Map(String, String)``: every value as :func:`as_text` (strings, the common
+    case, as they are)."""
+    return {key: value if type(value) is str else as_text(value) for key, value in attributes.items()}
 
 
 @dataclass(slots=True)

@@ -350,10 +350,6 @@ class EventStore:
         with closing(self._connect()) as connection:
             yield connection
 
-    def reader(self) -> sqlite3.Connection:
-        """A new read connection (the caller closes it): for the insights' own queries."""
-        return self._connect()
-
     def events(self, query: EventQuery = ALL) -> list[StoredEvent]:
         """Events matching ``query``, newest first unless ``query.newest_first`` is False."""
         where, params = query.where()

@@ -1,0 +1,171 @@
+"""Fork safety and worker-process exits: what keeps ``send()`` working in every process model.
+
+Three mechanisms, each a small hook the core calls (``docs/processes.md`` explains them):
+
+* **Fork at any moment leaves the child a working sender.** ``os.fork()`` copies only the
+  forking thread; a lock another thread held at that instant stays held forever in the child.
+  The export thread's lazy set-up (importing the transport, building the resource) runs under
+  :func:`fork_waits`, which the before-fork hook takes, so a fork never lands in the middle of
+  an import (whose module locks the child would inherit, held). Every other lock of ours is
+  registered with :func:`fork_safe` and re-initialised in the child.
+* **A multiprocessing (or billiard: Celery) child ends through** ``os._exit()``, which skips
+  ``atexit``. When the export thread starts in such a child, :func:`on_sender_started`
+  registers a ``util.Finalize`` (run by the child's ``_exit_function`` just before
+  ``os._exit()``) and, in a Celery pool process, a ``worker_process_shutdown`` receiver
+  (billiard's pool workers call ``os._exit()`` themselves): both deliver what the child
+  queued, bounded by the exit timeout.
+* **SIGTERM** (default action: death without ``atexit``): see :mod:`otel_telemetry.signals`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+logger = logging.getLogger("otel_telemetry")
+
+#: How long a fork waits for the export thread to finish an import or set-up step. Set-up is
+#: short (milliseconds); the bound only matters if something else went badly wrong.
+FORK_WAIT_S = 10.0
+#: Exit priority of our multiprocessing finalizer: before the queues' own (10) are closed.
+FINALIZER_PRIORITY = 100
+
+L = TypeVar("L")
+
+_guard = threading.RLock()  # re-entrant: a set-up step may itself start a subprocess
+_guard_taken = False
+_fork_safe: weakref.WeakSet[Any] = weakref.WeakSet()
+_finalizer_pid: int | None = None
+_traps_logged = False
+
+
+@contextlib.contextmanager
+def fork_waits() -> Iterator[None]:
+    """A fork waits while this is held: around the export thread's lazy imports and set-up
+    (a child must not inherit a held import lock) and a gRPC call in flight (gRPC's own fork
+    handlers are skipped while a thread is inside gRPC, and the child's channel then hangs)."""
+    with _guard:
+        yield
+
+
+def fork_safe(lock: L) -> L:
+    """Register ``lock`` (Lock, RLock or Condition) to be re-initialised in a forked child."""
+    _fork_safe.add(lock)
+    return lock
+
+
+def _before_fork() -> None:
+    global _guard_taken
+    _guard_taken = _guard.acquire(timeout=FORK_WAIT_S)
+    if not _guard_taken:
+        logger.warning(
+            "otel-telemetry: fork() while the export thread was busy setting up for %ss", FORK_WAIT_S
+        )
+
+
+def _after_fork_in_parent() -> None:
+    global _guard_taken
+    if _guard_taken:
+        _guard_taken = False
+        _guard.release()
+
+
+def _after_fork_in_child() -> None:
+    global _guard, _guard_taken, _finalizer_pid
+    _guard = threading.RLock()
+    _guard_taken = False
+    _finalizer_pid = None
+    for lock in list(_fork_safe):
+        reinit = getattr(lock, "_at_fork_reinit", None)  # what threading itself uses (3.9+)
+        if reinit is not None:
+            reinit()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+    )
+
+
+def deliver_all() -> None:
+    """Shut down every live sender, each within its exit timeout: this process is ending."""
+    from .telemetry import _instances  # not at import: telemetry imports this module
+
+    for instance in list(_instances):
+        try:
+            instance.shutdown(instance.delivery.exit_timeout_s)
+        except Exception:  # the process is ending: log, never raise into its exit path
+            logger.debug("otel-telemetry: error delivering before exit", exc_info=True)
+
+
+def flush_all() -> bool:
+    """Flush every live sender, each within its exit timeout (a server about to exit, a
+    serverless handler returning); True when everything accepted so far was exported."""
+    from .telemetry import _instances
+
+    ok = True
+    for instance in list(_instances):
+        try:
+            ok = instance.flush(instance.delivery.exit_timeout_s) and ok
+        except Exception:
+            logger.debug("otel-telemetry: error flushing", exc_info=True)
+            ok = False
+    return ok
+
+
+def _celery_worker_exit(**_: Any) -> None:
+    deliver_all()
+
+
+def wait_for_closing_senders() -> None:
+    """Wait for senders whose shutdown another path began, each until its shutdown deadline.
+
+    A signal can interrupt an exit path (``atexit``, a worker's finalizer) in the middle of its
+    shutdown; the export threads go on draining, and the signal handler waits for them here.
+    """
+    from .pipeline import live_pipelines
+
+    for pipeline in live_pipelines():
+        if pipeline.closed:
+            pipeline.wait_stopped()
+
+
+def _child_of(package: str) -> Any:
+    """``package.util`` when this process is a child started by ``package`` (else None)."""
+    process = sys.modules.get(f"{package}.process")
+    util = sys.modules.get(f"{package}.util")
+    if process is None or util is None:
+        return None
+    current = process.current_process()
+    return util if type(current).__name__ != "_MainProcess" else None
+
+
+def on_sender_started() -> None:
+    """The export thread starts in this process: make sure this process's exit delivers."""
+    global _finalizer_pid, _traps_logged
+    pid = os.getpid()
+    if _finalizer_pid != pid:
+        _finalizer_pid = pid
+        for package in ("multiprocessing", "billiard"):
+            util = _child_of(package)
+            if util is not None:
+                util.Finalize(None, deliver_all, exitpriority=FINALIZER_PRIORITY)
+        celery_signals = sys.modules.get("celery.signals")
+        if celery_signals is not None:  # billiard's pool workers leave through os._exit directly
+            celery_signals.worker_process_shutdown.connect(
+                _celery_worker_exit, weak=False, dispatch_uid="otel_telemetry"
+            )
+    if not _traps_logged:  # once per process tree: a forked child inherits the flag
+        _traps_logged = True
+        from . import traps  # here, not at import: only a process that sends pays for it
+
+        traps.log_traps()
+    from . import signals
+
+    signals.install()
