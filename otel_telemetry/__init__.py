@@ -18,7 +18,6 @@ from .event import CapturedEvent, NamedPolicy, Policy
 from .exporters.base import Exporter, ExportResult
 from .exporters.otlp import OTLPExporter
 from .ratelimit import ONCE_PER_DAY, RateLimit
-from .serverless import flushing
 from .settings import (
     BatchSettings,
     CatalogSettings,
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
     from .exporters.sdk import SdkExporter
     from .mapping import to_payload
     from .records import ReceivedRecord
+    from .serverless import flushing
 
 if "logging" in sys.modules:  # else: set up when otel-telemetry first logs (``_log``)
     from .logsetup import install as _install_logging
@@ -98,6 +98,7 @@ _LAZY = {
     "SdkExporter": ".exporters.sdk",
     "ReceivedRecord": ".records",
     "to_payload": ".mapping",
+    "flushing": ".serverless",  # (asyncio)
     "consent": ".consent",  # the module itself: not on the sending path
 }
 

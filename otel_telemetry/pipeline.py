@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 from . import processes  # first: its fork hooks run before ours in the child
 from ._log import logger
 from .delivery import Delivery
-from .encoding import EncodedBatch
 from .event import Event
 from .exporters.base import Exporter
 from .settings import BatchSettings, DeliverySettings
 from .stats import Counters, TelemetryStats
 
 if TYPE_CHECKING:  # the spool is imported only by a pipeline that has one
+    from .encoding import EncodedBatch
     from .spool.sender import SpoolSender
     from .spool.spool import Position, Spool
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # the spool is imported only by a pipeline that has one
 #: Encodes a batch: the requests to send, each with its number of events, and ``(reason,
 #: detail)`` for each event left out (one that cannot be encoded costs only itself). The second
 #: argument, if given, makes each record's ``otel_telemetry.event.id``.
-Encode = Callable[[Sequence[Event], "Callable[[], str] | None"], EncodedBatch]
+Encode = Callable[[Sequence[Event], "Callable[[], str] | None"], "EncodedBatch"]
 
 
 class EventIds:

@@ -17,13 +17,10 @@ sender still held was lost. What a library may do, and what this module does:
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import threading
 from types import FrameType
-
-logger = logging.getLogger("otel_telemetry")
 
 ENV = "OTEL_TELEMETRY_SIGTERM"
 _FALSY = frozenset({"0", "false", "no", "off", "n", "f"})
