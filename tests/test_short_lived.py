@@ -6,6 +6,7 @@ are real processes, found through the hand-off area's ``sender.lock`` and always
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -488,3 +489,29 @@ def test_a_program_whose_hand_off_area_cannot_be_written_flushes_instead(
     assert result.returncode == 0 and result.stderr == ""
     assert len(receiver.records) == 3  # delivered by the exit flush, before the program ended
     assert tags(receiver) == [("ro", 0), ("ro", 1), ("ro", 2)]
+
+
+STATS_AT_EXIT = """
+import atexit, json, os
+
+def report():  # registered before the import: runs after otel-telemetry's exit handler
+    s = otel_telemetry.stats()
+    print(json.dumps({"accepted": s.accepted, "refused": s.refused, "recovered": s.recovered,
+                      "queued": s.queued, "in_flight": s.in_flight, "spool_pending": s.spool_pending,
+                      "exported": s.exported, "dropped": s.dropped_total, "handed_off": s.handed_off}))
+
+atexit.register(report)
+import otel_telemetry
+for i in range(5):
+    otel_telemetry.send("didRunCommand", {"eventProperties": {"i": i}})
+"""
+
+
+def test_stats_after_the_hand_off_still_add_up(state: Path) -> None:
+    result = run(STATS_AT_EXIT, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}")
+    assert result.returncode == 0 and result.stderr == ""
+    s = json.loads(result.stdout.splitlines()[-1])
+    assert s["handed_off"] == 5 and s["dropped"] == 0
+    assert s["accepted"] + s["refused"] + s["recovered"] == (
+        s["queued"] + s["in_flight"] + s["spool_pending"] + s["exported"] + s["dropped"] + s["handed_off"]
+    )
