@@ -7,7 +7,6 @@ in ``LogRecord.event_name``) and exports it over OTLP, in the background.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 from ._default import configure, flush, get_default, send, shutdown, stats
@@ -17,6 +16,7 @@ from .errors import TelemetryError
 from .event import CapturedEvent, NamedPolicy, Policy
 from .exporters.base import Exporter, ExportResult
 from .exporters.otlp import OTLPExporter
+from .logsetup import install as _install_logging
 from .ratelimit import ONCE_PER_DAY, RateLimit
 from .settings import (
     BatchSettings,
@@ -44,10 +44,10 @@ if TYPE_CHECKING:
     from .records import ReceivedRecord
     from .serverless import flushing
 
-if "logging" in sys.modules:  # else: set up when otel-telemetry first logs (``_log``)
-    from .logsetup import install as _install_logging
-
-    _install_logging()  # quiet on stderr unless asked (OTEL_TELEMETRY_LOG_LEVEL)
+# ``logging`` is imported here, on the importing thread, although most runs never log: imported
+# later by a worker thread it could race a fork() in another thread (its fork handlers would run
+# half), which breaks logging in the child. Quiet on stderr unless asked (OTEL_TELEMETRY_LOG_LEVEL).
+_install_logging()
 
 __all__ = [
     "ONCE_PER_DAY",

@@ -8,6 +8,7 @@ time a line is logged.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,7 +23,15 @@ class _Logger:
     def __getattr__(self, name: str) -> Any:
         from .logsetup import install
 
-        return getattr(install(), name)
+        logging_imported = "logging" in sys.modules
+        if logging_imported:
+            return getattr(install(), name)
+        from . import processes
+
+        # ``import logging`` registers fork handlers: a fork in another thread meanwhile would
+        # run only half of them (and break logging's lock in the child): forks wait
+        with processes.fork_waits():
+            return getattr(install(), name)
 
 
 #: The ``otel_telemetry`` logger (typed as one; the real one is made on first use).

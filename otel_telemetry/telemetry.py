@@ -410,6 +410,10 @@ class Telemetry:
             and type(exporter) is OTLPExporter
             and isinstance(settings, config.ExporterSettings)
             and settings.config_error is None
+            # a spool, or a record of sent events, belongs to this app's own exporter path
+            # (``telemetry disable`` deletes the spool, ``telemetry show`` reads the record)
+            and self.delivery.spool is None
+            and not self.consent.sent_log
         )
         encoding = self._encoding
         gate = self._gate

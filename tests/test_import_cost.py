@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from otel_telemetry.errors import TelemetryError
 from otel_telemetry.settings import check_endpoint
 
-#: Loaded only when needed: the network, protobuf, the SDK, the spool, the catalog, logging...
+#: Loaded only when needed: the network, protobuf, the SDK, the spool, the catalog...
 HEAVY = (
     "grpc",
     "requests",
@@ -30,7 +30,6 @@ HEAVY = (
     "otel_telemetry.records",
     "yaml",
     "jsonschema",
-    "logging",
     "urllib.parse",
     "ipaddress",
     "decimal",

@@ -414,28 +414,16 @@ def test_a_bad_exit_setting_is_refused_when_explicit_and_replaced_from_the_envir
     assert settings.mode == "auto" and settings.handoff_lifetime_s == 60.0
 
 
-def test_with_a_spool_the_sender_also_delivers_what_the_program_spooled(state: Path, tmp_path: Path) -> None:
-    port = free_port()
-    spool = tmp_path / "spool"
-    result = run(
-        """
-        import time, otel_telemetry
-        for i in range(5):
-            otel_telemetry.send("didRunCommand", {"eventProperties": {"tag": "spooled", "i": i}})
-        time.sleep(0.5)  # the worker writes these to the spool
-        for i in range(5, 8):
-            otel_telemetry.send("didRunCommand", {"eventProperties": {"tag": "spooled", "i": i}})
-        """,
-        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
-        OTEL_TELEMETRY_SPOOL_DIR=str(spool),
+def test_with_a_spool_the_program_flushes_at_exit_and_the_spool_keeps_the_rest(state: Path) -> None:
+    from otel_telemetry import DeliverySettings, SpoolSettings, Telemetry
+
+    t = Telemetry(
+        endpoint="http://127.0.0.1:9", delivery=DeliverySettings(spool=SpoolSettings(state / "spool"))
     )
-    assert result.returncode == 0 and result.stderr == ""
-    assert wait_until(lambda: sender_pids(state), 10)
-    with OTLPReceiver("127.0.0.1", grpc_port=None, http_port=port) as receiver:
-        assert receiver.wait_for(8, timeout=30)
-        assert wait_until(lambda: not sender_pids(state), 15)
-        assert tags(receiver) == [("spooled", i) for i in range(8)]
-    assert [p for p in spool.iterdir() if p.name != "rejected"] == []
+    try:
+        assert t.exit_mode == "flush"  # the spool is the app's own durability: it is not handed off
+    finally:
+        t.shutdown(0.5)
 
 
 def test_the_short_lived_benchmark_runs_and_reports_every_collector_state(state: Path) -> None:
