@@ -1,9 +1,9 @@
-"""otel-telemetry's logger, set up on first use.
+"""otel-telemetry's logger, its handlers set up on first use (:mod:`otel_telemetry.logsetup`).
 
-Importing :mod:`logging` costs a command-line tool a few milliseconds at startup, and most runs
-never log anything; so the modules on the sending path log through this proxy, which imports
-:mod:`logging` and installs the library's handlers (:mod:`otel_telemetry.logsetup`) the first
-time a line is logged.
+The modules of the sending path log through this proxy: the library's handlers (a
+``NullHandler``, and stderr when ``OTEL_TELEMETRY_LOG_LEVEL`` asks) are in place before any line
+is logged, whoever imports which module first. ``import otel_telemetry`` imports :mod:`logging`
+itself (see its ``__init__``); a module used on its own imports it here, with forks held off.
 """
 
 from __future__ import annotations
