@@ -20,6 +20,7 @@ Three mechanisms, each a small hook the core calls (``docs/processes.md`` explai
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -27,7 +28,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from ._log import logger
+logger = logging.getLogger("otel_telemetry")
 
 #: How long a fork waits for the export thread to finish an import or set-up step. Set-up is
 #: short (milliseconds); the bound only matters if something else went badly wrong.

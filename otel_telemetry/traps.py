@@ -8,13 +8,14 @@ that need the app's action, and in ``otel-telemetry doctor``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._log import logger
+logger = logging.getLogger("otel_telemetry")
 
 
 @dataclass(frozen=True)

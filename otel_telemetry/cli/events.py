@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..render import properties_line
-from .common import db_option, echo_json_lines, iso_time, open_existing_store, table
+from .common import db_option, echo_json_lines, iso_time, open_existing_store, properties_line, table
 from .filters import build_query, filter_options
 
 
