@@ -6,11 +6,8 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.metrics import MeterProvider
-
-from .catalog.model import Catalog
 from .event import Policy
 from .exporters.base import Exporter
 from .processes import fork_safe
@@ -27,6 +24,11 @@ from .settings import (
 )
 from .stats import TelemetryStats
 from .telemetry import DEFAULT_FLUSH_TIMEOUT_S, Telemetry
+
+if TYPE_CHECKING:  # annotations only: importing the package loads neither
+    from opentelemetry.metrics import MeterProvider
+
+    from .catalog.model import Catalog
 
 _lock = fork_safe(threading.Lock())
 _instance: Telemetry | None = None

@@ -17,12 +17,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
 from . import _capture_hook, processes
 from . import settings as config
-from .catalog.model import Catalog
 from .encoding import BatchEncoder, EncodedBatch, resource_proto
 from .environment import default_attributes
 from .errors import TelemetryError
@@ -56,6 +54,9 @@ from .values import AttrValue, Props, flatten_into
 from .version import __version__
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+
+    from .catalog.model import Catalog  # annotations only: a sender without a catalog never loads it
     from .consent_gate import ConsentGate
     from .consent_store import StoredChoice
     from .sampling import Sampler
