@@ -10,18 +10,28 @@ sender still held was lost. What a library may do, and what this module does:
   through their own shutdown hooks (the ASGI middleware's ``lifespan`` shutdown).
 * On SIGTERM it shuts every sender down within its exit timeout (queued events go to the
   collector, or to the spool when there is one) on a helper thread, while the app goes on; then
-  it restores ``SIG_DFL`` and raises SIGTERM again, so the process still dies of SIGTERM: same
-  exit status, same meaning for supervisors.
-* An app that sets its own handler later simply replaces ours; ``OTEL_TELEMETRY_SIGTERM=false``
-  keeps the library away from signals altogether.
+  it ends the process with SIGTERM's default action: same exit status, same meaning for
+  supervisors.
+* It does not depend on the main thread running Python code. CPython runs a signal handler
+  only when the main thread next executes bytecode, and a signal that lands just before the main
+  thread enters a blocking call (a multiprocessing worker waiting on its task queue's lock,
+  which ``Pool.terminate()`` holds for good) is noted but never handled: the worker would wait
+  forever. Python also writes every handled signal's number to the wakeup fd
+  (:func:`signal.set_wakeup_fd`), from whichever thread the kernel picked, so when no one else
+  uses that fd a watcher thread of ours reads it, starts the delivery, and the helper ends the
+  process itself.
+* An app that sets its own handler later simply replaces ours (the watcher then ignores
+  SIGTERM); ``OTEL_TELEMETRY_SIGTERM=false`` keeps the library away from signals altogether.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -33,8 +43,14 @@ ENV = "OTEL_TELEMETRY_SIGTERM"
 _FALSY = frozenset({"0", "false", "no", "off", "n", "f"})
 #: Added to the exit timeouts: how long interpreter exit waits for a delivery SIGTERM began.
 MARGIN_S = 1.0
+_lock = threading.RLock()  # the handler and the watcher may both begin the delivery
 _helper: threading.Thread | None = None
 _delivered = False
+_wakeup: tuple[int, int] | None = None  # our pipe (read end, write end) given to set_wakeup_fd
+_spare = -1  # a second descriptor of the write end, to put it back after a fork
+_fork_pipe: tuple[int, int] | None = None  # stands in for the write end while a fork is under way
+_forks = 0  # forks under way in this process (threads may fork at once)
+_forks_lock = threading.Lock()
 
 
 def enabled() -> bool:
@@ -50,44 +66,47 @@ def install() -> bool:
         return False
     try:
         current = signal.getsignal(signal.SIGTERM)
-        if current is _on_sigterm:
-            return True
-        if current is not signal.SIG_DFL:
-            return False
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        if current is not _on_sigterm:
+            if current is not signal.SIG_DFL:
+                return False
+            signal.signal(signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError):  # not the main interpreter, or a platform without it
         return False
+    _watch_wakeup_fd()
     return True
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """Start delivering on a helper thread and return at once; once it is done, the helper
-    signals again and this handler lets SIGTERM's default action end the process.
+    """Start delivering on a helper thread and return at once (the helper ends the process).
 
     The handler never waits itself: it runs on the main thread between two bytecodes, possibly
     inside one of our locks (a ``send()`` waking the export thread, an exit path's shutdown),
     which the export thread may need to finish.
     """
-    global _helper
     if _delivered:
         _die()
         return
-    if _helper is not None:
-        return  # delivery under way: the helper signals again when it is done
-    helper = background_thread(_deliver_then_signal, "otel-telemetry-sigterm")
-    budget = _exit_budget()
-    try:
-        helper.start()
-    except RuntimeError:  # the interpreter is shutting down: no thread can deliver
-        _die()
-        return
-    _helper = helper
+    _begin_delivery()
+
+
+def _begin_delivery() -> None:
+    """Start the delivery helper once, from the handler or the watcher, whichever is first."""
+    global _helper
+    with _lock:
+        if _helper is not None or _delivered:
+            return
+        _helper = helper = background_thread(_deliver_then_die, "otel-telemetry-sigterm")
+        try:
+            helper.start()
+        except RuntimeError:  # the interpreter is shutting down: no thread can deliver
+            _die_from_any_thread()
+            return
     # If the app's main thread ends meanwhile, interpreter exit waits for the delivery first
     # (registered last, this runs before the other exit handlers).
-    atexit.register(helper.join, budget)
+    atexit.register(helper.join, _exit_budget())
 
 
-def _deliver_then_signal() -> None:
+def _deliver_then_die() -> None:
     global _delivered
     from .processes import deliver_all
 
@@ -95,10 +114,7 @@ def _deliver_then_signal() -> None:
         deliver_all()  # every live sender, each within its exit timeout
     finally:
         _delivered = True
-        # To the main thread: a process-wide signal may be taken by this thread instead, and a
-        # main thread blocked in C (a multiprocessing worker waiting on its task queue's lock,
-        # which Pool.terminate() holds) would then never run the handler, and never die.
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+        _die_from_any_thread()
 
 
 def _exit_budget() -> float:
@@ -108,15 +124,144 @@ def _exit_budget() -> float:
 
 
 def _die() -> None:
-    """Die of SIGTERM as if we had never been here (same exit status)."""
+    """Die of SIGTERM as if we had never been here (same exit status); main thread only."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.raise_signal(signal.SIGTERM)
 
 
-def _forget_after_fork() -> None:
-    global _helper, _delivered
-    _helper, _delivered = None, False
+def _die_from_any_thread() -> None:
+    """Die of SIGTERM from whichever thread we are on, without waiting for the main thread.
+
+    ``signal.signal`` works only on the main thread, which may be stuck in a blocking call, so
+    the default action is restored through libc; without ctypes, the main thread is signalled
+    and its handler (seeing the delivery done) dies.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.signal.restype = ctypes.c_void_p  # sighandler_t
+        libc.signal.argtypes = (ctypes.c_int, ctypes.c_void_p)
+        libc.signal(signal.SIGTERM, signal.SIG_DFL.value)
+    except (ImportError, OSError, AttributeError):
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+        return
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _watch_wakeup_fd() -> None:
+    """Give Python's wakeup fd a pipe of ours, read by a watcher thread, unless it is taken."""
+    global _wakeup, _spare
+    if _wakeup is not None or _green_threads():
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    try:
+        previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    except (ValueError, OSError):  # not the main thread or interpreter
+        previous = None
+    if previous != -1:  # someone else's (asyncio's): theirs stays, our handler alone acts
+        if previous is not None:
+            signal.set_wakeup_fd(previous)
+        os.close(read_end)
+        os.close(write_end)
+        return
+    _wakeup = (read_end, write_end)
+    _spare = os.dup(write_end)
+    background_thread(lambda: _watch(read_end), "otel-telemetry-signals").start()
+
+
+def _watch(read_end: int) -> None:
+    while True:
+        try:
+            data = os.read(read_end, 64)
+        except OSError:  # closed (a forked child re-made its own)
+            return
+        if not data:
+            return
+        if signal.SIGTERM in data and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            _begin_delivery()
+
+
+def _green_threads() -> bool:
+    """True when gevent or eventlet patched threading: a watcher blocked in ``os.read`` would be
+    a greenlet blocking every other one."""
+    monkey = sys.modules.get("gevent.monkey")
+    patcher = sys.modules.get("eventlet.patcher")
+    try:
+        return bool(
+            (monkey is not None and monkey.is_module_patched("threading"))
+            or (patcher is not None and patcher.is_monkey_patched("thread"))
+        )
+    except Exception:
+        return True
+
+
+def _before_fork() -> None:
+    """While a fork is under way, the wakeup fd leads into a pipe of this fork's own.
+
+    CPython forgets, in the child, a signal caught before the child's interpreter was ready
+    (``Pool.terminate()`` can signal a worker that has not run yet): its handler never runs.
+    The byte the signal wrote still sits in this pipe, where the child's after-fork hook finds
+    it. Nor can a child's signal reach our pipe, where our watcher would take it for ours.
+    ``dup2`` works from any thread, unlike ``set_wakeup_fd``; the parent's own handler runs
+    as usual meanwhile.
+    """
+    global _forks, _fork_pipe
+    with _forks_lock:
+        _forks += 1
+        if _forks == 1 and _wakeup is not None:
+            _fork_pipe = os.pipe()
+            for fd in _fork_pipe:
+                os.set_blocking(fd, False)
+            os.dup2(_fork_pipe[1], _wakeup[1], inheritable=False)
+
+
+def _after_fork_in_parent() -> None:
+    global _forks, _fork_pipe
+    with _forks_lock:
+        _forks -= 1
+        if _forks == 0 and _wakeup is not None:
+            os.dup2(_spare, _wakeup[1], inheritable=False)
+            _close(*(_fork_pipe or ()))
+            _fork_pipe = None
+
+
+def _after_fork_in_child() -> None:
+    """A forked child: a fresh delivery state, its own wakeup pipe and watcher (the inherited
+    ones are the parent's), and a SIGTERM caught before it was ready acted on."""
+    global _helper, _delivered, _wakeup, _lock, _forks, _forks_lock, _spare, _fork_pipe
+    _helper, _delivered, _lock = None, False, threading.RLock()
+    _forks, _forks_lock = 0, threading.Lock()
+    if _wakeup is None:
+        return
+    caught = b""
+    if _fork_pipe is not None:
+        with contextlib.suppress(OSError):  # empty: no signal came
+            caught = os.read(_fork_pipe[0], 512)
+        _close(*_fork_pipe)
+        _fork_pipe = None
+    try:
+        previous = signal.set_wakeup_fd(-1)
+        if previous not in (-1, _wakeup[1]):
+            signal.set_wakeup_fd(previous)
+    except (ValueError, OSError):
+        pass
+    _close(*_wakeup, _spare)
+    _wakeup, _spare = None, -1
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        _watch_wakeup_fd()
+        if signal.SIGTERM in caught:
+            _begin_delivery()
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+    )

@@ -344,10 +344,13 @@ class Telemetry:
 
     def shutdown(self, timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> bool:
         """Export what is queued (within ``timeout_s``) and stop; later sends return False."""
-        _instances.discard(self)
         if self._disabled:
+            _instances.discard(self)
             return True
+        # Closed first, forgotten after: an exit path running now (a SIGTERM helper while a
+        # worker's finalizer shuts down) finds this instance and waits for this shutdown.
         ok = self._pipeline.shutdown(timeout_s)
+        _instances.discard(self)
         dropped = self._counters.snapshot(0).dropped_total
         if dropped:
             logger.info(

@@ -168,6 +168,38 @@ def test_sixty_children_forked_across_the_parents_exports_all_deliver(
     assert_exactly_once(receiver, expected, context=result.stderr, timeout=30)
 
 
+POOLS_IN_A_LOOP = """
+import multiprocessing as mp
+
+import otel_telemetry
+
+
+def work(key):
+    assert otel_telemetry.send("job", {"eventProperties": {"key": key}})
+    return True
+
+
+if __name__ == "__main__":
+    otel_telemetry.send("job", {"eventProperties": {"key": "parent"}})  # the parent takes SIGTERM
+    for r in range(30):
+        with mp.get_context("fork").Pool(3) as pool:  # terminate(): SIGTERM to every worker
+            assert all(pool.map(work, [f"{r}:{i}" for i in range(4)]))
+"""
+
+
+@pytest.mark.parametrize("protocol", TRANSPORTS)
+def test_thirty_terminated_pools_in_a_row_neither_hang_nor_lose_an_event(
+    receiver: OTLPReceiver, tmp_path: Path, protocol: str
+) -> None:
+    # Pool.terminate() signals workers that are about to block on the task queue's lock, or
+    # that have not run yet: both used to lose the SIGTERM (a worker waited forever, or left
+    # through its finalizer while the signal's delivery found nothing to wait for).
+    script = write_script(tmp_path, "pools.py", POOLS_IN_A_LOOP)
+    result = run_python([str(script)], tree_env(receiver, protocol), tmp_path, timeout=90)
+    expected = ["parent", *(f"{r}:{i}" for r in range(30) for i in range(4))]
+    assert_exactly_once(receiver, expected, context=result.stderr)
+
+
 QUEUED_THEN_TERMINATED = """
 import sys
 import time

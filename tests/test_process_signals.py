@@ -115,3 +115,70 @@ def test_with_a_synchronous_spool_even_sigkill_loses_nothing_accepted(
     assert process.returncode == -signal.SIGKILL, out
     later = deliver_spool(receiver, protocol, spool)
     assert_exactly_once(receiver, [f"queued:{i}" for i in range(100)], context=out + later)
+
+
+MAIN_THREAD_NEVER_WAKES = """
+import signal
+import threading
+import time
+
+import otel_telemetry
+
+for i in range(100):
+    assert otel_telemetry.send("job", {"eventProperties": {"key": f"queued:{i}"}})
+# An app thread that lets SIGTERM in, and a main thread that never runs Python code again: the
+# kernel hands SIGTERM to the app thread, Python notes it for the main thread, which never looks.
+# (The same happens to a pool worker signalled just before it blocks on its task queue.)
+threading.Thread(target=time.sleep, args=(120,), daemon=True).start()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+print("ready", flush=True)
+never = threading.Lock()
+never.acquire()
+never.acquire()
+"""
+
+
+@pytest.mark.parametrize("protocol", TRANSPORTS)
+def test_sigterm_delivers_and_ends_the_process_even_if_the_main_thread_never_runs_again(
+    receiver: OTLPReceiver, tmp_path: Path, protocol: str
+) -> None:
+    script = write_script(tmp_path, "stuck.py", MAIN_THREAD_NEVER_WAKES)
+    process = start_tree([sys.executable, str(script)], tree_env(receiver, protocol), tmp_path)
+    out = signal_when_ready(process, signal.SIGTERM)
+    assert process.returncode == -signal.SIGTERM, out
+    assert_exactly_once(receiver, [f"queued:{i}" for i in range(100)], context=out)
+
+
+CHILD_SIGNALLED = """
+import os
+import signal
+import sys
+import time
+
+import otel_telemetry
+
+otel_telemetry.send("job", {"eventProperties": {"key": "parent"}})  # the parent takes SIGTERM
+children = []
+for n in range(20):
+    pid = os.fork()
+    if pid == 0:
+        otel_telemetry.send("job", {"eventProperties": {"key": f"child{n}"}})
+        time.sleep(120)
+        os._exit(0)
+    children.append(pid)
+    os.kill(pid, signal.SIGTERM)  # at once: often before the child has run at all
+for pid in children:
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
+time.sleep(0.5)  # a child's SIGTERM that reached the parent's watcher would have ended it by now
+print("parent alive", flush=True)
+"""
+
+
+def test_children_signalled_at_birth_die_and_their_signals_never_reach_the_parent(
+    receiver: OTLPReceiver, tmp_path: Path
+) -> None:
+    script = write_script(tmp_path, "births.py", CHILD_SIGNALLED)
+    result = run_python([str(script)], tree_env(receiver, "grpc"), tmp_path, timeout=60)
+    assert "parent alive" in result.stdout, result.stderr
+    assert_exactly_once(receiver, ["parent"], context=result.stderr)
