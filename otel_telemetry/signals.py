@@ -152,8 +152,8 @@ def _die_from_any_thread() -> None:
 def _watch_wakeup_fd() -> None:
     """Give Python's wakeup fd a pipe of ours, read by a watcher thread, unless it is taken."""
     global _wakeup, _spare
-    if _wakeup is not None or _green_threads():
-        return
+    if _wakeup is not None or sys.platform == "win32" or _green_threads():
+        return  # (Windows: the wakeup fd must be a socket, and no process forks)
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
     try:
