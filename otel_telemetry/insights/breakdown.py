@@ -10,7 +10,7 @@ installation had several values).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .selection import COUNTS, Selection, check_choice, rounded, share
@@ -24,8 +24,8 @@ def breakdown(
     events: Sequence[str] = (),
     count: str = "events",
     where: Sequence[str] = (),
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The values of ``key`` among the selected events (see the module docstring for the shape)."""

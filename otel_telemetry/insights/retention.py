@@ -11,7 +11,7 @@ active in the i-th period from the cohort's own (index 0), up to the range's las
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .selection import Selection, check_choice
@@ -29,8 +29,8 @@ def retention(
     period: str = "week",
     count: str = "installations",
     where: Any = (),
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Cohorts and their returns (see the module docstring)."""

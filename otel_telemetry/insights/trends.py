@@ -11,7 +11,7 @@ past the top 10 are summed in the group ``"other"`` (a real value ``"other"`` jo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .selection import COUNTS, Selection, check_choice, rounded
@@ -56,8 +56,8 @@ def trends(
     by: str | None = None,
     count: str = "events",
     where: Sequence[str] = (),
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Counts per ``interval`` bucket (see the module docstring for the shape)."""
