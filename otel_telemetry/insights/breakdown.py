@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .selection import COUNTS, Selection, check_choice, rounded, share
-from .sources import Source
+from .sources import GroupKey, Source
 
 
 def breakdown(
@@ -34,14 +34,10 @@ def breakdown(
     b = src.builder()
     if count == "users":
         b.per_record()
-    columns = [f"{b.attr(key)} AS v"] + ([f"{b.actor(count)} AS a"] if count != "events" else [])
+    keys = [GroupKey(b.attr(key), "v")] + ([GroupKey(b.actor(count), "a")] if count != "events" else [])
     condition = sel.where(b)
-    base = (
-        f"SELECT {', '.join(columns)}, {b.weight_sum()} AS w FROM {b.source()} WHERE {condition} "
-        f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
-    )
     measure = "SUM(w)" if count == "events" else b.count_distinct("a")
-    with src.staged(b, base) as table:
+    with src.grouped(b, keys, condition, weighted=count == "events") as table:
         rows = src.rows(f"SELECT v, {measure} FROM {table} GROUP BY v", b.params)
         if count == "events":
             total = rounded(sum(float(row[1] or 0) for row in rows))
