@@ -26,7 +26,7 @@ from otel_telemetry.cli import main
 from otel_telemetry.insights import breakdown, funnel, open_source, retention, trends
 from otel_telemetry.store import EventQuery, EventStore, NotAnEventStore
 from otel_telemetry.store.rows import as_text
-from otel_telemetry.store.schema import FILL_USER_KEYS
+from otel_telemetry.store.schema import FILL_USER_KEYS, RECORD_COLUMNS
 
 DATA = Path(__file__).parent / "data"
 
@@ -240,3 +240,24 @@ def test_the_migration_numbers_users_as_ingest_does(tmp_path: Path, users: list[
     assert users_of_records(path) == at_ingest
     assert len(set(at_ingest.values())) == len({as_text(u) for u in users})
     path.unlink()
+
+
+def test_records_an_older_writer_stores_after_the_migration_get_their_users(schema2: Path) -> None:
+    """An older `serve` still running on the migrated file inserts without UserKey (schema 2's
+    INSERT): the store's trigger numbers those users too, so the insights count them."""
+    EventStore(schema2).close()  # migrated to 3
+    schema2_columns = [c for c in RECORD_COLUMNS if c != "UserKey"]
+    with sqlite3.connect(schema2) as db:
+        row = db.execute(f"SELECT {', '.join(schema2_columns)} FROM otel_log_records WHERE Id = 1").fetchone()
+        for user in ("late-user", 7):
+            attributes = json.dumps({"user.hash": user})
+            values = dict(zip(schema2_columns, row, strict=True)) | {"LogAttributes": attributes}
+            db.execute(
+                f"INSERT INTO otel_log_records ({', '.join(schema2_columns)}) "
+                f"VALUES ({', '.join('?' for _ in schema2_columns)})",
+                list(values.values()),
+            )
+    users = users_of_records(schema2)
+    assert sorted(str(u) for u in list(users.values())[-2:]) == ["7", "late-user"]
+    with open_source(schema2) as src:
+        assert trends(src, interval="month", count="users", until="2026-10-26")["series"][0]["total"] == 10

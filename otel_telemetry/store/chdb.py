@@ -98,6 +98,19 @@ def release_chdb_session(path: str) -> None:
     session.close()
 
 
+def _shared_values(row: Row) -> dict[str, Any]:
+    """The columns a record shares with every record of its resource and scope."""
+    return {
+        "ServiceName": row.service_name,
+        "ResourceSchemaUrl": row.resource_schema_url,
+        "ResourceAttributes": text_map(row.resource),
+        "ScopeSchemaUrl": row.scope_schema_url,
+        "ScopeName": row.scope_name,
+        "ScopeVersion": row.scope_version,
+        "ScopeAttributes": text_map(row.scope_attributes),
+    }
+
+
 def chdb_row(row: Row) -> dict[str, Any]:
     """One record's values as the exporter stores them: attribute maps of text, the body as text
     (``Timestamp``: Unix ns as text). :func:`json_lines` writes them for the INSERT."""
@@ -108,32 +121,11 @@ def chdb_row(row: Row) -> dict[str, Any]:
         "TraceFlags": row.flags & 0xFF,
         "SeverityText": row.severity_text,
         "SeverityNumber": max(0, min(255, row.severity_number)),
-        "ServiceName": row.service_name,
         "Body": as_text(row.body) if row.has_body and row.body is not None else "",
-        "ResourceSchemaUrl": row.resource_schema_url,
-        "ResourceAttributes": text_map(row.resource),
-        "ScopeSchemaUrl": row.scope_schema_url,
-        "ScopeName": row.scope_name,
-        "ScopeVersion": row.scope_version,
-        "ScopeAttributes": text_map(row.scope_attributes),
+        **_shared_values(row),
         "LogAttributes": text_map(row.attributes),
         "EventName": row.event_name,
     }
-
-
-def _shared_part(row: Row) -> str:
-    """The JSON members a record shares with every record of its resource and scope."""
-    return _ENCODER.encode(
-        {
-            "ServiceName": row.service_name,
-            "ResourceSchemaUrl": row.resource_schema_url,
-            "ResourceAttributes": text_map(row.resource),
-            "ScopeSchemaUrl": row.scope_schema_url,
-            "ScopeName": row.scope_name,
-            "ScopeVersion": row.scope_version,
-            "ScopeAttributes": text_map(row.scope_attributes),
-        }
-    )[1:-1]
 
 
 def json_lines(rows: Iterable[Row]) -> Iterator[str]:
@@ -150,7 +142,7 @@ def json_lines(rows: Iterable[Row]) -> Iterator[str]:
     for row in rows:
         key = (row.resource, row.scope_attributes, row.resource_schema_url, row.scope_schema_url)
         if last is None or key[0] is not last[0] or key[1] is not last[1] or key[2:] != last[2:]:
-            shared, last = _shared_part(row), key
+            shared, last = _ENCODER.encode(_shared_values(row))[1:-1], key
         attributes = row.attributes
         body = as_text(row.body) if row.has_body and row.body is not None else ""
         yield (

@@ -209,3 +209,19 @@ MIGRATE_2_TO_3 = (
 )
 
 INSERT_USER = "INSERT OR IGNORE INTO otel_users (UserHash) VALUES (?)"
+
+_NEW_USER = json_as_text(f"(NEW.LogAttributes -> '$.\"{USER_KEY}\"')")
+#: A record stored without its ``UserKey`` but with a ``user.hash`` gets it here: written by an
+#: older ``serve`` still running on a migrated file, or by other SQL. ``EventStore`` sets the key
+#: itself (the trigger then does nothing: its first test fails). A JSON null names no user: the
+#: NOT NULL ``UserHash`` makes ``INSERT OR IGNORE`` skip it and the key stays NULL.
+USER_KEY_TRIGGER = f"""
+    CREATE TRIGGER IF NOT EXISTS otel_log_records_user_key AFTER INSERT ON otel_log_records
+    WHEN NEW.UserKey IS NULL AND NEW.LogAttributes -> '$.\"{USER_KEY}\"' IS NOT NULL
+    BEGIN
+        INSERT OR IGNORE INTO otel_users (UserHash) VALUES ({_NEW_USER});
+        UPDATE otel_log_records SET UserKey = (SELECT UserKey FROM otel_users WHERE UserHash = {_NEW_USER})
+        WHERE Id = NEW.Id;
+    END
+    """
+DDL = (*DDL, USER_KEY_TRIGGER)

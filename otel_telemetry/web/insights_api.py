@@ -26,6 +26,7 @@ _RANGE = ("where", "since", "until")
 
 Ask = Callable[[Source, Params], dict[str, Any]]
 
+
 def _options(params: Params, *names: str) -> dict[str, Any]:
     """The single-valued parameters given, as keyword arguments (absent ones keep the defaults)."""
     found = {name: params.text(name) for name in (*names, "since", "until")}
