@@ -41,7 +41,7 @@ CREATE_USERS = """
     )
     """
 
-DDL = (
+DDL: tuple[str, ...] = (
     CREATE_USERS,
     """
     CREATE TABLE IF NOT EXISTS otel_resources (
