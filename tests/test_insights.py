@@ -16,11 +16,13 @@ The dataset (tests/insights_data.py, FIXED), 2026-11-02 being a Monday:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from insights_data import FIXED, requests_for
 
 from otel_telemetry.insights import InsightsError, Source, breakdown, funnel, open_source, retention, trends
@@ -313,3 +315,138 @@ def test_by_keeps_ten_values_and_other_gets_the_rest_including_a_real_other(tmp_
     groups = [(s["group"], s["total"]) for s in answer["series"]]
     # v00..v09 have 20..11 events; v10 (10), v11 (9) and the real value "other" (30) are "other"
     assert groups == [(f"v{i:02d}", 20 - i) for i in range(10)] + [("other", 10 + 9 + 30)]
+
+
+# -- far-off, reversed and malformed ranges ------------------------------------------------------
+
+NS = 1_000_000_000
+EPOCH = datetime(1970, 1, 1)
+#: The accepted range, stated independently of the code: 1970-01-01 to 2262-04-11, UTC.
+LATEST_NS = 106_751 * 86400 * NS  # 2262-04-11T00:00:00Z
+NOW_NS = int(NOW.timestamp()) * NS
+ACCEPTED = "--since and --until must be from 1970-01-01T00:00:00Z to 2262-04-11T00:00:00Z"
+UNITS_NS = {"m": 60 * NS, "h": 3600 * NS, "d": 86400 * NS, "w": 7 * 86400 * NS}
+
+
+def ns_of(when: datetime) -> int:
+    """Unix ns of a datetime of any year (naive = UTC), by integer arithmetic that cannot overflow."""
+    offset = when.utcoffset() or timedelta(0)
+    delta = when.replace(tzinfo=None) - EPOCH - offset
+    return (delta.days * 86400 + delta.seconds) * NS + delta.microseconds * 1000
+
+
+offsets = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
+malformed = st.one_of(
+    st.sampled_from(["yesterday", "-5d", "5.5d", "+3d", "1e3d", "12 days", "2026-13-01", "2026-02-30",
+                     "2026/11/02", "d", "20261102T25", "2026-11-02T10:00+25:00", "\x00"]),
+    st.text(alphabet="abcxyz -:/", min_size=1).filter(lambda t: t.strip() not in ("", "now")),
+)  # fmt: skip
+
+
+@st.composite
+def time_values(draw: st.DrawFn, end: bool) -> tuple[Any, int | None]:
+    """(a --since/--until value, the instant it names in ns, or None when it is not a time)."""
+    kind = draw(st.sampled_from(["date", "date object", "time", "datetime", "relative", "now", "bad"]))
+    if kind in ("date", "date object"):
+        day = draw(st.dates())
+        instant = ns_of(datetime(day.year, day.month, day.day)) + (86400 * NS if end else 0)
+        return (day.isoformat() if kind == "date" else day), instant
+    if kind in ("time", "datetime"):
+        when = draw(st.datetimes(timezones=st.one_of(st.none(), offsets)))
+        return (when.isoformat() if kind == "time" else when), ns_of(when)
+    if kind == "relative":
+        n, unit = draw(st.integers(0, 10**22)), draw(st.sampled_from(sorted(UNITS_NS)))
+        return f"{n}{unit}", NOW_NS - n * UNITS_NS[unit]
+    if kind == "now":
+        return "now", NOW_NS
+    return draw(malformed), None
+
+
+def expected_refusal(since: tuple[Any, int | None], until: tuple[Any, int | None]) -> str | None:
+    """What the insights must say about a range (None: it is answered)."""
+    for option, (value, instant) in (("--since", since), ("--until", until)):
+        if value is None:
+            continue
+        if instant is None:
+            return f"bad {option} {value!r}: expected an ISO date or time"
+        if not 0 <= instant <= LATEST_NS:
+            return f"bad {option} {value!r}: out of range"
+    if since[1] is not None and since[1] >= (until[1] if until[0] is not None else NOW_NS):
+        return "empty range: --since"
+    return None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    since=st.one_of(st.just((None, None)), time_values(end=False)),
+    until=st.one_of(st.just((None, None)), time_values(end=True)),
+    insight=st.sampled_from(["trends", "breakdown", "funnel"]),
+)
+def test_any_range_is_answered_or_refused_naming_the_option_and_the_accepted_range(
+    src: Source, since: tuple[Any, int | None], until: tuple[Any, int | None], insight: str
+) -> None:
+    if since[0] is None:
+        since = (None, None)
+    if until[0] is None:
+        until = (None, None)
+    asked = {"since": since[0], "until": until[0], "now": NOW}
+    ask = {
+        "trends": lambda: trends(src, interval="month", **asked),
+        "breakdown": lambda: breakdown(src, "model", **asked),
+        "funnel": lambda: funnel(src, ["didStart", "didCreateEntry"], **asked),
+    }[insight]
+    refusal = expected_refusal(since, until)
+    if refusal is None:
+        answer = ask()
+        if insight == "trends" and since[1] is not None:
+            first, last = answer["series"][0]["points"][0][0], answer["series"][0]["points"][-1][0]
+            end_ns = until[1] if until[1] is not None else NOW_NS
+            assert first[:7] == datetime.fromtimestamp(since[1] // NS, timezone.utc).strftime("%Y-%m")
+            assert last[:7] == datetime.fromtimestamp((end_ns - 1) // NS, timezone.utc).strftime("%Y-%m")
+        return
+    with pytest.raises(InsightsError) as error:
+        ask()
+    message = str(error.value)
+    assert message.startswith(refusal), (message, refusal)
+    assert "\n" not in message
+    if "out of range" in refusal:
+        assert ACCEPTED in message
+
+
+@pytest.mark.parametrize(
+    ("asked", "message"),
+    [
+        ({"since": "9999-01-01"}, "bad --since '9999-01-01': out of range; " + ACCEPTED),
+        ({"since": "1000000d"}, "bad --since '1000000d': out of range; " + ACCEPTED),
+        ({"until": "9999-12-31"}, "bad --until '9999-12-31': out of range; " + ACCEPTED),
+        ({"until": "2262-04-11"}, "bad --until '2262-04-11': out of range (as --until, a date means the end"),
+        ({"since": "1969-12-31T23:59:59Z"}, "bad --since '1969-12-31T23:59:59Z': out of range"),
+        ({"since": datetime(1900, 1, 1)}, "bad --since datetime.datetime(1900, 1, 1, 0, 0): out of range"),
+        ({"since": "2030-01-01"}, "empty range: --since 2030-01-01T00:00:00Z is not before now"),
+        ({"since": 17}, "bad --since 17: expected a string, a datetime or a date"),
+        ({"now": datetime(2300, 1, 1)}, "bad now '2300-01-01T00:00:00+00:00': out of range"),
+    ],
+)
+def test_far_off_and_reversed_ranges_are_named_refusals(
+    src: Source, asked: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InsightsError) as error:
+        retention(src, **{"now": NOW, **asked})
+    assert str(error.value).startswith(message)
+
+
+def test_the_ends_of_the_accepted_range_are_answered(src: Source) -> None:
+    wide = trends(src, interval="month", since="1970-01-01", until="2262-04-10", now=NOW)
+    points = wide["series"][0]["points"]
+    assert [points[0][0], points[-1][0]] == ["1970-01-01T00:00:00Z", "2262-04-01T00:00:00Z"]
+    assert len(points) == (2262 - 1970) * 12 + 4
+    everything = trends(src, interval="month", now=NOW)["series"][0]["total"]
+    assert wide["series"][0]["total"] == everything > 0
+    steps = funnel(src, ["didStart", "didCreateEntry"], since=date(1970, 1, 1), until="2262-04-11T00:00Z")
+    assert steps["steps"][1]["count"] == 3
+
+
+@pytest.mark.parametrize("window_s", [0, -1, float("inf"), float("nan"), 1e30, 36525 * 86400 + 1, "7d", True])
+def test_a_funnel_window_outside_100_years_is_refused(src: Source, window_s: Any) -> None:
+    with pytest.raises(InsightsError, match=r"bad --window .*longer than 0 and at most 3155760000"):
+        funnel(src, ["didStart", "didCreateEntry"], window_s=window_s)

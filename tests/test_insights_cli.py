@@ -16,6 +16,11 @@ from otel_telemetry.insights import open_source, trends
 from otel_telemetry.store import EventStore
 
 RANGE = ["--since", "2026-11-02", "--until", "2026-11-22"]
+ACCEPTED = "--since and --until must be from 1970-01-01T00:00:00Z to 2262-04-11T00:00:00Z"
+
+
+def OUT(option: str, value: str) -> str:
+    return f"bad {option} {value!r}: out of range"
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +106,16 @@ def test_tables_for_breakdown_funnel_and_retention(db: Path) -> None:
         (["trends", "--since", "2026-11-05", "--until", "2026-11-01"], "Error: empty range"),
         (["funnel", "didStart"], "Error: a funnel needs at least 2 steps"),
         (["funnel", "a", "b", "--window", "soon"], "Invalid value"),
+        (["trends", "--since", "9999-01-01"], f"Error: {OUT('--since', '9999-01-01')}; {ACCEPTED}"),
+        (["trends", "--since", "1000000d"], f"Error: {OUT('--since', '1000000d')}; {ACCEPTED}"),
+        (["retention", "--until", "9999-12-31"], f"Error: {OUT('--until', '9999-12-31')}; {ACCEPTED}"),
+        (["retention", "--until", "2262-04-11"], f"Error: {OUT('--until', '2262-04-11')} (as --until, a"),
+        (["breakdown", "model", "--until", "1969-07-20"], f"{OUT('--until', '1969-07-20')}; {ACCEPTED}"),
+        (["trends", "--since", "2300-01-01", "--until", "2200-01-01"], OUT("--since", "2300-01-01")),
+        (["trends", "--since", "2999-01-01T10:00"], OUT("--since", "2999-01-01T10:00")),
+        (["funnel", "a", "b", "--since", "99999999999999999999w"], OUT("--since", "99999999999999999999w")),
+        (["trends", "--since", "2200-01-01"], "empty range: --since 2200-01-01T00:00:00Z is not before"),
+        (["funnel", "a", "b", "--window", "99999999999d"], "at most 36525d (100 years), got '99999999999d'"),
     ],
 )
 def test_mistakes_are_one_clear_line_and_exit_1_or_2(db: Path, args: list[str], message: str) -> None:
@@ -108,6 +123,7 @@ def test_mistakes_are_one_clear_line_and_exit_1_or_2(db: Path, args: list[str], 
     assert code in (1, 2)
     assert message in out
     assert "Traceback" not in out
+    assert "the query failed" not in out
 
 
 def test_a_real_process_prints_the_answer_and_errors_without_traceback(db: Path, tmp_path: Path) -> None:

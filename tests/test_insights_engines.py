@@ -77,7 +77,8 @@ def datasets(draw: st.DrawFn) -> list[tuple[int, str, dict[str, Any], dict[str, 
     for _ in range(draw(st.integers(0, 40))):
         attributes = draw(st.dictionaries(st.sampled_from(KEYS), values, max_size=4))
         if draw(st.booleans()):
-            attributes["user.hash"] = draw(st.sampled_from(["u1", "u2", "u3", "u4"]))
+            # users are numbered as text on SQLite (otel_users): "3" and 3 are one user, as on ClickHouse
+            attributes["user.hash"] = draw(st.one_of(st.sampled_from(["u1", "u2", "u3", "3"]), values))
         if draw(st.integers(0, 9)) == 0:
             attributes["otel_telemetry.sample_rate"] = draw(st.sampled_from([0.5, 0.25, 1.0, 2.0, 0]))
         seconds = START + draw(st.integers(0, 50 * 86400))
@@ -93,7 +94,9 @@ def datasets(draw: st.DrawFn) -> list[tuple[int, str, dict[str, Any], dict[str, 
 
 
 times = st.one_of(
-    st.none(), st.sampled_from(["2026-11-02", "2026-11-10T12:00:00Z", "2026-11-20", "30d", "400h"])
+    st.none(),
+    st.sampled_from(["2026-11-02", "2026-11-10T12:00:00Z", "2026-11-20", "30d", "400h"]),
+    st.sampled_from(["1970-01-01", "2262-04-10", "2262-04-11T00:00:00Z", "9999-01-01", "1000000d"]),
 )
 
 

@@ -33,7 +33,7 @@ import otel_telemetry
 from otel_telemetry import Telemetry
 from otel_telemetry.cli.local import LocalBackend
 from otel_telemetry.receiver import OTLPReceiver
-from otel_telemetry.store import EventQuery, EventStore, PropertyFilter, parse_property_filter
+from otel_telemetry.store import SCHEMA_VERSION, EventQuery, EventStore, PropertyFilter, parse_property_filter
 
 LOGS_EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 
@@ -248,7 +248,8 @@ def test_database_is_wal_with_indexes_on_name_and_time(tmp_path: Path) -> None:
             )
         )
         assert "otel_log_records_by_name_time" in plan
-        assert db.execute("SELECT value FROM store_meta WHERE key='schema_version'").fetchone()[0] == "2"
+        version = db.execute("SELECT value FROM store_meta WHERE key='schema_version'").fetchone()[0]
+        assert version == str(SCHEMA_VERSION) == "3"
 
 
 def test_reopening_a_database_keeps_its_events(tmp_path: Path) -> None:

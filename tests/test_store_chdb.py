@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from insights_data import FIXED, requests_for
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
@@ -27,7 +29,9 @@ from otel_telemetry.store.clickhouse_schema import clickhouse_ddl
 chdb = pytest.importorskip("chdb", reason="chDB is the optional [clickhouse] extra")
 
 from otel_telemetry.store import ChdbStore  # noqa: E402
-from otel_telemetry.store.chdb import chdb_session, release_chdb_session  # noqa: E402
+from otel_telemetry.store.chdb import _INSERT_COLUMNS as INSERT_COLUMNS  # noqa: E402
+from otel_telemetry.store.chdb import chdb_row, chdb_session, release_chdb_session  # noqa: E402
+from otel_telemetry.store.rows import iter_rows  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PRODUCTION_SQL = REPO / "collector-config" / "clickhouse" / "otel_events.sql"
@@ -173,3 +177,88 @@ def test_one_session_serves_a_store_and_its_readers_in_one_process(tmp_path: Pat
         )  # the writer still works after the reader closed
         assert writer.count() == len(FIXED) + 1
     assert answer["series"][0]["total"] == 5
+
+
+# -- the insert encoding ---------------------------------------------------------------------------
+
+text_values = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+any_values = st.recursive(
+    st.one_of(
+        text_values, st.integers(-(2**63), 2**63 - 1), st.floats(), st.booleans(), st.binary(max_size=4)
+    ),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(text_values, children, max_size=2),
+    max_leaves=5,
+)
+attribute_sets = st.dictionaries(text_values, any_values, max_size=4)
+log_records = st.builds(
+    lambda name, t, attributes, body, severity, text, ids: LogRecord(
+        event_name=name,
+        time_unix_nano=t,
+        attributes=[KeyValue(key=k, value=reference_any_value(v)) for k, v in attributes.items()],
+        **({"body": reference_any_value(body)} if body is not None else {}),
+        severity_number=severity,
+        severity_text=text,
+        trace_id=ids[0],
+        span_id=ids[1],
+    ),
+    text_values,
+    st.integers(1, 2**62),
+    attribute_sets,
+    st.none() | any_values,
+    st.integers(0, 24),
+    text_values,
+    st.sampled_from([(b"", b""), (bytes(range(16)), bytes(range(8)))]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    batches=st.lists(
+        st.tuples(attribute_sets, attribute_sets, st.lists(log_records, min_size=1, max_size=4)),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_every_record_is_stored_as_the_exporter_writes_it(
+    store: ChdbStore, batches: list[tuple[dict[str, Any], dict[str, Any], list[LogRecord]]]
+) -> None:
+    """The insert lines written per request (shared resource and scope members encoded once) store
+    exactly the row :func:`chdb_row` describes, for any values: hostile text, every type."""
+    session = store._session
+    session.query(f"TRUNCATE TABLE {store.table}")
+    request = ExportLogsServiceRequest(
+        resource_logs=[
+            ResourceLogs(
+                resource=Resource(
+                    attributes=[KeyValue(key=k, value=reference_any_value(v)) for k, v in res.items()]
+                ),
+                scope_logs=[
+                    ScopeLogs(
+                        scope={
+                            "name": "s",
+                            "attributes": [
+                                KeyValue(key=k, value=reference_any_value(v)) for k, v in scope.items()
+                            ],
+                        },
+                        log_records=records,
+                    )
+                ],
+            )
+            for res, scope, records in batches
+        ]
+    )
+    assert store.add_request("grpc", request) == sum(len(records) for _, _, records in batches)
+    expected = sorted(
+        (json.loads(json.dumps(chdb_row(row))) for row in iter_rows(request, 0)),
+        key=lambda r: (int(r["Timestamp"]), json.dumps(r, sort_keys=True)),
+    )
+    columns = ", ".join(
+        "toString(toUnixTimestamp64Nano(Timestamp)) AS Timestamp" if c == "Timestamp" else c
+        for c in INSERT_COLUMNS
+    )
+    text = session.query(f"SELECT {columns} FROM {store.table}", "JSONEachRow").bytes().decode()
+    stored = sorted(
+        (json.loads(line) for line in text.split("\n") if line),
+        key=lambda r: (int(r["Timestamp"]), json.dumps(r, sort_keys=True)),
+    )
+    assert stored == expected

@@ -245,6 +245,9 @@ def test_insights_answer_any_parameters_with_200_or_a_clear_400(viewer: int, ins
         assert isinstance(json.loads(body), dict)
 
 
+ACCEPTED = "--since and --until must be from 1970-01-01T00:00:00Z to 2262-04-11T00:00:00Z"
+
+
 @pytest.mark.parametrize(
     ("target", "mentions"),
     [
@@ -256,9 +259,13 @@ def test_insights_answer_any_parameters_with_200_or_a_clear_400(viewer: int, ins
         ("/api/insights/funnel?steps=a&steps=b&window_s=inf", "window_s"),
         ("/api/insights/retention?count=events", "count"),
         ("/api/insights/trends?bogus=1", "unknown parameter"),
-        ("/api/insights/trends?since=9999-01-01", "since"),
-        ("/api/insights/retention?until=9999-12-31", "until"),
-        ("/api/insights/funnel?steps=a&steps=b&since=1000000d", "since"),
+        ("/api/insights/trends?since=9999-01-01", f"bad --since '9999-01-01': out of range; {ACCEPTED}"),
+        ("/api/insights/retention?until=9999-12-31", f"bad --until '9999-12-31': out of range; {ACCEPTED}"),
+        ("/api/insights/funnel?steps=a&steps=b&since=1000000d", f"'1000000d': out of range; {ACCEPTED}"),
+        ("/api/insights/breakdown?key=model&until=1969-12-30", "bad --until '1969-12-30': out of range"),
+        ("/api/insights/trends?since=2262-04-12", "bad --since '2262-04-12': out of range"),
+        ("/api/insights/trends?since=2200-01-01", "empty range: --since 2200-01-01T00:00:00Z is not before"),
+        ("/api/insights/trends?since=2026-11-05&until=2026-11-01", "empty range"),
         ("/api/insights/trends?" + "&".join(["where=a%3D1"] * 21), "where"),
     ],
 )

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ..insights import InsightsError, breakdown, funnel, open_source, retention, trends
+from ..insights.funnel import MAX_WINDOW_S
 from ..store import default_db_path
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
@@ -66,7 +67,10 @@ def parse_window(text: str) -> float:
     match = _DURATION.match(text)
     if not match or float(match.group(1)) <= 0:
         raise click.BadParameter(f"expected a duration like 7d, 12h, 30m or seconds, got {text!r}")
-    return float(match.group(1)) * _UNIT_S[match.group(2) or "s"]
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2) or "s"]
+    if seconds > MAX_WINDOW_S:
+        raise click.BadParameter(f"at most {MAX_WINDOW_S // 86400}d (100 years), got {text!r}")
+    return seconds
 
 
 # -- tables ------------------------------------------------------------------------------------

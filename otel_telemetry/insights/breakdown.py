@@ -10,11 +10,11 @@ installation had several values).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .selection import COUNTS, Selection, check_choice, rounded, share
-from .sources import Source
+from .sources import GroupKey, Source
 
 
 def breakdown(
@@ -24,8 +24,8 @@ def breakdown(
     events: Sequence[str] = (),
     count: str = "events",
     where: Sequence[str] = (),
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The values of ``key`` among the selected events (see the module docstring for the shape)."""
@@ -34,14 +34,10 @@ def breakdown(
     b = src.builder()
     if count == "users":
         b.per_record()
-    columns = [f"{b.attr(key)} AS v"] + ([f"{b.actor(count)} AS a"] if count != "events" else [])
+    keys = [GroupKey(b.attr(key), "v")] + ([GroupKey(b.actor(count), "a")] if count != "events" else [])
     condition = sel.where(b)
-    base = (
-        f"SELECT {', '.join(columns)}, {b.weight_sum()} AS w FROM {b.source()} WHERE {condition} "
-        f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
-    )
     measure = "SUM(w)" if count == "events" else b.count_distinct("a")
-    with src.staged(b, base) as table:
+    with src.grouped(b, keys, condition, weighted=count == "events") as table:
         rows = src.rows(f"SELECT v, {measure} FROM {table} GROUP BY v", b.params)
         if count == "events":
             total = rounded(sum(float(row[1] or 0) for row in rows))

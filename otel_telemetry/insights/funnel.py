@@ -12,12 +12,26 @@ optimal, so this counts whether such an ordered path exists.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .errors import InsightsError
 from .selection import ACTORS, Selection, check_choice, seconds_to_ns, share
 from .sources import Source
+
+#: The longest ``--window``: 100 years keeps "first step + window" within 64-bit nanoseconds for
+#: any event time up to 2160 (ClickHouse's Int64 would wrap around past that, SQLite's would not).
+MAX_WINDOW_S = 36525 * 86400
+
+
+def check_window(window_s: object) -> None:
+    """``--window``: a number of seconds in (0, :data:`MAX_WINDOW_S`]."""
+    number = isinstance(window_s, int | float) and not isinstance(window_s, bool)
+    if not number or not 0 < window_s <= MAX_WINDOW_S:  # type: ignore[operator]
+        raise InsightsError(
+            f"bad --window {window_s!r}: it must be a number of seconds longer than 0 and at most "
+            f"{MAX_WINDOW_S} (36525 days)"
+        )
 
 
 def funnel(
@@ -27,8 +41,8 @@ def funnel(
     window_s: float = 604800,
     per: str = "installation",
     where: Sequence[str] = (),
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Counts and conversion of each step (see the module docstring)."""
@@ -36,8 +50,7 @@ def funnel(
     if len(steps) < 2:
         raise InsightsError("a funnel needs at least 2 steps")
     check_choice("--per", per, tuple(ACTORS))
-    if not window_s > 0:
-        raise InsightsError(f"bad --window {window_s!r}: it must be longer than 0 seconds")
+    check_window(window_s)
     sel = Selection.parse((), where, since, until, now)
     b = src.builder()
     b.per_record()

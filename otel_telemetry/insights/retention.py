@@ -11,11 +11,11 @@ active in the i-th period from the cohort's own (index 0), up to the range's las
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .selection import Selection, check_choice
-from .sources import Source
+from .sources import GroupKey, Source
 from .timerange import NS, buckets, check_interval, iso_date
 
 _LENGTH_S = {"day": 86400, "week": 604800}
@@ -29,8 +29,8 @@ def retention(
     period: str = "week",
     count: str = "installations",
     where: Any = (),
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Cohorts and their returns (see the module docstring)."""
@@ -47,13 +47,12 @@ def retention(
     condition = sel.where(b, names=names)
     # the base: which periods each installation was active in (per event name when one is asked for)
     by_name = start_event is not None or return_event is not None
-    base = (
-        f"SELECT {actor} AS a, {b.bucket(period)} AS p{f', {b.name} AS n' if by_name else ''} "
-        f"FROM {b.source()} WHERE {condition} GROUP BY 1, 2{', 3' if by_name else ''}"
-    )
+    keys = [GroupKey(actor, "a"), GroupKey(b.bucket(period), "p", nullable=False)]
+    if by_name:
+        keys.append(GroupKey(b.name, "n", nullable=False))
     start_filter = f"AND n = {b.bind(start_event)} " if start_event is not None else ""
     return_filter = f"AND n = {b.bind(return_event)} " if return_event is not None else ""
-    with src.staged(b, base) as table:
+    with src.grouped(b, keys, condition, weighted=False) as table:
         ctes = [
             f"c AS (SELECT a AS ca, MIN(p) AS cp FROM {table} WHERE a IS NOT NULL {start_filter}GROUP BY a)",
             f"r AS (SELECT DISTINCT a AS ra, p AS rp FROM {table} WHERE a IS NOT NULL {return_filter})",

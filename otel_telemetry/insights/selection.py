@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .errors import InsightsError
@@ -62,8 +62,8 @@ class Selection:
         cls,
         events: Sequence[str],
         where: Sequence[str],
-        since: str | datetime | None,
-        until: str | datetime | None,
+        since: str | date | None,
+        until: str | date | None,
         now: datetime | None,
     ) -> Selection:
         if isinstance(events, str):

@@ -18,12 +18,12 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any
 
+from ..store.schema import USER_KEY, json_as_text
 from .errors import InsightsError
 
 #: The log attribute a sampler stamps on kept records (issue 14): each counts as 1/rate events.
 SAMPLE_RATE_KEY = "otel_telemetry.sample_rate"
 INSTALLATION_KEY = "app.installation.id"
-USER_KEY = "user.hash"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Keys SQLite's JSON path can address: no quote, backslash or control character (JSON escapes those).
@@ -124,6 +124,10 @@ class Builder(ABC):
     @abstractmethod
     def weight_sum(self) -> str:
         """The aggregate of what the events count for (their number, scaled by sample rates)."""
+
+    @abstractmethod
+    def weight_each(self) -> str:
+        """What each row of :meth:`source` counts for (to be summed)."""
 
     @abstractmethod
     def source(self) -> str:
@@ -276,13 +280,7 @@ class SQLiteBuilder(Builder):
                 "WHEN j.type = 'text' THEN json_quote(j.value) ELSE CAST(j.value AS TEXT) END "
                 f"FROM json_each(l.LogAttributes) AS j WHERE j.key = {self.bind(key)})"
             )
-        json_text = self._column(raw)
-        return (
-            f"(CASE WHEN {json_text} IS NULL OR {json_text} = 'null' THEN NULL "
-            f"WHEN substr({json_text}, 1, 1) = '\"' THEN json_extract({json_text}, '$') "
-            f"WHEN json_type({json_text}) = 'real' THEN CAST(json_extract({json_text}, '$') AS TEXT) "
-            f"ELSE {json_text} END)"
-        )
+        return json_as_text(self._column(raw))
 
     def resource_text(self, key: str) -> str:
         column = self._resource_columns.get(key)
@@ -290,6 +288,14 @@ class SQLiteBuilder(Builder):
             column = f"r{len(self._resource_columns)}"
             self._resource_columns[key] = column
         return f"r.{column}"
+
+    def user(self) -> str:
+        """The record's ``UserKey`` (``otel_users`` numbers each distinct ``user.hash``): counting
+        distinct small integers instead of parsing JSON. Only when ``user.hash`` is also a resource
+        attribute somewhere (looked up after the log attribute) is it read as text."""
+        if self.catalog.kinds(USER_KEY) == (True, False):
+            return self._column("l.UserKey")
+        return super().user()
 
     def weight(self) -> str | None:
         if not self.catalog.kinds(SAMPLE_RATE_KEY)[0]:
@@ -304,9 +310,12 @@ class SQLiteBuilder(Builder):
         self.group_inner = False
 
     def weight_sum(self) -> str:
+        return f"SUM({self.weight_each()})"
+
+    def weight_each(self) -> str:
         if self._weight is None:
             self._weight = self.weight() or "1"
-        return "SUM(x.w)"
+        return "x.w"
 
     def count_distinct(self, expression: str) -> str:
         return f"COUNT(DISTINCT {expression})"
@@ -320,8 +329,11 @@ class SQLiteBuilder(Builder):
             f"SUM({self._weight or '1'}) AS w" if self.group_inner else f"{self._weight or '1'} AS w"
         )
         where = " AND ".join(self._inner_where) or "1 = 1"
+        # Grouped, the inner level is worth materializing (far fewer rows); per record, it is read
+        # once, straight from the table.
+        materialized = "MATERIALIZED" if grouped else "NOT MATERIALIZED"
         ctes = [
-            f"x AS MATERIALIZED (SELECT {', '.join(columns)} FROM otel_log_records AS l WHERE {where}"
+            f"x AS {materialized} (SELECT {', '.join(columns)} FROM otel_log_records AS l WHERE {where}"
             f"{' GROUP BY ' + grouped if grouped else ''})"
         ]
         if self._resource_columns:
@@ -396,7 +408,10 @@ class ClickHouseBuilder(Builder):
         return self.in_list(self.name, names)
 
     def weight_sum(self) -> str:
-        return f"SUM({self.weight() or 1})"
+        return f"SUM({self.weight_each()})"
+
+    def weight_each(self) -> str:
+        return self.weight() or "1"
 
     def source(self) -> str:
         return self.table

@@ -11,11 +11,11 @@ past the top 10 are summed in the group ``"other"`` (a real value ``"other"`` jo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .selection import COUNTS, Selection, check_choice, rounded
-from .sources import Source
+from .sources import GroupKey, Source
 from .sql import Builder
 from .timerange import INTERVALS, NS, buckets, check_interval, iter_iso
 
@@ -56,8 +56,8 @@ def trends(
     by: str | None = None,
     count: str = "events",
     where: Sequence[str] = (),
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Counts per ``interval`` bucket (see the module docstring for the shape)."""
@@ -67,29 +67,25 @@ def trends(
     b = src.builder()
     if count == "users":
         b.per_record()
-    columns = [f"{b.bucket(interval)} AS bk"]
+    keys = [GroupKey(b.bucket(interval), "bk", nullable=False)]
     if sel.events:
-        columns.append(f"{b.name} AS n")
+        keys.append(GroupKey(b.name, "n", nullable=False))
     if by:
-        columns.append(f"{b.attr(by)} AS g")
+        keys.append(GroupKey(b.attr(by), "g"))
     if count != "events":
-        columns.append(f"{b.actor(count)} AS a")
+        keys.append(GroupKey(b.actor(count), "a"))
     condition = sel.where(b)
-    base = (
-        f"SELECT {', '.join(columns)}, {b.weight_sum()} AS w FROM {b.source()} WHERE {condition} "
-        f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
-    )
     measure = "SUM(w)" if count == "events" else b.count_distinct("a")
     names = ["n"] if sel.events else []
-    with src.staged(b, base) as table:
+    with src.grouped(b, keys, condition, weighted=count == "events") as table:
         top: list[str | None] = []
         has_other = False
-        keys: list[str] = []
+        groups: list[str] = []
         if by:
             top, has_other = top_values(src.rows(f"SELECT g, {measure} FROM {table} GROUP BY g", b.params))
-            keys = list(_group_case(b, "g", top))
-        select = ", ".join([*names, *keys])
-        group_by = "".join(f", {i + 2}" for i in range(len(names) + len(keys)))
+            groups = list(_group_case(b, "g", top))
+        select = ", ".join([*names, *groups])
+        group_by = "".join(f", {i + 2}" for i in range(len(names) + len(groups)))
         # The base has one row per (bucket, event, value, installation): within a bucket an
         # installation is counted once unless "other" merges values.
         per_bucket = "COUNT(a)" if count != "events" and not has_other else measure
@@ -99,7 +95,7 @@ def trends(
         )
         totals: dict[tuple[Any, ...], int] = {}
         if count != "events" and rows:  # distinct over the whole range: not the sum of the buckets
-            by_all = ", ".join(str(i + 1) for i in range(len(names) + len(keys)))
+            by_all = ", ".join(str(i + 1) for i in range(len(names) + len(groups)))
             total_rows = src.rows(
                 f"SELECT {select + ', ' if select else ''}{measure} FROM {table}"
                 f"{' GROUP BY ' + by_all if by_all else ''}",

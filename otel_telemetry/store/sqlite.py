@@ -3,8 +3,8 @@
 The receiver calls :meth:`EventStore.add_request` from its gRPC and HTTP threads; writes are
 serialised on one connection (SQLite has one writer anyway) and each export request is one
 ``executemany`` in one transaction, so a batch of 512 events costs one commit. Readers open
-their own connections: in WAL mode they never block the writer. A schema-1 database (the first
-``serve``) is migrated to schema 2 when opened (:data:`.schema.MIGRATE_1_TO_2`).
+their own connections: in WAL mode they never block the writer. A database of an older schema is
+migrated when opened (:data:`.schema.MIGRATE_1_TO_2`, :data:`.schema.MIGRATE_2_TO_3`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,16 +26,20 @@ from ..mapping import to_payload
 from ..receiver import ReceivedRecord
 from ..settings import local_db_path
 from .query import EventQuery
-from .rows import Row, dumps, iter_rows, row_of_record
+from .rows import Row, as_text, dumps, iter_rows, row_of_record
 from .schema import (
     CONNECTION_PRAGMAS,
     DDL,
+    FILL_USER_KEYS,
     INSERT_KEY,
     INSERT_RECORD,
     INSERT_RESOURCE,
+    INSERT_USER,
     MIGRATE_1_TO_2,
+    MIGRATE_2_TO_3,
     SCHEMA_VERSION,
     SELECT_RESOURCE,
+    USER_KEY,
     WRITER_PRAGMAS,
 )
 
@@ -67,6 +71,8 @@ FROM_EVENTS = "FROM otel_log_records AS l JOIN otel_resources AS r ON r.Resource
 
 #: How many resources' ids the writer remembers (an installation's resource is sent again and again).
 _RESOURCE_CACHE = 100_000
+#: How many users' keys the writer remembers.
+_USER_CACHE = 200_000
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,15 @@ class StoredEvent:
         }
 
 
+def user_text(attributes: Mapping[str, Any]) -> str | None:
+    """The record's user as ``otel_users`` numbers it: its log attribute ``user.hash`` as insight
+    text (None when absent or null), as the insights compare it."""
+    user = attributes.get(USER_KEY)
+    if user is None:
+        return None
+    return user if type(user) is str else as_text(user)
+
+
 class NotAnEventStore(Exception):
     """The file is not an otel-telemetry events database (or is of a newer schema)."""
 
@@ -156,6 +171,7 @@ class EventStore:
         self.path = Path(path)
         self._write_lock = threading.Lock()
         self._resource_ids: dict[tuple[str, str], int] = {}
+        self._user_keys: dict[str, int] = {}
         self._keys: set[tuple[str, str]] = set()
         self._log_keys: set[str] = set()
         if existing and not self.path.is_file():
@@ -194,18 +210,25 @@ class EventStore:
         return int(row[0])
 
     def _create(self, version: int | None) -> None:
-        """Tables, view and indexes; a schema-1 database's rows moved over in the same transaction.
-        A database already at this schema is not written to (readers open it while ``serve`` writes)."""
+        """Tables, view and indexes; an older schema's rows migrated in the same transaction (all
+        or nothing). A database already at this schema is not written to (readers open it while
+        ``serve`` writes)."""
         with self._write_lock:
             if version == SCHEMA_VERSION:
                 self._reload_keys()
                 return
             self._writer.execute("BEGIN IMMEDIATE")
             try:
+                if version == 2:
+                    for statement in MIGRATE_2_TO_3:
+                        self._writer.execute(statement)
                 for statement in DDL:
                     self._writer.execute(statement)
                 if version == 1:
                     for statement in MIGRATE_1_TO_2:
+                        self._writer.execute(statement)
+                if version is not None:
+                    for statement in FILL_USER_KEYS:
                         self._writer.execute(statement)
                 self._writer.execute(
                     "INSERT INTO store_meta (key, value) VALUES ('schema_version', ?) "
@@ -216,7 +239,17 @@ class EventStore:
                 self._writer.execute("ROLLBACK")
                 raise
             self._writer.execute("COMMIT")
+            if version is not None:
+                self._compact()
             self._reload_keys()
+
+    def _compact(self) -> None:
+        """After a migration: every record was rewritten with its ``UserKey`` (one byte or more
+        each), which splits pages; ``VACUUM`` lays the file out again (scans cost a quarter more
+        otherwise). Only an optimisation: if it cannot run now (disk full, a reader holding the
+        file), the store works as it is."""
+        with suppress(sqlite3.OperationalError):
+            self._writer.execute("VACUUM")
 
     def _reload_keys(self) -> None:
         self._keys, self._log_keys = set(), set()
@@ -261,13 +294,16 @@ class EventStore:
             except BaseException:
                 self._writer.execute("ROLLBACK")
                 self._resource_ids.clear()  # ids handed out in the rolled-back transaction are gone
+                self._user_keys.clear()
                 self._reload_keys()  # and so are the keys it added
                 raise
             self._writer.execute("COMMIT")
         return count
 
     def _insert(self, protocol: str, received: int, rows: Iterable[Row]) -> int:
-        values = []
+        values: list[tuple[Any, ...]] = []
+        users = self._user_keys
+        unknown_users: list[int] = []  # rows whose user has no key yet (their UserKey is its text)
         new_keys: set[tuple[str, str]] = set()
         last_resource: tuple[dict[str, Any], str] | None = None
         resource_id = 0
@@ -286,6 +322,14 @@ class EventStore:
                 last_resource = (row.resource, row.resource_schema_url)
             if not self._log_keys.issuperset(row.attributes):
                 new_keys.update(("log", key) for key in row.attributes.keys() - self._log_keys)
+            text = user_text(row.attributes)
+            user: str | int | None = text
+            if text is not None:
+                known = users.get(text)
+                if known is None:
+                    unknown_users.append(len(values))
+                else:
+                    user = known
             values.append(
                 (
                     row.timestamp,
@@ -306,15 +350,35 @@ class EventStore:
                     scope_json,
                     dumps(row.attributes),
                     row.dropped_attributes_count,
+                    user,
                 )
             )
         if not values:
             return 0
+        if unknown_users:
+            self._add_users({str(values[i][-1]) for i in unknown_users})
+            for i in unknown_users:
+                values[i] = (*values[i][:-1], users[str(values[i][-1])])
         self._writer.executemany(INSERT_RECORD, values)
         if new_keys:
             self._writer.executemany(INSERT_KEY, sorted(new_keys))
             self._remember_keys(new_keys)
         return len(values)
+
+    def _add_users(self, texts: set[str]) -> None:
+        """Number the users ``texts`` (those already in ``otel_users`` keep their key) and
+        remember their keys."""
+        if len(self._user_keys) + len(texts) > _USER_CACHE:
+            self._user_keys.clear()
+        ordered = sorted(texts)
+        self._writer.executemany(INSERT_USER, [(text,) for text in ordered])
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            rows = self._writer.execute(
+                f"SELECT UserHash, UserKey FROM otel_users WHERE UserHash IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            self._user_keys.update((str(text), int(key)) for text, key in rows)
 
     def _resource_id(self, row: Row, new_keys: set[tuple[str, str]]) -> int:
         text = dumps(row.resource)
