@@ -7,28 +7,24 @@ in ``LogRecord.event_name``) and exports it over OTLP, in the background.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._default import configure, flush, get_default, send, shutdown, stats
+from ._lazy import lazy_names
 from .delivery import Backoff
 from .errors import TelemetryError
 from .event import CapturedEvent, NamedPolicy, Policy
-from .exporters import (
-    Exporter,
-    ExportResult,
-    InMemoryExporter,
-    LoggerProviderExporter,
-    OTLPExporter,
-    SdkExporter,
-)
-from .mapping import to_payload
+from .exporters.base import Exporter, ExportResult
+from .exporters.otlp import OTLPExporter
+from .logsetup import install as _install_logging
 from .ratelimit import ONCE_PER_DAY, RateLimit
-from .records import ReceivedRecord
-from .serverless import flushing
 from .settings import (
     BatchSettings,
     CatalogSettings,
     ConsentSettings,
     DefaultProperties,
     DeliverySettings,
+    ExitSettings,
     ExporterSettings,
     PrivacySettings,
     RecordSettings,
@@ -40,6 +36,19 @@ from .stats import TelemetryStats
 from .telemetry import Telemetry
 from .version import __version__
 
+if TYPE_CHECKING:
+    from .exporters.memory import InMemoryExporter
+    from .exporters.provider import LoggerProviderExporter
+    from .exporters.sdk import SdkExporter
+    from .mapping import to_payload
+    from .records import ReceivedRecord
+    from .serverless import flushing
+
+# ``logging`` is imported here, on the importing thread, although most runs never log: imported
+# later by a worker thread it could race a fork() in another thread (its fork handlers would run
+# half), which breaks logging in the child. Quiet on stderr unless asked (OTEL_TELEMETRY_LOG_LEVEL).
+_install_logging()
+
 __all__ = [
     "ONCE_PER_DAY",
     "Backoff",
@@ -49,6 +58,7 @@ __all__ = [
     "ConsentSettings",
     "DefaultProperties",
     "DeliverySettings",
+    "ExitSettings",
     "ExportResult",
     "Exporter",
     "ExporterSettings",
@@ -80,11 +90,17 @@ __all__ = [
     "to_payload",
 ]
 
+#: Names loaded on first use: each pulls in protobuf or the OpenTelemetry SDK, which sending
+#: does not need at import time (``docs/short-lived.md``: a command-line tool pays for its imports).
+_LAZY = {
+    "InMemoryExporter": ".exporters.memory",
+    "LoggerProviderExporter": ".exporters.provider",
+    "SdkExporter": ".exporters.sdk",
+    "ReceivedRecord": ".records",
+    "to_payload": ".mapping",
+    "flushing": ".serverless",  # (asyncio)
+    "consent": ".consent",  # the module itself: not on the sending path
+}
 
-def __getattr__(name: str) -> object:
-    """``otel_telemetry.consent`` is imported on first use (it is not on the sending path)."""
-    if name == "consent":
-        import importlib
 
-        return importlib.import_module(".consent", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import logging
 import math
 import time
 import zlib
@@ -31,8 +30,6 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from .exporters.base import OK, ExportResult
 from .processes import fork_waits
 from .settings import ExporterSettings
-
-logger = logging.getLogger("otel_telemetry")
 
 USER_AGENT = "otel-telemetry"
 RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
