@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._log import logger
+from .processes import fork_safe
 
 if TYPE_CHECKING:
     from .encoding import EncodedBatch
@@ -86,7 +87,7 @@ class Exiting:
 
 _live: set[Exiting] = set()
 _exited = False
-_lock = threading.Lock()
+_lock = fork_safe(threading.Lock())  # a fork while another thread holds it: the child's is fresh
 
 
 def process_age_s() -> float:
