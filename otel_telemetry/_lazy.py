@@ -15,7 +15,9 @@ def lazy_names(package: str, names: Mapping[str, str]) -> Callable[[str], Any]:
         module = names.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module, package), name)
+        imported = importlib.import_module(module, package)
+        # a name that is the module itself (``otel_telemetry.consent``), else a name in it
+        value = imported if module.rsplit(".", 1)[-1] == name else getattr(imported, name)
         setattr(sys.modules[package], name, value)  # next time: a plain attribute
         return value
 
