@@ -7,6 +7,18 @@ in ``LogRecord.event_name``) and exports it over OTLP, in the background.
 
 from __future__ import annotations
 
+# The two modules with fork hooks that take a lock before a fork, imported first, on the
+# importing thread, although most runs need neither at once:
+# - before ``processes`` registers its own hooks: Python runs the before-fork hooks last
+#   registered, first, so ours (wait while the export thread imports) runs before theirs (take
+#   their lock); else a fork waits on an import that waits on a lock the forking thread holds
+#   (logging's, taken by getLogger at import: a 10 s stall per fork);
+# - never by the export thread: a fork waiting for it would run the hooks it registered
+#   meanwhile only half (Python snapshots the before-fork hooks): the child's logging lock
+#   stays held, and the parent prints "release unlocked lock" (concurrent.futures.thread,
+#   which the SDK's resource detection loads).
+import concurrent.futures.thread  # noqa: F401  (isort: skip)
+import logging  # noqa: F401  (isort: skip)
 from typing import TYPE_CHECKING
 
 from ._default import configure, flush, get_default, send, shutdown, stats
@@ -44,9 +56,7 @@ if TYPE_CHECKING:
     from .records import ReceivedRecord
     from .serverless import flushing
 
-# ``logging`` is imported here, on the importing thread, although most runs never log: imported
-# later by a worker thread it could race a fork() in another thread (its fork handlers would run
-# half), which breaks logging in the child. Quiet on stderr unless asked (OTEL_TELEMETRY_LOG_LEVEL).
+# quiet on stderr unless asked (OTEL_TELEMETRY_LOG_LEVEL)
 _install_logging()
 
 __all__ = [

@@ -98,8 +98,13 @@ class EventEncoder:
         """``batch`` as requests of at most ``max_request_bytes``, and the events left out."""
         encoder = self._encoder
         if encoder is None:
-            from .encoding import BatchEncoder
-            from .version import __version__
+            from . import processes
+
+            # the first import of the protobuf encoding, on the export thread: a fork meanwhile
+            # would leave the child a half-initialised module (every batch an encode_error)
+            with processes.fork_waits():
+                from .encoding import BatchEncoder
+                from .version import __version__
 
             encoder = self._encoder = BatchEncoder(SCOPE_NAME, __version__)
         return encoder.encode_batch(batch, self._mapper or self.mapper(), new_id, self.max_request_bytes)

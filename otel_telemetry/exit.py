@@ -7,7 +7,8 @@ One ``atexit`` handler, registered when otel-telemetry is imported, treats every
   process delivers them (:mod:`otel_telemetry.handoff`); the program exits at once.
 - ``flush``: the pre-existing behaviour: deliver within ``exit_timeout_s`` (5 s), then stop.
 - ``auto`` (the default): ``handoff`` in a short-lived program (its process started less than
-  :data:`SHORT_LIVED_S` ago), ``flush`` in a long-running one.
+  :data:`SHORT_LIVED_S` ago), ``flush`` in a long-running one, and ``flush`` in a process that
+  forked or was forked (a server's master or worker, a pool: :func:`forked`), whatever its age.
 
 ``atexit`` runs handlers last-registered first, so an app's handler registered after the import
 runs before ours (its events are still pending, and handed off with the rest); one registered
@@ -88,6 +89,37 @@ class Exiting:
 _live: set[Exiting] = set()
 _exited = False
 _lock = fork_safe(threading.Lock())  # a fork while another thread holds it: the child's is fresh
+_forked = False
+
+
+def _mark_forked() -> None:
+    global _forked
+    _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    # both sides: a forked worker ends with its master (a container stops every process of the
+    # pod with it), so a detached sender might not outlive it; and a master is a server or a pool
+    os.register_at_fork(after_in_parent=_mark_forked, after_in_child=_mark_forked)
+
+
+def forked() -> bool:
+    """True in a process that ``os.fork()``-ed or was forked: a server's master or worker, a
+    ``multiprocessing`` pool (``auto`` then means ``flush``).
+
+    The fork hooks see forks made once otel-telemetry is imported; a worker forked before (a
+    gunicorn worker importing the app itself) is recognised on Linux by its command line, the
+    same as its parent's (a fork does not ``exec``).
+    """
+    return _forked or _same_command_as_parent()
+
+
+def _same_command_as_parent() -> bool:
+    try:
+        with open("/proc/self/cmdline", "rb") as own, open(f"/proc/{os.getppid()}/cmdline", "rb") as parent:
+            return own.read() == parent.read()
+    except OSError:
+        return False
 
 
 def process_age_s() -> float:
@@ -137,7 +169,7 @@ def chosen_mode(exiting: Exiting) -> Literal["handoff", "flush"]:
     if exiting.exporter is None:
         return "flush"
     if mode == "auto":
-        return "handoff" if process_age_s() < SHORT_LIVED_S else "flush"
+        return "handoff" if process_age_s() < SHORT_LIVED_S and not forked() else "flush"
     return mode
 
 

@@ -470,7 +470,8 @@ class BatchPipeline:
         if not spool.open():
             return
         self._spool_open = True
-        from .spool.sender import SpoolSender
+        with processes.fork_waits():  # a first import on the export thread (see processes)
+            from .spool.sender import SpoolSender
 
         self._sender = SpoolSender(
             spool,

@@ -97,6 +97,10 @@ class HttpTransport:
         self._settings = settings
         self._json = settings.protocol == "http/json"
         self._session = requests.Session()
+        # requests imports netrc on a session's first request: here instead, while a fork waits
+        # (on the export thread, a fork in the middle of it leaves the child a broken module)
+        import netrc  # noqa: F401
+
         self._session.headers.update(
             {
                 "Content-Type": "application/json" if self._json else "application/x-protobuf",
