@@ -503,3 +503,43 @@ def test_stats_after_the_hand_off_still_add_up(state: Path) -> None:
     assert s["accepted"] + s["refused"] + s["recovered"] == (
         s["queued"] + s["in_flight"] + s["spool_pending"] + s["exported"] + s["dropped"] + s["handed_off"]
     )
+
+
+FORKED_AFTER_THE_IMPORT = """
+import os, sys, otel_telemetry
+pid = os.fork()
+if pid == 0:  # a server's worker, or a pool's: it ends with its master
+    otel_telemetry.send("fromChild")
+    print("child", otel_telemetry.get_default().exit_mode, flush=True)
+    sys.exit(0)  # a normal exit: atexit runs (as in a gunicorn worker)
+os.waitpid(pid, 0)
+otel_telemetry.send("fromParent")
+print("parent", otel_telemetry.get_default().exit_mode, flush=True)
+"""
+
+FORKED_BEFORE_THE_IMPORT = """
+import os, sys
+pid = os.fork()
+if pid == 0:  # a gunicorn worker without --preload imports the app (and us) after the fork
+    import otel_telemetry
+    otel_telemetry.send("fromChild")
+    print("child", otel_telemetry.get_default().exit_mode, flush=True)
+    sys.exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.parametrize(
+    "program", [FORKED_AFTER_THE_IMPORT, FORKED_BEFORE_THE_IMPORT], ids=["after", "before"]
+)
+def test_forked_processes_deliver_in_process_at_exit_instead_of_handing_off(
+    state: Path, receiver: OTLPReceiver, program: str
+) -> None:
+    result = run(program, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint)
+    assert result.returncode == 0 and result.stderr == ""
+    modes = sorted(result.stdout.split("\n")[:-1])
+    assert all(line.endswith(" flush") for line in modes), modes
+    expected = ["fromChild", "fromParent"] if "fromParent" in program else ["fromChild"]
+    # delivered before the program ended, by the processes themselves: no hand-off, no sender
+    assert sorted(r.event_name for r in receiver.records) == expected
+    assert not (state / "handoff").exists()
