@@ -70,13 +70,14 @@ def rows() -> list[tuple[str, float]]:
     out.append(("caller:     freeze(userProperties)", best(lambda: freeze(p.USER_PROPERTIES), 200_000)))
 
     batch = [capturer.capture(name, payload, None, None, None, None, None) for _ in range(BATCH)]
-    mapper, encoder = telemetry._current_mapper(), telemetry._encoder
+    data = telemetry._encoding.encode(batch, None)
+    mapper, encoder = telemetry._encoding.mapper(), telemetry._encoding._encoder
+    assert encoder is not None
     records = [mapper.map(event) for event in batch]
-    data = b"".join(request.payload for request in telemetry._encode(batch, None).requests)
     out.append(
         (
             "worker: prepare (one pass: map + encode to bytes)",
-            best(lambda: telemetry._encode(batch, None), 40, BATCH),
+            best(lambda: telemetry._encoding.encode(batch, None), 40, BATCH),
         )
     )
     out.append(

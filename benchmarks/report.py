@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,8 +242,27 @@ def write_markdown(report: Report, path: Path, chart: Path | None) -> str:
             )
         out.append("")
     text = "\n".join(out)
+    kept = _kept_sections(path)
+    if kept:
+        text = text.rstrip("\n") + "\n\n" + kept + "\n"
     path.write_text(text, encoding="utf-8")
     return text
+
+
+def _kept_sections(path: Path) -> str:
+    """Sections other benchmark modules wrote between ``<!-- name:begin -->`` / ``<!-- name:end -->``
+    markers (``benchmarks/short_lived.py``): a full run does not measure them, so it keeps them."""
+    try:
+        previous = path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    found = re.findall(r"<!-- ([\w-]+):begin -->.*?<!-- \1:end -->", previous, re.DOTALL)
+    blocks = []
+    for name in found:
+        start = previous.index(f"<!-- {name}:begin -->")
+        end = previous.index(f"<!-- {name}:end -->") + len(f"<!-- {name}:end -->")
+        blocks.append(previous[start:end])
+    return "\n\n".join(blocks)
 
 
 def write_chart(report: Report, path: Path) -> Path | None:

@@ -5,30 +5,32 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .event import Policy
-from .exporters.base import Exporter
 from .processes import fork_safe
-from .settings import (
-    BatchSettings,
-    CatalogSettings,
-    ConsentSettings,
-    DefaultProperties,
-    DeliverySettings,
-    PrivacySettings,
-    RecordSettings,
-    ResourceSettings,
-    SamplingSettings,
-)
-from .stats import TelemetryStats
 from .telemetry import DEFAULT_FLUSH_TIMEOUT_S, Telemetry
 
-if TYPE_CHECKING:  # annotations only: importing the package loads neither
+if TYPE_CHECKING:  # not imported at run time: ``import otel_telemetry`` stays cheap
+    from datetime import datetime
+
     from opentelemetry.metrics import MeterProvider
 
     from .catalog.model import Catalog
+    from .event import Policy
+    from .exporters.base import Exporter
+    from .settings import (
+        BatchSettings,
+        CatalogSettings,
+        ConsentSettings,
+        DefaultProperties,
+        DeliverySettings,
+        ExitSettings,
+        PrivacySettings,
+        RecordSettings,
+        ResourceSettings,
+        SamplingSettings,
+    )
+    from .stats import TelemetryStats
 
 _lock = fork_safe(threading.Lock())
 _instance: Telemetry | None = None
@@ -67,6 +69,8 @@ def configure(
     notice: str | None = None,
     sampling: SamplingSettings | None = None,
     default_properties: DefaultProperties | None = None,
+    exit: ExitSettings | None = None,
+    debug: bool | None = None,
 ) -> Telemetry:
     """Replace the default instance with ``Telemetry(...)`` of these arguments (the same ones).
 
@@ -93,6 +97,8 @@ def configure(
         notice=notice,
         sampling=sampling,
         default_properties=default_properties,
+        exit=exit,
+        debug=debug,
     )
     with _lock:
         old, _instance = _instance, new

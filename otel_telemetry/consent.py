@@ -20,7 +20,6 @@ opt-out variables always win: nothing stored here turns telemetry on against ``D
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -445,18 +444,9 @@ def show(
         if not a.consent.sent_log:
             return [f"{app} keeps no record of the events it sends (ConsentSettings(sent_log=N) keeps one)."]
         return [f"{app} has sent no events yet (record: {a.state.sent_log_path})."]
-    record_line = _record_line()
+    from .render import record_line
+
     return [record_line(record) for record in records]
-
-
-def _record_line() -> Callable[[Any], str]:
-    """``otel-telemetry tail``'s line formatter (``render``, or the command line's before it)."""
-    try:
-        module = importlib.import_module("otel_telemetry.render")
-    except ImportError:
-        module = importlib.import_module("otel_telemetry.cli.tail")
-    line: Callable[[Any], str] = module.record_line
-    return line
 
 
 # -- command lines ---------------------------------------------------------------------------------

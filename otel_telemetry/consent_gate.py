@@ -12,7 +12,6 @@ the first check that finds sending allowed, before the first event is queued.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
@@ -21,6 +20,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ._log import logger
 from .consent_store import AppState, Signature, StoredChoice
 from .exporters.base import Exporter, ExportResult
 from .processes import fork_waits
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from .sent_log import SentLog
     from .settings import ConsentSettings
 
-logger = logging.getLogger("otel_telemetry")
 
 _monotonic = time.monotonic
 _UNREAD: Signature = (-1, -1, -1)

@@ -16,14 +16,13 @@ path may touch this module.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-logger = logging.getLogger("otel_telemetry")
+from ._log import logger
 
 APPS_DIR = "apps"
 CHOICE_NAME = "consent.json"

@@ -11,19 +11,18 @@ queue counts the batch as dropped, the spool keeps it on disk for the next proce
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Literal
 
+from ._log import logger
 from .exporters.base import Exporter, ExportResult
 from .settings import Backoff
 from .stats import Counters, Source
 
 __all__ = ["MAX_RETRY_AFTER_S", "Backoff", "Delivered", "Delivery"]
 
-logger = logging.getLogger("otel_telemetry")
 
 #: Longest wait honoured from a server's retry hint (a bad header must not stall delivery for days).
 MAX_RETRY_AFTER_S = 300.0

@@ -22,13 +22,11 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource as ResourcePro
 from .event import Event
 from .mapping import USER_HASH, USER_PREFIX, MappedRecord, Mapper
 from .resources import ResourceHandle
+from .settings import DEFAULT_MAX_REQUEST_BYTES as DEFAULT_MAX_REQUEST_BYTES  # (defined there)
 from .unencodable import describe_failure
 from .values import INT64_MAX, INT64_MIN, AttrValue, Props
 
 SEVERITY_INFO = SeverityNumber.SEVERITY_NUMBER_INFO
-#: A collector's message limit unless it was raised: gRPC's default maximum receive size (the
-#: OpenTelemetry Collector keeps it). Larger batches are split into several requests.
-DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 _MAX_CACHED = 65_536
 _MAX_MEMO = 4_096
 

@@ -8,17 +8,17 @@ must be stable across runs are persisted in a small state directory; when it can
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._log import logger
+
 if TYPE_CHECKING:
     from .settings import PrivacySettings
 
-logger = logging.getLogger("otel_telemetry")
 
 MACHINE_ID_PATHS = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 

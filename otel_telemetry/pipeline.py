@@ -16,31 +16,33 @@ counted and logged.
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from . import processes  # first: its fork hooks run before ours in the child
+from ._log import logger
 from .delivery import Delivery
-from .encoding import EncodedBatch
 from .event import Event
 from .exporters.base import Exporter
 from .settings import BatchSettings, DeliverySettings
-from .spool.sender import SpoolSender
-from .spool.spool import SPOOL_WRITE_DELAY_S, Position, Spool
 from .stats import Counters, TelemetryStats
 from .threads import background_thread
 
-logger = logging.getLogger("otel_telemetry")
+if TYPE_CHECKING:  # the spool is imported only by a pipeline that has one
+    from .encoding import EncodedBatch
+    from .spool.sender import SpoolSender
+    from .spool.spool import Position, Spool
+
 
 #: Encodes a batch: the requests to send, each with its number of events, and ``(reason,
 #: detail)`` for each event left out (one that cannot be encoded costs only itself). The second
 #: argument, if given, makes each record's ``otel_telemetry.event.id``.
-Encode = Callable[[Sequence[Event], "Callable[[], str] | None"], EncodedBatch]
+Encode = Callable[[Sequence[Event], "Callable[[], str] | None"], "EncodedBatch"]
 
 
 class EventIds:
@@ -147,6 +149,10 @@ class BatchPipeline:
         self._closed = False
         self._draining_deadline: float | None = None
         self._stopped = threading.Event()  # set when shutdown() has returned
+        self._inflight: list[Event] | None = None  # the batch being exported (a hand-off takes it)
+        self._handed_off = False
+        #: After the exit handler: where ``submit`` sends events (``exit.late_send``).
+        self.late_sink: Callable[[Event], bool] | None = None
         # spool mode: the spool, its sender, and sync-mode bookkeeping (appended vs written)
         self._spool: Spool | None = None
         self._sender: SpoolSender | None = None
@@ -155,6 +161,8 @@ class BatchPipeline:
         self._appended = 0
         self._written = 0
         if self._spool_settings is not None:
+            from .spool.spool import Spool
+
             self._spool = Spool(self._spool_settings, self._counters, self._overflow, self._count_lost)
 
     # -- caller side -------------------------------------------------------------------------
@@ -163,7 +171,8 @@ class BatchPipeline:
         """Queue one event; False when it was refused (queue full per policy, or shut down)."""
         queue = self._queue
         if (len(queue) >= self._max_queue or self._closed) and not self._make_room():
-            return False
+            sink = self.late_sink
+            return sink(event) if sink is not None and self._closed else False
         if self._sync:
             return self._submit_sync(event)
         queue.append(event)
@@ -313,6 +322,48 @@ class BatchPipeline:
             marker.lost_after = self._lost
         return marker.lost_after == marker.lost_before
 
+    @property
+    def idle(self) -> bool:
+        """Closed, nothing queued, and the worker (if any) has ended."""
+        thread = self._thread
+        return self._closed and not self._queue and (thread is None or not thread.is_alive())
+
+    def count_lost(self, count: int) -> None:
+        """``count`` accepted events were lost outside the pipeline (e.g. a failed hand-off)."""
+        self._count_lost(count)
+
+    def take_pending(self, wait_s: float = 0.02) -> list[Event]:
+        """Close, and return every event not yet exported (queued and in flight), for a hand-off.
+
+        The worker stops at once; a batch it is still sending (to a hanging collector) is
+        returned too, so it may arrive twice (at least once, never lost). Its events are no
+        longer counted by this pipeline: they left it.
+        """
+        with self._lock:
+            if self._handed_off:
+                return []
+            self._closed = self._handed_off = True  # (a shutdown may be under way: it stops now)
+            self._draining_deadline = time.monotonic()
+        self._delivery.stop(time.monotonic())  # a send under way gives up at its next wait
+        idle = self._drain_lock.acquire(timeout=wait_s)
+        try:
+            with self._counters.lock:  # queued/in flight -> handed off at once: stats() adds up
+                taken: list[Event] = [] if idle else list(self._inflight or ())
+                in_flight = len(taken)
+                while self._queue:
+                    item = self._queue.popleft()
+                    if type(item) is _FlushMarker:
+                        self._markers -= 1
+                        item.done.set()
+                    else:
+                        taken.append(item)  # type: ignore[arg-type]
+                self._counters.hand_off(len(taken) - in_flight, in_flight)
+        finally:
+            if idle:
+                self._drain_lock.release()
+        self._wake.set()
+        return taken
+
     def shutdown(self, timeout_s: float) -> bool:
         """Stop accepting, export what is queued within ``timeout_s``, then stop the worker.
 
@@ -397,6 +448,8 @@ class BatchPipeline:
         if self._spool is not None:
             self._open_spool()
             if self._spool_open:
+                from .spool.spool import SPOOL_WRITE_DELAY_S
+
                 delay = min(delay, SPOOL_WRITE_DELAY_S)
         while True:
             self._wake.wait(delay)
@@ -417,6 +470,9 @@ class BatchPipeline:
         if not spool.open():
             return
         self._spool_open = True
+        with processes.fork_waits():  # a first import on the export thread (see processes)
+            from .spool.sender import SpoolSender
+
         self._sender = SpoolSender(
             spool,
             self._new_delivery(keep_at_deadline=True),
@@ -444,7 +500,9 @@ class BatchPipeline:
                 self._counters.take(len(batch))
             self._space.set()
             if batch:
+                self._inflight = batch
                 self._export(batch)
+                self._inflight = None
             if self._spool_open:
                 assert self._spool is not None
                 self._spool.commit()
@@ -466,6 +524,8 @@ class BatchPipeline:
 
     def _lose(self, count: int, reason: str, detail: str) -> None:
         """``count`` events in flight are dropped."""
+        if self._handed_off and reason == "shutdown":
+            return  # the batch was handed off at exit: not lost
         self._count_lost(count)
         self._counters.drop(reason, count, detail, "in_flight")
 

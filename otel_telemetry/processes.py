@@ -20,7 +20,6 @@ Three mechanisms, each a small hook the core calls (``docs/processes.md`` explai
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 import threading
@@ -28,7 +27,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-logger = logging.getLogger("otel_telemetry")
+from ._log import logger
 
 #: How long a fork waits for the export thread to finish an import or set-up step. Set-up is
 #: short (milliseconds); the bound only matters if something else went badly wrong.

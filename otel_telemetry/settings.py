@@ -19,20 +19,15 @@ opt-out variables are the exception: they are honoured whatever the code says.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-import random
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
-from urllib.parse import unquote, urlsplit
 
-from opentelemetry.util.re import parse_env_headers
-
-from .encoding import DEFAULT_MAX_REQUEST_BYTES
-from .environment import DEFAULT_NAMES
+from ._log import logger
 from .errors import TelemetryError
 from .ratelimit import RateLimit
 from .resources import DEFAULT_MAX_RESOURCES
@@ -40,7 +35,6 @@ from .resources import DEFAULT_MAX_RESOURCES
 if TYPE_CHECKING:
     from .catalog.model import Catalog
 
-logger = logging.getLogger("otel_telemetry")
 
 Protocol = Literal["grpc", "http/protobuf", "http/json"]
 Compression = Literal["none", "gzip", "deflate"]
@@ -48,12 +42,14 @@ Overflow = Literal["drop_newest", "drop_oldest", "block"]
 Fsync = Literal["always", "interval", "never"]
 SyncMode = Literal["async", "sync"]
 CatalogMode = Literal["enforce", "warn", "off"]
+ExitMode = Literal["auto", "handoff", "flush"]
 PROTOCOLS: tuple[Protocol, ...] = ("grpc", "http/protobuf", "http/json")
 COMPRESSIONS: tuple[Compression, ...] = ("none", "gzip", "deflate")
 OVERFLOWS: tuple[Overflow, ...] = ("drop_newest", "drop_oldest", "block")
 FSYNCS: tuple[Fsync, ...] = ("always", "interval", "never")
 SYNC_MODES: tuple[SyncMode, ...] = ("async", "sync")
 CATALOG_MODES: tuple[CatalogMode, ...] = ("enforce", "warn", "off")
+EXIT_MODES: tuple[ExitMode, ...] = ("auto", "handoff", "flush")
 
 DEFAULT_GRPC_ENDPOINT = "http://localhost:4317"
 DEFAULT_HTTP_ENDPOINT = "http://localhost:4318"
@@ -74,8 +70,17 @@ DEFAULT_ATTRIBUTE_COUNT_LIMIT = 128
 DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024
 MIN_SPOOL_BYTES = 16 * 1024
 DEFAULT_DISABLE_ENV = "OTEL_TELEMETRY_DISABLED"
+#: A collector's message limit unless it was raised: gRPC's default maximum receive size (the
+#: OpenTelemetry Collector keeps it). Larger batches are split into several requests. Defined
+#: here, not in ``encoding`` (which ``import otel_telemetry`` must not load: protobuf).
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 #: Any wait or timeout: about 31 years, well below what ``threading`` accepts (``TIMEOUT_MAX``).
 MAX_SECONDS = 1e9
+DEFAULT_HANDOFF_LIFETIME_S = 60.0
+DEFAULT_HANDOFF_MAX_AGE_S = 7 * 24 * 3600.0
+DEFAULT_HANDOFF_MAX_BYTES = 16 * 1024 * 1024
+#: ``OTEL_TELEMETRY_LOG_LEVEL`` values and their ``logging`` levels.
+LOG_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _TRUTHY = frozenset({"1", "true", "yes", "on", "y", "t"})
 
 T = TypeVar("T")
@@ -117,6 +122,10 @@ def check_seconds(name: str, value: object, *, minimum: float = 0.0, allow_minim
         )
 
 
+#: ``http(s)://host[:port][/path...]`` with a plain host name: valid without a closer look.
+_SIMPLE_URL = r"https?://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::(\d{1,5}))?(?:[/?#]\S*)?"
+
+
 def check_endpoint(name: str, endpoint: object, protocol: str) -> None:
     """An OTLP endpoint: an ``http(s)://`` URL with a host (gRPC also takes ``host:port``)."""
     if not isinstance(endpoint, str) or not endpoint.strip():
@@ -128,6 +137,11 @@ def check_endpoint(name: str, endpoint: object, protocol: str) -> None:
         if protocol == "grpc" and host and port.isdigit():
             return
         raise _fail(name, f"needs a scheme (http:// or https://): {endpoint!r}")
+    simple = re.fullmatch(_SIMPLE_URL, endpoint, re.ASCII)
+    if simple is not None and int(simple.group(1) or 0) <= 65535:
+        return  # the usual case, decided without urllib.parse (it imports ipaddress: ~5 ms)
+    from urllib.parse import urlsplit
+
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https"):
         raise _fail(name, f"scheme must be http or https, not {parts.scheme!r}")
@@ -250,6 +264,13 @@ def _bool(name: str, value: str) -> bool:
     raise _fail(name, "must be true or false")
 
 
+def _parse_headers(value: str) -> dict[str, str]:
+    """``OTEL_EXPORTER_OTLP_HEADERS`` as the SDK parses it (loaded only when the variable is set)."""
+    from opentelemetry.util.re import parse_env_headers
+
+    return dict(parse_env_headers(value, liberal=True))
+
+
 def _unchecked(cls: type[T], **values: Any) -> T:
     """An instance built without ``__post_init__`` (a configuration error from the environment)."""
     instance = object.__new__(cls)
@@ -285,6 +306,8 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1``."""
         base = min(self.max_s, self.initial_s * self.multiplier ** min(attempt, 64))
+        import random  # on the first retry, not at import
+
         return base * random.uniform(1.0 - self.jitter, 1.0 + self.jitter)
 
 
@@ -327,7 +350,7 @@ class ExporterSettings:
     def secure(self) -> bool:
         """Whether TLS is used: the URL's scheme decides; a gRPC ``host:port`` uses TLS unless
         ``insecure`` is True (``OTEL_EXPORTER_OTLP_INSECURE``)."""
-        scheme = urlsplit(self.endpoint).scheme.lower() if "://" in self.endpoint else ""
+        scheme = self.endpoint.split("://", 1)[0].lower() if "://" in self.endpoint else ""
         if scheme in ("http", "https"):
             return scheme == "https"
         return self.insecure is not True
@@ -376,7 +399,7 @@ class ExporterSettings:
             check_headers("headers", headers)
         found_headers = env.raw(*env.signal("HEADERS"))
         merged = (
-            {k.lower(): v for k, v in parse_env_headers(found_headers[1], liberal=True).items()}
+            {k.lower(): v for k, v in _parse_headers(found_headers[1]).items()}
             if found_headers
             else {}
         )
@@ -554,6 +577,8 @@ def _resource_attributes(name: str, value: str) -> dict[str, str]:
         key, sep, val = item.partition("=")
         if not sep or not key.strip():
             raise _fail(name, f"expected key=value pairs separated by commas, got {item!r}")
+        from urllib.parse import unquote
+
         out[key.strip()] = unquote(val.strip())
     return out
 
@@ -650,6 +675,10 @@ def check_default_names(name: str, names: Collection[str]) -> None:
     """Each name is one of the anonymous environment facts (``environment.DEFAULT_NAMES``) or ``all``."""
     if isinstance(names, str):
         raise _fail(name, "must be a collection of names, not a single string")
+    if not names:
+        return
+    from .environment import DEFAULT_NAMES  # (platform, identity: not needed unless names are given)
+
     unknown = sorted(str(n) for n in names if n not in DEFAULT_NAMES and n != "all")
     if unknown:
         raise _fail(name, f"unknown name(s) {', '.join(unknown)}; valid: all, {', '.join(DEFAULT_NAMES)}")
@@ -848,7 +877,72 @@ class DefaultProperties:
         return cls()
 
 
+@dataclass(frozen=True)
+class ExitSettings:
+    """What happens at exit to the events still pending (``docs/short-lived.md``).
+
+    ``mode``: ``"handoff"`` writes them to the hand-off area and a detached sender process
+    delivers them, so the program exits at once; ``"flush"`` delivers them within
+    ``DeliverySettings.exit_timeout_s`` first; ``"auto"`` hands off in a short-lived program
+    (started less than 300 s ago) and flushes in a long-running one. ``handoff_dir=None``
+    means ``<state dir>/handoff``. A detached sender stops ``handoff_lifetime_s`` after it
+    started; handed-off events older than ``handoff_max_age_s``, and the oldest over
+    ``handoff_max_bytes`` per destination, are dropped with a count in the area's ``sender.log``.
+    """
+
+    mode: ExitMode = "auto"
+    handoff_dir: Path | None = None
+    handoff_lifetime_s: float = DEFAULT_HANDOFF_LIFETIME_S
+    handoff_max_age_s: float = DEFAULT_HANDOFF_MAX_AGE_S
+    handoff_max_bytes: int = DEFAULT_HANDOFF_MAX_BYTES
+
+    def __post_init__(self) -> None:
+        check_choice("exit_mode", self.mode, EXIT_MODES)
+        if self.handoff_dir is not None:
+            object.__setattr__(self, "handoff_dir", Path(self.handoff_dir))
+        check_seconds("handoff_lifetime_s", self.handoff_lifetime_s, allow_minimum=False)
+        check_seconds("handoff_max_age_s", self.handoff_max_age_s, allow_minimum=False)
+        check_int("handoff_max_bytes", self.handoff_max_bytes, 1)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ExitSettings:
+        """From ``OTEL_TELEMETRY_EXIT``, ``OTEL_TELEMETRY_HANDOFF_DIR``, ``_HANDOFF_LIFETIME`` (ms),
+        ``_HANDOFF_MAX_AGE`` (ms) and ``_HANDOFF_MAX_BYTES``."""
+        env = _Env(environ)
+        directory = env.raw("OTEL_TELEMETRY_HANDOFF_DIR")
+        return cls(
+            mode=cast(ExitMode, env.get(("OTEL_TELEMETRY_EXIT",), _choice(EXIT_MODES), "auto")),
+            handoff_dir=Path(directory[1]) if directory else None,
+            handoff_lifetime_s=env.get(
+                ("OTEL_TELEMETRY_HANDOFF_LIFETIME",), _millis(allow_minimum=False), DEFAULT_HANDOFF_LIFETIME_S
+            ),
+            handoff_max_age_s=env.get(
+                ("OTEL_TELEMETRY_HANDOFF_MAX_AGE",), _millis(allow_minimum=False), DEFAULT_HANDOFF_MAX_AGE_S
+            ),
+            handoff_max_bytes=env.get(
+                ("OTEL_TELEMETRY_HANDOFF_MAX_BYTES",), _int(1), DEFAULT_HANDOFF_MAX_BYTES
+            ),
+        )
+
+
 # -- single variables ------------------------------------------------------------------------
+
+
+def debug_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """``OTEL_TELEMETRY_DEBUG``: print each event to stderr, send nothing."""
+    return _Env(environ).get(("OTEL_TELEMETRY_DEBUG",), _bool, False)
+
+
+def log_level_from_env(environ: Mapping[str, str] | None = None) -> int | None:
+    """``OTEL_TELEMETRY_LOG_LEVEL``: print otel-telemetry's own log lines to stderr from this level."""
+    return _Env(environ).get(("OTEL_TELEMETRY_LOG_LEVEL",), _level, None)
+
+
+def _level(name: str, value: str) -> int:
+    level = LOG_LEVELS.get(value.lower())
+    if level is None:
+        raise _fail(name, f"must be one of {', '.join(LOG_LEVELS)}")
+    return level
 
 
 def opt_out_reason(

@@ -6,7 +6,6 @@ increments nothing: ``accepted`` is derived (taken by the worker + evicted + sti
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -14,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import _capture_hook
+from ._log import logger
 from .processes import fork_safe
-
-logger = logging.getLogger("otel_telemetry")
 
 #: Drop reasons and what they mean (also the ``reason`` keys of :attr:`TelemetryStats.dropped`).
 DROP_REASONS = {
@@ -36,12 +34,16 @@ DROP_REASONS = {
     "encode_error": "the event could not be encoded (text that is not valid Unicode, or a value whose own "
     "methods raise); its batch-mates were sent",
     "too_large": "the event alone is larger than a request may be (the collector's message limit)",
+    "handoff_error": "at exit, the events could not be written to the hand-off area (docs/short-lived.md)",
     "internal_error": "an unexpected error inside otel-telemetry (please report it)",
     "opted_out": "the app's user turned telemetry off (`telemetry disable`) before the event was sent",
     "catalog": "the event broke the event catalog in enforce mode (counts by violation type: "
     "Telemetry.catalog_policy.violations)",
 }
 
+
+#: ``logging.INFO`` and ``logging.WARNING`` (``logging`` is imported only when a line is logged).
+_INFO, _WARNING = 20, 30
 
 #: Drops the app's users asked for: logged at INFO, not as a warning.
 EXPECTED_DROPS = frozenset({"opted_out"})
@@ -73,6 +75,8 @@ class TelemetryStats:
     refused: int = 0
     #: Events left out by sampling (``SamplingSettings``), by event name: not drops.
     sampled_out: dict[str, int] = field(default_factory=dict)
+    #: Events handed off at exit to a detached sender (``docs/short-lived.md``): settled here.
+    handed_off: int = 0
 
     @property
     def dropped_total(self) -> int:
@@ -111,6 +115,7 @@ class Counters:
         self.refused = 0
         self.in_flight = 0
         self.spool_pending = 0
+        self.handed_off = 0
         #: Set when shutdown gave up on what was in flight (counted dropped): a late result of
         #: an abandoned attempt must not count the same events again.
         self.settled = False
@@ -142,7 +147,7 @@ class Counters:
             capture.record_drop(reason, detail)
         if first and reason != "not_exported":
             logger.log(
-                logging.INFO if reason in EXPECTED_DROPS else logging.WARNING,
+                _INFO if reason in EXPECTED_DROPS else _WARNING,
                 "otel-telemetry dropped %d event(s): %s (%s)%s; further drops of this kind are counted "
                 "in stats() but not logged",
                 count,
@@ -177,6 +182,27 @@ class Counters:
         with self.lock:
             self.taken += count
             self.in_flight += count
+
+    def hand_off(self, queued: int, in_flight: int) -> None:
+        """At exit, ``queued`` events (the caller popped them holding :attr:`lock`) and
+        ``in_flight`` ones went to the hand-off area; an attempt still under way no longer counts."""
+        with self.lock:
+            self.taken += queued
+            if self._leave("in_flight", in_flight):
+                self.settled = True
+            self.handed_off += queued + in_flight
+
+    def hand_off_late(self, count: int) -> None:
+        """``count`` events sent after the exit handler went straight to the hand-off area."""
+        with self.lock:
+            self.taken += count
+            self.handed_off += count
+
+    def hand_off_failed(self, count: int, detail: str) -> None:
+        """The hand-off area refused ``count`` events counted handed off: dropped instead."""
+        with self.lock:
+            self.handed_off -= count
+            self.drop("handoff_error", count, detail)
 
     def export(self, count: int, source: Source) -> None:
         """``count`` events were accepted by the collector."""
@@ -247,4 +273,5 @@ class Counters:
                 in_flight=self.in_flight,
                 refused=self.refused,
                 spool_corrupt_bytes=self.spool_corrupt_bytes,
+                handed_off=self.handed_off,
             )

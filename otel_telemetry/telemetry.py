@@ -6,42 +6,32 @@ opt-out -> capture (validate, copy) -> rate limits -> queue. The worker thread t
 
 from __future__ import annotations
 
-import atexit
-import logging
 import os
-import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-
 from . import _capture_hook, processes
+from . import exit as _exit
 from . import settings as config
-from .encoding import BatchEncoder, EncodedBatch, resource_proto
-from .environment import default_attributes
+from ._log import logger
+from .encoder import EventEncoder
 from .errors import TelemetryError
 from .event import CapturedEvent, Event, Policy, as_captured, as_queued, drop_reason_of
 from .exporters.base import Exporter
 from .exporters.otlp import OTLPExporter
-from .exporters.provider import LoggerProviderExporter
-from .identity import privacy_state_dir
-from .identity import project_id as resolve_project_id
-from .mapping import Mapper
 from .pipeline import BatchPipeline
-from .processes import fork_safe
 from .ratelimit import RateLimiter
-from .resources import ResourceCache
-from .selfmetrics import SelfMetrics, register_self_metrics
 from .settings import (
     BatchSettings,
     CatalogSettings,
     ConsentSettings,
     DefaultProperties,
     DeliverySettings,
+    ExitSettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
@@ -51,31 +41,26 @@ from .stats import Counters, TelemetryStats
 from .unencodable import describe_error
 from .validation import Capturer
 from .values import AttrValue, Props, flatten_into
-from .version import __version__
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from opentelemetry.metrics import MeterProvider
 
-    from .catalog.model import Catalog  # annotations only: a sender without a catalog never loads it
+    from .catalog.model import Catalog
     from .consent_gate import ConsentGate
     from .consent_store import StoredChoice
     from .sampling import Sampler
+    from .selfmetrics import SelfMetrics
 
-logger = logging.getLogger("otel_telemetry")
-
-SCOPE_NAME = "otel_telemetry"
 #: The consent name of an app without a service name (the SDK's default service name).
 DEFAULT_APP = "unknown_service"
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
 
-_instances: weakref.WeakSet[Telemetry] = weakref.WeakSet()
 _monotonic = time.monotonic
-
-
-@atexit.register
-def _flush_at_exit() -> None:
-    """A script that sends and exits still delivers: flush and stop every live instance."""
-    processes.deliver_all()
+#: Live instances (``processes``, ``signals`` and ``serverless`` flush them); weak: a dropped
+#: instance is still collected.
+_instances: weakref.WeakSet[Telemetry] = weakref.WeakSet()
 
 
 class Telemetry:
@@ -112,10 +97,9 @@ class Telemetry:
         notice: str | None = None,
         sampling: SamplingSettings | None = None,
         default_properties: DefaultProperties | None = None,
+        exit: ExitSettings | None = None,
+        debug: bool | None = None,
     ) -> None:
-        # First: the spool's background sender (started below) may ask for the project id at once.
-        self._project_id: str | None = None
-        self._lock = fork_safe(threading.Lock())
         #: Identity and opt-out settings.
         self.privacy = _given(privacy, PrivacySettings, "privacy") or PrivacySettings.from_env()
         #: Why telemetry is off (``None`` when on): ``disabled=True`` or the user's environment.
@@ -124,10 +108,16 @@ class Telemetry:
         )
         self._disabled = self.disabled_reason is not None
         self._strict = strict if strict is not None else config.strict_from_env()
-        #: Where batches go.
+        #: Debug mode: each event is printed to stderr as ``tail`` prints it, nothing is sent.
+        self.debug = debug if debug is not None else config.debug_from_env()
+        #: Where batches go (in debug mode: to standard error).
         self.exporter = _exporter(exporter, endpoint, protocol, headers)
+        if self.debug:
+            from .debug import DebugExporter
+
+            self.exporter = DebugExporter()
         # OTEL_LOGS_EXPORTER=none (set by the pytest plugin for test sessions): accept, export nothing
-        self._discard = exporter is None and config.logs_exporter() == "none"
+        self._discard = exporter is None and not self.debug and config.logs_exporter() == "none"
         #: The queue and its batches.
         self.batch = _given(batch, BatchSettings, "batch") or BatchSettings.from_env()
         #: Timeouts, retries and the optional spool.
@@ -140,18 +130,21 @@ class Telemetry:
         self.resource = resource
         #: Attribute limits, rate limits, the event name attribute.
         self.records = _given(records, RecordSettings, "records") or RecordSettings.from_env()
+        #: What happens at exit to the events still pending (``docs/short-lived.md``).
+        self.exit = _given(exit, ExitSettings, "exit") or ExitSettings.from_env()
+        self._counters = Counters()
         # Given in code, the resource settings rank above a LoggerProvider's resource; read from
         # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES they rank as the SDK's resource, below it.
-        self._explicit_resource: dict[str, AttrValue] = {}
-        self._env_resource: dict[str, AttrValue] = {}
-        flatten_into(self._explicit_resource if given else self._env_resource, "", resource.attributes)
+        explicit_resource: dict[str, AttrValue] = {}
+        env_resource: dict[str, AttrValue] = {}
+        flatten_into(explicit_resource if given else env_resource, "", resource.attributes)
         for key, value, explicit in (
             ("service.name", resource.service_name, given is not None or service_name is not None),
             ("service.version", resource.service_version, True),
             ("deployment.environment.name", resource.environment, True),
         ):
             if value:
-                (self._explicit_resource if explicit else self._env_resource)[key] = value
+                (explicit_resource if explicit else env_resource)[key] = value
         self._capturer = Capturer(strict=self._strict)
         #: What the app's users decide and are told (``otel_telemetry.consent``).
         self.consent = _consent_settings(consent, notice)
@@ -159,8 +152,30 @@ class Telemetry:
         self.app = self.consent.app or resource.service_name or DEFAULT_APP
         with processes.fork_waits():  # a lazy import: a fork must not inherit its held import lock
             from .consent_gate import ConsentGate
+
+        # the gate and the encoder hold no reference to this instance (it must stay collectable)
+        pipelines: list[BatchPipeline] = []
         self._gate: ConsentGate = ConsentGate.for_app(
-            self.app, privacy_state_dir(self.privacy), self.consent, self._consent_changed
+            self.app,
+            _state_dir(self.privacy),
+            self.consent,
+            lambda before, after: _consent_changed(encoding, pipelines, self_app, before, after),
+        )
+        self_app = self.app
+        gate = self._gate
+        # an exporter into an app's own LoggerProvider: its resource is the base resource
+        provider_resource = getattr(getattr(self.exporter, "provider", None), "resource", None)
+        # mapping and encoding, on the worker thread
+        self._encoding = encoding = EventEncoder(
+            explicit_resource,
+            env_resource,
+            resource.max_resources,
+            self.records,
+            self.privacy,
+            self._counters,
+            (lambda: provider_resource.attributes) if provider_resource is not None else None,
+            installation=lambda: gate.state.read().installation_id,
+            max_request_bytes=self.batch.max_request_bytes,
         )
         #: Per-event sampling.
         self.sampling = _given(sampling, SamplingSettings, "sampling") or SamplingSettings()
@@ -185,27 +200,31 @@ class Telemetry:
                 else CatalogSettings(catalog, CatalogSettings.from_env().mode)
             )
         #: The event catalog check (``catalog=`` or ``OTEL_TELEMETRY_CATALOG``), the last policy.
-        self.catalog_policy = _catalog_policy(catalog, lambda: self.project_id, self._strict)
+        self.catalog_policy = _catalog_policy(catalog, lambda: encoding.project_id, self._strict)
         if self.catalog_policy is not None:
             self._policies = (*self._policies, self.catalog_policy)
         r = self.records
         self._limiter = (
             RateLimiter(r.rate_limits, r.global_rate_limit) if r.rate_limits or r.global_rate_limit else None
         )
-        self._counters = Counters()
-        self._mapper: Mapper | None = None
-        self._encoder = BatchEncoder(SCOPE_NAME, __version__)
         self._pipeline = BatchPipeline(
-            self._encode,
+            encoding.encode,
             self._gate.wrap(self.exporter),
             self._counters,
             self.batch,
             self.delivery,
         )
-        self._self_metrics: SelfMetrics | None = (
-            register_self_metrics(self, self_metrics) if self_metrics and not self._disabled else None
-        )
+        pipelines.append(self._pipeline)
+        self._self_metrics: SelfMetrics | None = None
+        if self_metrics and not self._disabled:
+            from .selfmetrics import register_self_metrics
+
+            self._self_metrics = register_self_metrics(self, self_metrics)
         _instances.add(self)
+        self._exiting = self._exit_record()
+        _exit.track(self._exiting)
+        # dropped by the app: its pipeline delivers what it accepted, then its threads stop
+        weakref.finalize(self, _exit.dropped, self._exiting).atexit = False
         if self._disabled:
             logger.debug("otel-telemetry is disabled (%s): nothing will be sent", self.disabled_reason)
         elif self.delivery.spool is not None:  # last: the worker may use any of the above at once
@@ -299,7 +318,7 @@ class Telemetry:
     def _capture(self, capture: _capture_hook.Sink, event: Event) -> bool:
         """Encode one event as the worker would and give the request to the active capture."""
         try:
-            requests, left_out = self._encode([event], None)
+            requests, left_out = self._encoding.encode([event], None)
         except Exception as error:
             self._counters.refuse("encode_error", 1, describe_error(error))
             return False
@@ -346,11 +365,13 @@ class Telemetry:
         """Export what is queued (within ``timeout_s``) and stop; later sends return False."""
         if self._disabled:
             _instances.discard(self)
+            _exit.untrack(self._exiting)
             return True
         # Closed first, forgotten after: an exit path running now (a SIGTERM helper while a
         # worker's finalizer shuts down) finds this instance and waits for this shutdown.
         ok = self._pipeline.shutdown(timeout_s)
         _instances.discard(self)
+        _exit.untrack(self._exiting)
         dropped = self._counters.snapshot(0).dropped_total
         if dropped:
             logger.info(
@@ -365,82 +386,57 @@ class Telemetry:
             stats = replace(stats, sampled_out=self._sampler.sampled_out())
         return stats
 
-    # -- identity and resource (built lazily, on the worker thread) --------------------------
+    # -- identity and resource (built lazily, on the worker thread: ``encoder.py``) ---------
 
     @property
     def project_id(self) -> str:
         """Strapi's project ``uuid``: the salt of user hashes and of the installation id."""
-        with self._lock:
-            if self._project_id is None:
-                self._project_id = resolve_project_id(self.privacy)
-            return self._project_id
+        return self._encoding.project_id
 
     @property
     def base_resource(self) -> dict[str, AttrValue]:
         """The resource every event carries before its group properties are merged over it."""
-        return dict(self._current_mapper().resources.base.attributes)
+        return dict(self._encoding.mapper().resources.base.attributes)
 
-    def _current_mapper(self) -> Mapper:
-        """The mapper, built on first use (on the worker: it reads the state directory and runs
-        the resource detectors)."""
-        with self._lock:
-            mapper = self._mapper
-        if mapper is None:
-            with processes.fork_waits():  # imports, detectors: a fork waits for them
-                built = self._build_mapper()
-            with self._lock:
-                if self._mapper is None:
-                    self._mapper = built
-                mapper = self._mapper
-        return mapper
+    # -- exit (``exit.py``) --------------------------------------------------------------------
 
-    def _encode(self, batch: Sequence[Event], new_id: Callable[[], str] | None) -> EncodedBatch:
-        mapper = self._mapper or self._current_mapper()
-        return self._encoder.encode_batch(batch, mapper, new_id, self.batch.max_request_bytes)
+    @property
+    def exit_mode(self) -> str:
+        """What happens at exit if it came now: ``handoff`` or ``flush`` (``docs/short-lived.md``)."""
+        return _exit.chosen_mode(self._exiting)
 
-    def _base_attributes(self) -> dict[str, AttrValue]:
-        privacy = self.privacy
-        defaults: dict[str, AttrValue] = dict(
-            default_attributes(
-                self.project_id, config.ci_environ(), privacy_state_dir(privacy), privacy.disable_defaults
-            )
-        )
-        installation = self._gate.state.read().installation_id  # after `telemetry reset`
-        if installation and "app.installation.id" in defaults:
-            defaults["app.installation.id"] = installation
-        detected = _detected_resource(self._explicit_resource)
+    def _exit_record(self) -> _exit.Exiting:
+        """What the exit handler needs, without a reference to this instance."""
         exporter = self.exporter
-        provided: dict[str, AttrValue] = (
-            dict(exporter.provider.resource.attributes)
-            if isinstance(exporter, LoggerProviderExporter)
-            else {}
+        settings = getattr(exporter, "settings", None)
+        portable = (
+            os.name == "posix"  # the hand-off needs flock and posix_spawn
+            and not self._disabled
+            and type(exporter) is OTLPExporter
+            and isinstance(settings, config.ExporterSettings)
+            and settings.config_error is None
+            # a spool, or a record of sent events, belongs to this app's own exporter path
+            # (``telemetry disable`` deletes the spool, ``telemetry show`` reads the record)
+            and self.delivery.spool is None
+            and not self.consent.sent_log
         )
-        return {**defaults, **detected, **self._env_resource, **provided, **self._explicit_resource}
-
-    def _build_mapper(self) -> Mapper:
-        r = self.records
-        return Mapper(
-            ResourceCache(self._base_attributes(), resource_proto, self.resource.max_resources),
-            self.project_id,
-            attribute_count_limit=r.attribute_count_limit,
-            attribute_value_length_limit=r.attribute_value_length_limit,
-            event_name_attribute=r.event_name_attribute,
-            on_invalid_property=self._counters.invalid_property,
+        encoding = self._encoding
+        gate = self._gate
+        ids = self.delivery.with_event_ids
+        spool = self.delivery.spool
+        ref = weakref.ref(self)
+        return _exit.Exiting(
+            pipeline=self._pipeline,
+            counters=self._counters,
+            settings=self.exit,
+            root=self.exit.handoff_dir or _state_dir(self.privacy) / "handoff",
+            exporter=_portable_exporter(settings) if portable and settings is not None else None,
+            encoding=lambda: {"encoder": encoding.portable_settings(), "event_ids": ids},
+            spool_dir=str(spool.directory) if spool is not None else None,
+            timeout_s=self.delivery.exit_timeout_s,
+            shutdown=lambda timeout_s: _shutdown(ref, timeout_s),
+            allowed=lambda: gate.refresh(show_notice=False),
         )
-
-    # -- consent ---------------------------------------------------------------------------------
-
-    def _consent_changed(self, before: StoredChoice, after: StoredChoice) -> None:
-        """A stored choice changed (this or another process): a new installation id is used
-        from the next batch on; a disable is enforced by the exporter wrapper."""
-        if before.installation_id != after.installation_id:
-            with self._lock:
-                self._mapper = None
-        if after.enabled is False and before.enabled is not False:
-            logger.info("otel-telemetry: telemetry for %s was turned off by its user", self.app)
-            pipeline = getattr(self, "_pipeline", None)  # None while __init__ runs
-            if pipeline is not None:
-                pipeline.wake()  # discard what is held now, not after a retry backoff
 
     def __enter__(self) -> Telemetry:
         return self
@@ -460,19 +456,6 @@ def _consent_settings(consent: ConsentSettings | None, notice: str | None) -> Co
     if settings.notice is not None:
         raise TelemetryError("notice", "is given twice (notice= and consent=ConsentSettings(notice=...))")
     return replace(settings, notice=notice)
-
-
-def _detected_resource(explicit: Mapping[str, AttrValue]) -> dict[str, AttrValue]:
-    """The SDK's resource (detectors, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``).
-
-    ``Resource.create`` runs detectors on a thread pool, which refuses work once the interpreter
-    is exiting; a script that sends and exits at once gets the environment detector alone.
-    """
-    try:
-        return dict(Resource.create(dict(explicit)).attributes)  # type: ignore[arg-type]
-    except RuntimeError:
-        fallback: dict[str, AttrValue] = dict(OTELResourceDetector().detect().attributes)  # type: ignore[arg-type]
-        return {**fallback, **explicit}
 
 
 T = TypeVar("T")
@@ -516,3 +499,44 @@ def _catalog_policy(settings: CatalogSettings, project_id: Callable[[], str], st
     with processes.fork_waits():  # a lazy import: a fork must not inherit its held import lock
         from .catalog.policy import catalog_policy
     return catalog_policy(settings, project_id, strict=strict)
+
+
+def _consent_changed(
+    encoding: EventEncoder,
+    pipelines: list[BatchPipeline],
+    app: str,
+    before: StoredChoice,
+    after: StoredChoice,
+) -> None:
+    """A stored choice changed (this or another process): a new installation id is used from the
+    next batch on; a disable is enforced by the exporter wrapper."""
+    if before.installation_id != after.installation_id:
+        encoding.reset_mapper()
+    if after.enabled is False and before.enabled is not False:
+        logger.info("otel-telemetry: telemetry for %s was turned off by its user", app)
+        for pipeline in pipelines:  # empty while __init__ runs
+            pipeline.wake()  # discard what is held now, not after a retry backoff
+
+
+def _shutdown(ref: weakref.ref[Telemetry], timeout_s: float) -> bool:
+    telemetry = ref()
+    return telemetry.shutdown(timeout_s) if telemetry is not None else True
+
+
+def _state_dir(privacy: PrivacySettings) -> Path:
+    return privacy.state_dir if privacy.state_dir is not None else config.state_dir()
+
+
+def _portable_exporter(settings: config.ExporterSettings) -> dict[str, Any]:
+    """The exporter settings as plain data, for the detached sender."""
+    return {
+        "protocol": settings.protocol,
+        "endpoint": settings.endpoint,
+        "headers": dict(settings.headers),
+        "timeout_s": settings.timeout_s,
+        "compression": settings.compression,
+        "insecure": settings.insecure,
+        "certificate_file": settings.certificate_file,
+        "client_key_file": settings.client_key_file,
+        "client_certificate_file": settings.client_certificate_file,
+    }

@@ -11,6 +11,7 @@ Threads they start (gRPC's) inherit the mask.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -28,8 +29,17 @@ def background_thread(target: Callable[[], object], name: str) -> threading.Thre
     """A daemon thread running ``target`` with the app's signals blocked (not started)."""
 
     def run() -> None:
-        if hasattr(signal, "pthread_sigmask"):
+        if hasattr(signal, "pthread_sigmask") and not _on_the_main_os_thread():
             signal.pthread_sigmask(signal.SIG_BLOCK, _FOR_THE_MAIN_THREAD)
         target()
 
     return threading.Thread(target=run, name=name, daemon=True)
+
+
+def _on_the_main_os_thread() -> bool:
+    """True for a greenlet of gevent's patched threading, which runs on the main OS thread:
+    blocking there would keep the app's own signals (a worker's SIGTERM) from it for good. On
+    Linux the main thread's id is the pid (``main_thread()`` is stale in a worker gevent patched
+    after a fork)."""
+    native = threading.get_native_id()
+    return native == os.getpid() or native == threading.main_thread().native_id

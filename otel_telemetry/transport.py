@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import logging
 import math
 import time
 import zlib
@@ -31,8 +30,6 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from .exporters.base import OK, ExportResult
 from .processes import fork_waits
 from .settings import ExporterSettings
-
-logger = logging.getLogger("otel_telemetry")
 
 USER_AGENT = "otel-telemetry"
 RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
@@ -100,6 +97,10 @@ class HttpTransport:
         self._settings = settings
         self._json = settings.protocol == "http/json"
         self._session = requests.Session()
+        # requests imports netrc on a session's first request: here instead, while a fork waits
+        # (on the export thread, a fork in the middle of it leaves the child a broken module)
+        import netrc  # noqa: F401
+
         self._session.headers.update(
             {
                 "Content-Type": "application/json" if self._json else "application/x-protobuf",

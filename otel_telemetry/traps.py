@@ -8,14 +8,13 @@ that need the app's action, and in ``otel-telemetry doctor``.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-logger = logging.getLogger("otel_telemetry")
+from ._log import logger
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,10 @@ background thread.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
 from typing import Any
-
-from opentelemetry import trace
 
 from .errors import TelemetryError
 from .event import Event
@@ -26,7 +24,9 @@ PAYLOAD_KEYS = frozenset({"eventProperties", "userProperties", "groupProperties"
 RESERVED_PREFIXES = ("user.", "otel.", "otel_telemetry.")
 _KNOWN_NAMES_MAX = 4096
 
-_get_current_span = trace.get_current_span
+#: Where the trace API would be: not imported by us (it costs ~10 ms at startup), because no
+#: span can be active in a program that never imported it.
+_modules = sys.modules
 
 
 def check_event_name(name: object) -> str:
@@ -135,7 +135,6 @@ def check_reserved(keys: Iterable[Any]) -> None:
             )
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: ``time_unix_nano`` is a fixed64: the last instant it can hold.
 MAX_TIMESTAMP_NS = (1 << 64) - 1
 _TIMESTAMP_RULE = (
@@ -154,13 +153,15 @@ def timestamp_ns(value: object) -> int:
         if 0 < value <= MAX_TIMESTAMP_NS:
             return int(value)
         raise TelemetryError("timestamp", f"nanoseconds must be between 1 and 2**64 - 1, not {value}")
-    if isinstance(value, datetime):
+    dt = _modules.get("datetime")  # a datetime exists only if its module was imported
+    if dt is not None and isinstance(value, dt.datetime):
+        utc = dt.timezone.utc
         try:
-            aware = value if value.utcoffset() is not None else value.replace(tzinfo=timezone.utc)
-            delta = aware - _EPOCH
+            aware = value if value.utcoffset() is not None else value.replace(tzinfo=utc)
+            delta = aware - dt.datetime(1970, 1, 1, tzinfo=utc)
         except Exception as error:  # a tzinfo whose utcoffset() raises or lies
             raise TelemetryError("timestamp", f"has an unusable time zone: {error!r}") from None
-        ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+        ns: int = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
         if 0 < ns <= MAX_TIMESTAMP_NS:
             return ns
         raise TelemetryError(
@@ -250,8 +251,15 @@ class Capturer:
             raise TelemetryError("body", f"must be a string, not {type(body).__name__}")
         if self._strict and ep:
             check_reserved(ep[: len(ep) >> 1])
-        context = _get_current_span().get_span_context()
-        event: Event = (
+        at = 0 if timestamp is None else timestamp_ns(timestamp)
+        trace = _modules.get("opentelemetry.trace")
+        if trace is None:
+            event: Event = (name, time.time_ns(), ep, up, gp, _user_id(user_id), 0, 0, 0, body, None, at)
+            if self._strict:
+                check_event_text(event)
+            return event
+        context = trace.get_current_span().get_span_context()
+        event = (
             name,
             time.time_ns(),
             ep,
@@ -263,7 +271,7 @@ class Capturer:
             int(context.trace_flags),  # a TraceFlags would keep the event tuple tracked by the GC
             body,
             None,
-            0 if timestamp is None else timestamp_ns(timestamp),
+            at,
         )
         if self._strict:
             check_event_text(event)

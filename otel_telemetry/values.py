@@ -6,15 +6,10 @@ so the caller only pays for :func:`freeze`, which copies what it could mutate la
 
 from __future__ import annotations
 
-import copy
-import datetime as _dt
-import decimal
 import enum
-import json
 import math
-import numbers
 import os
-import uuid
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -93,6 +88,8 @@ def _frozen(value: Any) -> Any:
             if kind is set or kind is frozenset:
                 return frozenset(value)
             return _shared(tuple(value)) if kinds == _STR else tuple(value)
+    import copy
+
     try:
         copied = copy.deepcopy(value)
     except Exception:  # an uncopyable element: converted now instead
@@ -177,15 +174,23 @@ def scalar(value: Any) -> AttrValue | None:
         return _float(float(value))
     if isinstance(value, str):
         return _stringify(value)
-    if isinstance(value, numbers.Integral):
-        return _int(int(value))
-    if isinstance(value, numbers.Real):
-        return _float(float(value))
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+    # An instance of a class exists only once its module was imported: these modules are looked
+    # up, not imported (importing them would cost every program ~5 ms at startup).
+    modules = sys.modules
+    numbers = modules.get("numbers")
+    if numbers is not None:
+        if isinstance(value, numbers.Integral):
+            return _int(int(value))
+        if isinstance(value, numbers.Real):
+            return _float(float(value))
+    dt = modules.get("datetime")
+    if dt is not None and isinstance(value, (dt.datetime, dt.date, dt.time)):
         return _stringify(value.isoformat())
-    if isinstance(value, decimal.Decimal):
+    decimal = modules.get("decimal")
+    if decimal is not None and isinstance(value, decimal.Decimal):
         return _stringify(value)
-    if isinstance(value, uuid.UUID):
+    uuid = modules.get("uuid")
+    if uuid is not None and isinstance(value, uuid.UUID):
         return _stringify(value)
     if isinstance(value, os.PathLike):
         return _stringify(os.fspath(value))
@@ -246,6 +251,8 @@ def _jsonable(value: Any, seen: set[int], depth: int) -> Any:
 
 
 def _to_json_string(value: Any, seen: set[int], depth: int) -> str:
+    import json
+
     return json.dumps(_jsonable(value, seen, depth), ensure_ascii=False, separators=(",", ":"))
 
 

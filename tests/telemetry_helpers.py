@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 
 import otel_telemetry
+from otel_telemetry.handoff import live_senders
 from otel_telemetry.receiver import OTLPReceiver, ReceivedRecord
 
 PROTOCOLS = ("grpc", "http/protobuf", "http/json")
@@ -66,3 +73,26 @@ def send_and_receive(
         assert t.flush(10.0), "flush did not export everything"
     assert receiver.wait_for(len(sends), timeout=10.0)
     return receiver.records
+
+
+def wait_until(condition: Callable[[], object], timeout: float) -> bool:
+    """Poll ``condition`` every 50 ms until it is true or ``timeout`` seconds passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
+def stop_senders(state: Path) -> None:
+    """Kill the detached hand-off senders at work under ``state``, then delete its hand-off areas
+    (a sender that starts late finds nothing to do): a test leaves no process behind."""
+    root = state / "handoff"
+    if not root.exists():
+        return
+    time.sleep(0.2)  # a sender spawned by a program that just exited takes its lock
+    for pid in live_senders(root):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(root, ignore_errors=True)

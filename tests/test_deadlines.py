@@ -199,7 +199,12 @@ def test_at_exit_a_collector_that_never_answers_costs_the_exit_timeout_and_is_lo
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={"OTEL_TELEMETRY_STATE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+            env={
+                "OTEL_TELEMETRY_STATE_DIR": str(tmp_path),
+                "PATH": "/usr/bin:/bin",
+                "OTEL_TELEMETRY_EXIT": "flush",  # the exit timeout is flush mode's (docs/short-lived.md)
+                "OTEL_TELEMETRY_LOG_LEVEL": "info",  # otel-telemetry's log reaches stderr when asked
+            },
         )
         try:
             assert process.stdout is not None

@@ -58,7 +58,9 @@ def test_exit_with_a_dead_collector_is_bounded_by_the_exit_timeout(receiver: OTL
         """,
         receiver,
         OTEL_EXPORTER_OTLP_ENDPOINT=DEAD_ENDPOINT,
+        OTEL_TELEMETRY_EXIT="flush",  # the long-running app's exit (a short-lived one hands off)
         OTEL_TELEMETRY_EXIT_TIMEOUT="500",
+        OTEL_TELEMETRY_LOG_LEVEL="info",  # quiet on stderr unless asked
     )
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 30  # would hang for minutes if exit waited on retries

@@ -107,6 +107,7 @@ def test_a_value_that_cannot_work_is_logged_and_its_default_used_and_events_arri
             name: value,
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint,
             "OTEL_TELEMETRY_STATE_DIR": str(tmp_path),
+            "OTEL_TELEMETRY_LOG_LEVEL": "warning",  # otel-telemetry's log reaches stderr only when asked
         },
     )
     assert done.returncode == 0, done.stderr
@@ -175,7 +176,11 @@ def test_a_configuration_error_is_reported_by_a_real_process_and_nothing_hangs(t
     done = _run(
         SEND_AND_EXIT,
         "20",
-        env={"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318", "OTEL_TELEMETRY_STATE_DIR": str(tmp_path)},
+        env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318",
+            "OTEL_TELEMETRY_STATE_DIR": str(tmp_path),
+            "OTEL_TELEMETRY_LOG_LEVEL": "warning",  # otel-telemetry's log reaches stderr only when asked
+        },
     )
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 30

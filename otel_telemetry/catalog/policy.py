@@ -12,13 +12,13 @@ but never dropped nor quarantined (it is still planned): it is marked ``otel_tel
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from .._log import logger
 from ..errors import TelemetryError
 from ..event import CapturedEvent
 from ..identity import project_id as resolve_project_id
@@ -27,8 +27,6 @@ from ..processes import fork_safe
 from ..settings import CatalogSettings, PrivacySettings
 from .checker import BLOCKING, DEPRECATED_EVENT, UNPLANNED_EVENT, EventChecker, Violation, strictest_pii
 from .model import MODES, Catalog
-
-logger = logging.getLogger("otel_telemetry")
 
 #: The record attribute that lists an event's violations in ``warn`` mode (a string array such as
 #: ``["type_mismatch:eventProperties.count"]``); a collector routes records that have it to quarantine.

@@ -6,7 +6,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -90,26 +90,6 @@ def iso_time(time_ns: int) -> str:
     """Unix nanoseconds -> ``2026-01-31T12:00:00.123Z``."""
     when = datetime.fromtimestamp(time_ns / 1e9, timezone.utc)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-def local_clock(time_ns: int) -> str:
-    """Unix nanoseconds -> local ``HH:MM:SS.mmm`` for a terminal line."""
-    when = datetime.fromtimestamp(time_ns / 1e9)
-    return when.strftime("%H:%M:%S.") + f"{when.microsecond // 1000:03d}"
-
-
-def format_value(value: Any) -> str:
-    """A property value as it would be typed: strings bare unless they contain spaces."""
-    if isinstance(value, str):
-        return value if value and not any(c.isspace() or c in "\"'=" for c in value) else json.dumps(value)
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def properties_line(payload: Mapping[str, Any]) -> str:
-    """``key=value`` for event properties then ``user.key=value`` for user properties."""
-    parts = [f"{k}={format_value(v)}" for k, v in payload.get("eventProperties", {}).items()]
-    parts += [f"user.{k}={format_value(v)}" for k, v in payload.get("userProperties", {}).items()]
-    return " ".join(parts)
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:

@@ -17,10 +17,11 @@ from typing import Any
 import click
 
 from ..insights import open_source, trends
+from ..render import properties_line
 from ..settings import PROTOCOLS, BatchSettings, DeliverySettings, ResourceSettings
 from ..store import EventQuery, EventStore
 from ..telemetry import Telemetry
-from .common import properties_line, setup_logging, table
+from .common import setup_logging, table
 from .demo_history import INSTALLATIONS, WEEKS, history_end, plan_history, send_history
 from .insights import show_trends
 from .local import LocalBackend, stop_on_sigterm, wait_for_interrupt

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .common import db_option, echo_json_lines, iso_time, open_existing_store, properties_line, table
+from ..render import properties_line
+from .common import db_option, echo_json_lines, iso_time, open_existing_store, table
 from .filters import build_query, filter_options
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 
 import click
@@ -14,24 +13,11 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from ..mapping import to_payload
 from ..receiver import ReceivedRecord, iter_records
+from ..render import record_line, record_time
 from ..store import default_db_path
-from .common import db_option, iso_time, local_clock, properties_line, setup_logging
+from .common import db_option, iso_time, setup_logging
 from .local import LocalBackend, stop_on_sigterm, wait_for_interrupt
 from .options import ports, receiver_options
-
-
-def record_time(record: ReceivedRecord) -> int:
-    """The record's time, else its observed time, else now (some senders set neither)."""
-    return record.time_unix_nano or record.observed_time_unix_nano or time.time_ns()
-
-
-def record_line(record: ReceivedRecord) -> str:
-    """``12:00:01.250  didCreateEntry  model=article user.plan=pro  [my-app]``."""
-    payload = to_payload(record.event_name, record.attributes, record.resource)
-    service = record.resource.get("service.name")
-    props = properties_line(payload)
-    suffix = f"  [{service}]" if service else ""
-    return f"{local_clock(record_time(record))}  {record.event_name or '(no event name)'}  {props}{suffix}"
 
 
 def record_json(record: ReceivedRecord) -> str:

@@ -6,11 +6,18 @@
 - :class:`SdkExporter`: any OpenTelemetry SDK ``LogRecordExporter``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 from .base import OK, Exporter, ExportResult
-from .memory import InMemoryExporter
 from .otlp import OTLPExporter
-from .provider import LoggerProviderExporter
-from .sdk import SdkExporter
+
+if TYPE_CHECKING:
+    from .memory import InMemoryExporter
+    from .provider import LoggerProviderExporter
+    from .sdk import SdkExporter
 
 __all__ = [
     "OK",
@@ -21,3 +28,9 @@ __all__ = [
     "OTLPExporter",
     "SdkExporter",
 ]
+
+#: Loaded on first use: they import protobuf messages or the OpenTelemetry SDK.
+_LAZY = {"InMemoryExporter": ".memory", "LoggerProviderExporter": ".provider", "SdkExporter": ".sdk"}
+
+
+__getattr__ = lazy_names(__name__, _LAZY)

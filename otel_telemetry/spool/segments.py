@@ -15,20 +15,17 @@ the owning :class:`~otel_telemetry.spool.Spool`'s lock held.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import logging
 import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._log import logger
 from ..encoding import DEFAULT_MAX_REQUEST_BYTES
 from .frames import HEADER, HEADER_SIZE, MAGIC, Damage, Frame, parse
+from .lockdir import LOCK_NAME as LOCK_NAME  # re-exported: the spool and the hand-off sender use it
+from .lockdir import create_locked, fsync_dir, try_lock
 
-logger = logging.getLogger("otel_telemetry")
-
-LOCK_NAME = "lock"
 ACK_NAME = "ack"
 SUFFIX = ".seg"
 #: Names of spool directories (``<pid>-<12 hex>``) and of ones being created (``.<name>.new``).
@@ -77,14 +74,6 @@ def segment_name(seq: int) -> str:
     return f"{seq:012d}{SUFFIX}"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def count_records(path: Path, start: int = 0) -> int:
     """Records in a segment from ``start``, by walking frame headers (no checksums: an estimate)."""
     total = 0
@@ -123,40 +112,14 @@ class SpoolDir:
     @classmethod
     def create(cls, parent: Path, fsync: bool) -> SpoolDir:
         """A new, locked directory of this process under ``parent``."""
-        parent.mkdir(parents=True, exist_ok=True)
-        for attempt in range(3):
-            name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-            staging = parent / f".{name}.new"
-            staging.mkdir()
-            try:
-                fd = os.open(staging / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except FileNotFoundError:  # swept away as stale by another process: try a new name
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                final = parent / name
-                os.rename(staging, final)
-            except OSError:
-                os.close(fd)
-                if attempt == 2:
-                    raise
-                continue
-            if fsync:
-                _fsync_dir(parent)
-            return cls(final, fd, owned=True)
-        raise OSError(f"could not create a spool directory in {parent}")
+        path, fd = create_locked(parent, fsync)
+        return cls(path, fd, owned=True)
 
     @classmethod
     def adopt(cls, path: Path) -> SpoolDir | None:
         """Lock and load the directory of a dead process; None if its owner (or an adopter) lives."""
-        try:
-            fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CLOEXEC)  # only directories of ours
-        except OSError:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        fd = try_lock(path / LOCK_NAME)  # no lock file: not a directory of ours
+        if fd is None:
             return None
         spool_dir = cls(path, fd, owned=False)
         try:
@@ -166,6 +129,10 @@ class SpoolDir:
             spool_dir.release()
             return None
         return spool_dir
+
+    def reload(self) -> None:
+        """Read the directory again (after its holder rewrote it, e.g. a hand-off converted)."""
+        self._load()
 
     def _load(self) -> None:
         found: list[Segment] = []
@@ -217,7 +184,7 @@ class SpoolDir:
         if not self.segments[:-1]:
             self.ack_seq, self.ack_offset = seq, 0
         if fsync:
-            _fsync_dir(self.path)
+            fsync_dir(self.path)
 
     def append(self, frame: bytes, records: int, segment_bytes: int, fsync_on_roll: bool) -> None:
         """Write one frame to the active segment (rolling first if it is full); raises OSError.

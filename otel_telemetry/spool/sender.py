@@ -8,19 +8,17 @@ rest on disk for the next process.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from .._log import logger
 from ..delivery import Delivery
 from ..encoding import DEFAULT_MAX_REQUEST_BYTES
 from ..threads import background_thread
 from .segments import Chunk
 from .spool import Spool
-
-logger = logging.getLogger("otel_telemetry")
 
 
 class SpoolSender:

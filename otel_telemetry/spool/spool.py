@@ -11,7 +11,6 @@ until the sender has passed a position.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 import time
@@ -19,13 +18,12 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from .._log import logger
 from ..encoding import DEFAULT_MAX_REQUEST_BYTES
 from ..settings import Overflow, SpoolSettings
 from ..stats import Counters
 from .frames import encode_frame
 from .segments import DIR_NAME, LOCK_NAME, STAGING_NAME, Chunk, SpoolDir
-
-logger = logging.getLogger("otel_telemetry")
 
 REJECTED_DIR = "rejected"
 #: Files kept in ``rejected/`` (each one batch and its reason); older ones are deleted.
