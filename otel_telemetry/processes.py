@@ -162,11 +162,16 @@ def on_sender_started() -> None:
             celery_signals.worker_process_shutdown.connect(
                 _celery_worker_exit, weak=False, dispatch_uid="otel_telemetry"
             )
+    # Imported here, not with the package: only a process that sends pays for them. The caller
+    # is any app thread, so a fork must wait for these first imports (a child would inherit the
+    # module's import lock held, and its first send would wait on it forever).
     if not _traps_logged:  # once per process tree: a forked child inherits the flag
         _traps_logged = True
-        from . import traps  # here, not at import: only a process that sends pays for it
+        with fork_waits():
+            from . import traps
 
         traps.log_traps()
-    from . import signals
+    with fork_waits():
+        from . import signals
 
     signals.install()
