@@ -36,6 +36,7 @@ import threading
 from types import FrameType
 
 from .threads import background_thread
+from .traps import green_threading
 
 logger = logging.getLogger("otel_telemetry")
 
@@ -152,8 +153,8 @@ def _die_from_any_thread() -> None:
 def _watch_wakeup_fd() -> None:
     """Give Python's wakeup fd a pipe of ours, read by a watcher thread, unless it is taken."""
     global _wakeup, _spare
-    if _wakeup is not None or sys.platform == "win32" or _green_threads():
-        return  # (Windows: the wakeup fd must be a socket, and no process forks)
+    if _wakeup is not None or sys.platform == "win32" or green_threading() is not None:
+        return  # Windows: the wakeup fd must be a socket. gevent: os.read would block every greenlet
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
     try:
@@ -181,20 +182,6 @@ def _watch(read_end: int) -> None:
             return
         if signal.SIGTERM in data and signal.getsignal(signal.SIGTERM) is _on_sigterm:
             _begin_delivery()
-
-
-def _green_threads() -> bool:
-    """True when gevent or eventlet patched threading: a watcher blocked in ``os.read`` would be
-    a greenlet blocking every other one."""
-    monkey = sys.modules.get("gevent.monkey")
-    patcher = sys.modules.get("eventlet.patcher")
-    try:
-        return bool(
-            (monkey is not None and monkey.is_module_patched("threading"))
-            or (patcher is not None and patcher.is_monkey_patched("thread"))
-        )
-    except Exception:
-        return True
 
 
 def _before_fork() -> None:

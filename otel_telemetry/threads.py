@@ -2,11 +2,11 @@
 
 A signal sent to the process goes to any one of its threads that does not block it. Python runs
 its handlers only on the main thread, and only once that thread wakes: if the kernel picks one
-of our threads while the main thread is blocked in C (a multiprocessing worker waiting on its
-task queue's lock, which ``Pool.terminate()`` holds for good), the handler never runs and the
-process never dies. Our threads therefore block the signals apps and servers handle, so those
-signals reach the main thread and interrupt what it waits on, as if we had no threads at all.
-Threads they start (gRPC's) inherit the mask.
+of our threads while the main thread is blocked in C, the main thread is not interrupted and
+the app's handler waits until it returns. Our threads therefore block the signals apps and
+servers handle, so those signals reach the main thread and interrupt what it waits on, as if we
+had no threads at all. Threads they start (gRPC's) inherit the mask. (Our own SIGTERM delivery
+does not rely on this: ``signals`` also watches Python's wakeup fd.)
 """
 
 from __future__ import annotations

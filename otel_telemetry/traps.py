@@ -85,12 +85,9 @@ def find_traps(
                 False,
             )
         )
-    monkey = modules.get("gevent.monkey")
-    if monkey is not None and _patched(monkey, "is_module_patched", "threading"):
-        traps.append(_green_trap("gevent", modules, grpc))
-    patcher = modules.get("eventlet.patcher")
-    if patcher is not None and _patched(patcher, "is_monkey_patched", "thread"):
-        traps.append(_green_trap("eventlet", modules, grpc))
+    green = green_threading(modules)
+    if green is not None:
+        traps.append(_green_trap(green, modules, grpc))
     if getattr(sys, "frozen", False):
         traps.append(
             Trap(
@@ -102,6 +99,18 @@ def find_traps(
             )
         )
     return traps
+
+
+def green_threading(modules: Mapping[str, Any] = sys.modules) -> str | None:
+    """``"gevent"`` or ``"eventlet"`` when that library patched threading (our threads are then
+    greenlets on the main OS thread), else None."""
+    monkey = modules.get("gevent.monkey")
+    if monkey is not None and _patched(monkey, "is_module_patched", "threading"):
+        return "gevent"
+    patcher = modules.get("eventlet.patcher")
+    if patcher is not None and _patched(patcher, "is_monkey_patched", "thread"):
+        return "eventlet"
+    return None
 
 
 def _patched(module: Any, function: str, name: str) -> bool:
