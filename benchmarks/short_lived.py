@@ -20,11 +20,13 @@ import argparse
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator
@@ -127,10 +129,33 @@ def import_ms(python: str, env: dict[str, str], runs: int = 7) -> float:
     return statistics.median(found) if found else float("nan")
 
 
+def installed_python(where: Path) -> str:
+    """A virtual environment with otel-telemetry installed as ``pip install`` would (a copy of the
+    package, compiled on first import), its dependencies taken from this environment's.
+
+    Not this environment's own interpreter: an editable install loads ``pathlib``, ``re`` and more
+    at start-up, in every program, which would hide their cost from the comparison."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    python = where / "bin" / "python"
+    site_dir = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    (Path(site_dir) / "dependencies.pth").write_text("\n".join(sorted(ours)) + "\n")
+    shutil.copytree(
+        ROOT / "otel_telemetry",
+        Path(site_dir) / "otel_telemetry",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    return str(python)
+
+
 def measure(runs: int, flush_runs: int) -> tuple[list[Case], float]:
     from otel_telemetry.receiver import OTLPReceiver
 
-    python = sys.executable
     # as on a user's machine: compiled modules are cached (a first, unmeasured round writes them)
     base = {
         k: v
@@ -142,6 +167,7 @@ def measure(runs: int, flush_runs: int) -> tuple[list[Case], float]:
         OTLPReceiver("127.0.0.1", grpc_port=None, http_port=0) as rx,
         hanging_endpoint() as hang,
     ):
+        python = installed_python(Path(tmp) / "venv")
         program = Path(tmp) / "tool.py"
         program.write_text(PROGRAM)
         endpoints = {"up": rx.http_endpoint, "refused": refused_endpoint(), "hanging": hang}
@@ -183,11 +209,12 @@ def measure(runs: int, flush_runs: int) -> tuple[list[Case], float]:
         time.sleep(1.0)  # the last senders take their locks
         received = len(rx.records)
         stop_senders(Path(tmp))
+        imported = import_ms(python, base)
     up_runs = sum(len(c.times) + 1 for c in cases if "collector up" in c.name)  # + the warm-up run
     print(
         f"the receiver got {received} of the {3 * up_runs} events sent with the collector up", file=sys.stderr
     )
-    return cases, import_ms(python, base)
+    return cases, imported
 
 
 def stop_senders(tmp: Path) -> None:
