@@ -178,3 +178,35 @@ def test_catalog_violations_are_collected_in_either_mode(mode: str) -> None:
     assert len(events.violations) == 1 and events.violations[0].startswith("unknown: ")
     events.assert_sent("known")
     assert events.count("unknown") == (1 if mode == "warn" else 0)
+
+
+def test_the_documented_fault_test_runs_as_written_over_both_protocols() -> None:
+    """docs/testing.md's example: the receiver and faults come from otel_telemetry.testing."""
+    from otel_telemetry import ExporterSettings, OTLPExporter, testing
+
+    for protocol in ("http/protobuf", "grpc"):
+        with testing.OTLPReceiver() as collector:
+            collector.faults.push(testing.Fault(http_status=503, retry_after="1"), times=2)
+            if protocol == "grpc":
+                grpc = ExporterSettings(protocol="grpc", endpoint=collector.grpc_endpoint)
+                telemetry = Telemetry("my-app", exporter=OTLPExporter(grpc))
+            else:  # as the documentation writes it
+                telemetry = Telemetry("my-app", endpoint=collector.http_endpoint)
+            telemetry.send("didStart", {"eventProperties": {"step": 1}})
+            assert collector.wait_for(1, timeout=20), protocol
+            assert [r.event_name for r in collector.records] == ["didStart"]
+            assert len(collector.request_log) == 3, collector.request_log  # two refused, then accepted
+            telemetry.shutdown()
+
+
+def test_testing_loads_grpc_only_when_the_receiver_is_used() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, otel_telemetry.testing as t\n"
+        "assert 'grpc' not in sys.modules, 'grpc loaded by otel_telemetry.testing'\n"
+        "t.OTLPReceiver, t.Fault\n"
+        "assert 'grpc' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

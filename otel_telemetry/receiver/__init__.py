@@ -1,4 +1,5 @@
-"""A real OTLP logs receiver (gRPC + HTTP/protobuf + HTTP/JSON) for tests, fault injection and ``serve``.
+"""A real OTLP logs receiver (gRPC + HTTP/protobuf + HTTP/JSON): the engine of ``serve``, and (with
+scripted faults) of delivery tests, ours and users' (``otel_telemetry.testing``, ``docs/testing.md``).
 
 with OTLPReceiver() as rx:
     exporter = OTLPLogExporter(endpoint=rx.grpc_endpoint, insecure=True)

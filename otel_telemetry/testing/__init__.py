@@ -15,13 +15,40 @@ nothing leaves the process. Each :class:`SentEvent` reads both ways: as the Open
 record (``name``, ``attributes``, ``resource``) and as the Strapi payload (``to_payload()``).
 With pytest, the plugin (``telemetry_events`` fixture) does this per test:
 ``docs/testing.md``.
+
+To test delivery itself (what your app does when the collector is slow, refuses or is down),
+:class:`OTLPReceiver` is a real OTLP collector stand-in (gRPC and HTTP, decoding the protobuf)
+and :class:`Fault` scripts its answers: a status, a retry hint, a hang, a partial success. They
+load gRPC, so they are imported on first use.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ..exporters.memory import InMemoryExporter
 from ._capture import Capture, TelemetryAssertionError
 from ._events import SentEvent
 from ._hook import capturing as capture
 
-__all__ = ["Capture", "InMemoryExporter", "SentEvent", "TelemetryAssertionError", "capture"]
+if TYPE_CHECKING:
+    from ..receiver import Fault, OTLPReceiver
+
+__all__ = [
+    "Capture",
+    "Fault",
+    "InMemoryExporter",
+    "OTLPReceiver",
+    "SentEvent",
+    "TelemetryAssertionError",
+    "capture",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """``OTLPReceiver`` and ``Fault`` on first use (they import gRPC; a capture needs neither)."""
+    if name in ("OTLPReceiver", "Fault"):
+        from .. import receiver
+
+        return getattr(receiver, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
