@@ -110,6 +110,17 @@ def run_once(case: Case) -> None:
     case.cpu.append(_children_cpu() - cpu)
     if done.stderr:
         case.stderr.append(done.stderr.decode(errors="replace"))
+    settle(Path(case.env.get("OTEL_TELEMETRY_STATE_DIR", "")))
+
+
+def settle(state: Path, timeout_s: float = 5.0) -> None:
+    """Let the work a run left in the background (the deferred sender that loads otel-telemetry
+    and hands the events on) finish before the next run, as it would between two commands a user
+    types: otherwise each run would compete with the previous one's background work for the CPU."""
+    deferred = state / "handoff" / "deferred"
+    deadline = time.monotonic() + timeout_s
+    while deferred.is_dir() and any(deferred.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def import_ms(python: str, env: dict[str, str], runs: int = 7) -> float:

@@ -3,61 +3,57 @@
 ``send("didCreateEntry", {"eventProperties": {...}, "userProperties": {...},
 "groupProperties": {...}})`` records one event as an OpenTelemetry log record (the event name
 in ``LogRecord.event_name``) and exports it over OTLP, in the background.
+
+``import otel_telemetry`` loads only ``send()`` (:mod:`otel_telemetry._deferred`); every other
+name loads the rest on first use (PEP 562), so a command-line tool that sends an event and exits
+pays for little more than that (``docs/short-lived.md``).
 """
 
 from __future__ import annotations
 
-# The two modules with fork hooks that take a lock before a fork, imported first, on the
-# importing thread, although most runs need neither at once:
-# - before ``processes`` registers its own hooks: Python runs the before-fork hooks last
-#   registered, first, so ours (wait while the export thread imports) runs before theirs (take
-#   their lock); else a fork waits on an import that waits on a lock the forking thread holds
-#   (logging's, taken by getLogger at import: a 10 s stall per fork);
-# - never by the export thread: a fork waiting for it would run the hooks it registered
-#   meanwhile only half (Python snapshots the before-fork hooks): the child's logging lock
-#   stays held, and the parent prints "release unlocked lock" (concurrent.futures.thread,
-#   which the SDK's resource detection loads).
-import concurrent.futures.thread  # noqa: F401  (isort: skip)
-import logging  # noqa: F401  (isort: skip)
-from typing import TYPE_CHECKING
-
-from ._default import configure, flush, get_default, send, shutdown, stats
+from ._deferred import send
 from ._lazy import lazy_names
-from .delivery import Backoff
-from .errors import TelemetryError
-from .event import CapturedEvent, NamedPolicy, Policy
-from .exporters.base import Exporter, ExportResult
-from .exporters.otlp import OTLPExporter
-from .logsetup import install as _install_logging
-from .ratelimit import ONCE_PER_DAY, RateLimit
-from .settings import (
-    BatchSettings,
-    CatalogSettings,
-    ConsentSettings,
-    DefaultProperties,
-    DeliverySettings,
-    ExitSettings,
-    ExporterSettings,
-    PrivacySettings,
-    RecordSettings,
-    ResourceSettings,
-    SamplingSettings,
-    SpoolSettings,
-)
-from .stats import TelemetryStats
-from .telemetry import Telemetry
 from .version import __version__
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._core import (
+        ONCE_PER_DAY,
+        Backoff,
+        BatchSettings,
+        CapturedEvent,
+        CatalogSettings,
+        ConsentSettings,
+        DefaultProperties,
+        DeliverySettings,
+        ExitSettings,
+        Exporter,
+        ExporterSettings,
+        ExportResult,
+        NamedPolicy,
+        OTLPExporter,
+        Policy,
+        PrivacySettings,
+        RateLimit,
+        RecordSettings,
+        ResourceSettings,
+        SamplingSettings,
+        SpoolSettings,
+        Telemetry,
+        TelemetryError,
+        TelemetryStats,
+        configure,
+        flush,
+        get_default,
+        shutdown,
+        stats,
+    )
     from .exporters.memory import InMemoryExporter
     from .exporters.provider import LoggerProviderExporter
     from .exporters.sdk import SdkExporter
     from .mapping import to_payload
     from .records import ReceivedRecord
     from .serverless import flushing
-
-# quiet on stderr unless asked (OTEL_TELEMETRY_LOG_LEVEL)
-_install_logging()
 
 __all__ = [
     "ONCE_PER_DAY",
@@ -100,9 +96,43 @@ __all__ = [
     "to_payload",
 ]
 
-#: Names loaded on first use: each pulls in protobuf or the OpenTelemetry SDK, which sending
-#: does not need at import time (``docs/short-lived.md``: a command-line tool pays for its imports).
+#: Where each name other than ``send`` and ``__version__`` is loaded from, on first use.
 _LAZY = {
+    **dict.fromkeys(
+        (
+            "ONCE_PER_DAY",
+            "Backoff",
+            "BatchSettings",
+            "CapturedEvent",
+            "CatalogSettings",
+            "ConsentSettings",
+            "DefaultProperties",
+            "DeliverySettings",
+            "ExitSettings",
+            "ExportResult",
+            "Exporter",
+            "ExporterSettings",
+            "NamedPolicy",
+            "OTLPExporter",
+            "Policy",
+            "PrivacySettings",
+            "RateLimit",
+            "RecordSettings",
+            "ResourceSettings",
+            "SamplingSettings",
+            "SpoolSettings",
+            "Telemetry",
+            "TelemetryError",
+            "TelemetryStats",
+            "configure",
+            "flush",
+            "get_default",
+            "shutdown",
+            "stats",
+        ),
+        "._core",
+    ),
+    # each of these pulls in protobuf or the OpenTelemetry SDK, which sending does not need
     "InMemoryExporter": ".exporters.memory",
     "LoggerProviderExporter": ".exporters.provider",
     "SdkExporter": ".exporters.sdk",
@@ -111,6 +141,5 @@ _LAZY = {
     "flushing": ".serverless",  # (asyncio)
     "consent": ".consent",  # the module itself: not on the sending path
 }
-
 
 __getattr__ = lazy_names(__name__, _LAZY)

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import _deferred
 from .processes import fork_safe
 from .telemetry import DEFAULT_FLUSH_TIMEOUT_S, Telemetry
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:  # not imported at run time: ``import otel_telemetry`` stays c
     from opentelemetry.metrics import MeterProvider
 
     from .catalog.model import Catalog
+    from .counters import TelemetryStats
     from .event import Policy
     from .exporters.base import Exporter
     from .settings import (
@@ -30,15 +32,17 @@ if TYPE_CHECKING:  # not imported at run time: ``import otel_telemetry`` stays c
         ResourceSettings,
         SamplingSettings,
     )
-    from .stats import TelemetryStats
 
 _lock = fork_safe(threading.Lock())
 _instance: Telemetry | None = None
 
 
 def get_default() -> Telemetry:
-    """The default instance, created from the environment on first use."""
+    """The default instance, created from the environment on first use (and given the events
+    that waited for it, :mod:`otel_telemetry._deferred`)."""
     global _instance
+    if _deferred.waiting():
+        _deferred.materialize()
     instance = _instance
     if instance is None:
         with _lock:
@@ -74,9 +78,12 @@ def configure(
 ) -> Telemetry:
     """Replace the default instance with ``Telemetry(...)`` of these arguments (the same ones).
 
-    The previous default, if any, is flushed and shut down first.
+    The previous default, if any, is flushed and shut down first (with the events that waited
+    for it, :mod:`otel_telemetry._deferred`).
     """
     global _instance
+    if _deferred.waiting():
+        _deferred.materialize()
     new = Telemetry(
         service_name,
         endpoint=endpoint,
@@ -140,6 +147,8 @@ def flush(timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> bool:
 def shutdown(timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> bool:
     """``Telemetry.shutdown`` on the default instance; a later ``send()`` starts a new one."""
     global _instance
+    if _deferred.waiting():
+        _deferred.materialize()
     with _lock:
         instance, _instance = _instance, None
     return instance.shutdown(timeout_s) if instance is not None else True

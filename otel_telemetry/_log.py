@@ -2,17 +2,18 @@
 
 The modules of the sending path log through this proxy: the library's handlers (a
 ``NullHandler``, and stderr when ``OTEL_TELEMETRY_LOG_LEVEL`` asks) are in place before any line
-is logged, whoever imports which module first. ``import otel_telemetry`` imports :mod:`logging`
-itself (see its ``__init__``); a module used on its own imports it here, with forks held off.
+is logged, whoever imports which module first. :mod:`otel_telemetry.processes` imports :mod:`logging`
+before it registers its fork hooks; a module used on its own imports it here, with forks held off.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
+    from typing import Any
 
 
 class _Logger:

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Literal
 
 from ._log import logger
+from .counters import Counters, Source
 from .exporters.base import Exporter, ExportResult
 from .settings import Backoff
-from .stats import Counters, Source
 
 __all__ = ["MAX_RETRY_AFTER_S", "Backoff", "Delivered", "Delivery"]
 

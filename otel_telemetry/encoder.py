@@ -23,11 +23,11 @@ from .settings import DEFAULT_MAX_REQUEST_BYTES
 from .values import AttrValue
 
 if TYPE_CHECKING:
+    from .counters import Counters
     from .encoding import BatchEncoder, EncodedBatch
     from .event import Event
     from .mapping import Mapper
     from .settings import PrivacySettings, RecordSettings
-    from .stats import Counters
 
 SCOPE_NAME = "otel_telemetry"
 

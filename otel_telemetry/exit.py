@@ -1,6 +1,7 @@
 """What happens to pending events when the program exits (``docs/short-lived.md``).
 
-One ``atexit`` handler, registered when otel-telemetry is imported, treats every live
+One exit handler, :func:`at_exit` (run by the ``atexit`` handler that ``import otel_telemetry``
+registers, :mod:`otel_telemetry._deferred`, after the events still waiting there), treats every live
 ``Telemetry`` (and the pipelines of dropped ones still draining) by its exit mode:
 
 - ``handoff``: the events still pending are written to the hand-off area and a detached sender
@@ -18,30 +19,29 @@ before the import runs after ours: its ``send()`` is then handed off on its own,
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
+import sys
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import _deferred
 from ._log import logger
+from ._procfacts import process_age_s
 from .processes import fork_safe
 
 if TYPE_CHECKING:
+    from .counters import Counters
     from .encoding import EncodedBatch
     from .exporters.base import Exporter
     from .pipeline import BatchPipeline
     from .settings import ExitSettings
-    from .stats import Counters
 
 
 #: ``auto``: a process younger than this at exit is short-lived (a command-line tool).
-SHORT_LIVED_S = 300.0
-
-_imported_at = time.monotonic()
+SHORT_LIVED_S = _deferred.SHORT_LIVED_S
 
 
 class Exiting:
@@ -89,48 +89,19 @@ class Exiting:
 _live: set[Exiting] = set()
 _exited = False
 _lock = fork_safe(threading.Lock())  # a fork while another thread holds it: the child's is fresh
-_forked = False
-
-
-def _mark_forked() -> None:
-    global _forked
-    _forked = True
-
-
-if hasattr(os, "register_at_fork"):
-    # both sides: a forked worker ends with its master (a container stops every process of the
-    # pod with it), so a detached sender might not outlive it; and a master is a server or a pool
-    os.register_at_fork(after_in_parent=_mark_forked, after_in_child=_mark_forked)
 
 
 def forked() -> bool:
     """True in a process that ``os.fork()``-ed or was forked: a server's master or worker, a
-    ``multiprocessing`` pool (``auto`` then means ``flush``).
+    ``multiprocessing`` pool (``auto`` then means ``flush``): both sides, since a forked worker
+    ends with its master (a container stops every process of the pod with it), so a detached
+    sender might not outlive it, and a master is a server or a pool.
 
-    The fork hooks see forks made once otel-telemetry is imported; a worker forked before (a
-    gunicorn worker importing the app itself) is recognised on Linux by its command line, the
-    same as its parent's (a fork does not ``exec``).
+    The fork hooks (:mod:`otel_telemetry._deferred`'s, registered at import) see forks made
+    once otel-telemetry is imported; a worker forked before (a gunicorn worker importing the app
+    itself) is recognised on Linux by its command line, the same as its parent's.
     """
-    return _forked or _same_command_as_parent()
-
-
-def _same_command_as_parent() -> bool:
-    try:
-        with open("/proc/self/cmdline", "rb") as own, open(f"/proc/{os.getppid()}/cmdline", "rb") as parent:
-            return own.read() == parent.read()
-    except OSError:
-        return False
-
-
-def process_age_s() -> float:
-    """Seconds since this process started (Linux: from ``/proc``; else since the import)."""
-    try:
-        with open("/proc/self/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
-        return max(time.clock_gettime(time.CLOCK_BOOTTIME) - started, 0.0)
-    except (OSError, ValueError, IndexError, AttributeError):
-        return time.monotonic() - _imported_at
+    return _deferred.forked()
 
 
 def track(exiting: Exiting) -> None:
@@ -154,7 +125,7 @@ def dropped(exiting: Exiting) -> None:
     """The app dropped its ``Telemetry`` (a ``weakref.finalize`` callback, on whatever thread
     collected it): deliver what it accepted within the exit timeout, then stop its threads."""
     exiting.dropped = True
-    if exiting.pipeline.closed:
+    if exiting.pipeline.closed or sys.is_finalizing():  # (no thread starts at finalization)
         return
     stopper = threading.Thread(
         target=exiting.pipeline.shutdown, args=(exiting.timeout_s,), name="otel-telemetry-stop", daemon=True
@@ -173,8 +144,7 @@ def chosen_mode(exiting: Exiting) -> Literal["handoff", "flush"]:
     return mode
 
 
-@atexit.register
-def _at_exit() -> None:
+def at_exit() -> None:
     """The exit handler: hand off or flush every live instance, then route late sends."""
     global _exited
     with _lock:
@@ -275,9 +245,9 @@ def _write_and_spawn(exiting: Exiting, events: Sequence[Sequence[Any]], *, late:
 
 def encoder_for(settings: Mapping[str, Any]) -> Callable[[Sequence[Any]], EncodedBatch]:
     """The encoder of the program that handed the events off (its resource, ids and limits)."""
+    from .counters import Counters
     from .encoder import EventEncoder
     from .pipeline import _ids
-    from .stats import Counters
 
     encoder = EventEncoder.from_portable(settings["encoder"], Counters())
     new_id = _ids if settings.get("event_ids") else None

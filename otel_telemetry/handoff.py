@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
-import sys
 import time
 import zlib
 from collections.abc import Mapping, Sequence
@@ -181,52 +180,13 @@ def has_work(area_dir: Path) -> bool:
         return False
 
 
-def _package_root() -> str:
-    return str(Path(__file__).resolve().parent.parent)
-
-
 def spawn_sender(job: Mapping[str, Any]) -> int | None:
-    """Start a detached sender for ``job``; its pid, or None when no process can be started.
+    """Start a detached sender for ``job`` (:func:`._procfacts.spawn_python`); its pid, or None."""
+    from ._procfacts import spawn_python
 
-    The child gets its own session (a Ctrl-C or hang-up of the terminal does not reach it), the
-    standard streams on ``/dev/null`` (a pipe the caller reads sees EOF when the program exits)
-    and no other descriptor (Python opens files non-inheritable).
-    """
-    executable = sys.executable
-    if not executable:
-        return None
     env = dict(os.environ)
     env[JOB_ENV] = repr(dict(job))  # plain literals, read back with ast.literal_eval
-    root = _package_root()
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    argv = [executable, "-m", "otel_telemetry.handoff_sender"]
-    if hasattr(os, "posix_spawn"):
-        devnull = os.devnull
-        actions = [
-            (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
-        ]
-        try:
-            return os.posix_spawn(executable, argv, env, file_actions=actions, setsid=True)
-        except OSError:
-            return None
-    import subprocess  # pragma: no cover - platforms without posix_spawn
-
-    try:  # pragma: no cover
-        flags = getattr(subprocess, "DETACHED_PROCESS", 0)
-        child = subprocess.Popen(
-            argv,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            creationflags=flags,
-        )
-        return child.pid
-    except OSError:  # pragma: no cover
-        return None
+    return spawn_python("otel_telemetry.handoff_sender", env)
 
 
 def log_line(area_dir: Path, message: str, max_bytes: int = 64 * 1024) -> None:

@@ -236,10 +236,10 @@ class AreaSender:
         """Send until accepted ("exported"), refused for good ("rejected") or the deadline ("stopped")."""
         delivery = self._delivery
         if delivery is None:
+            from .counters import Counters
             from .delivery import Delivery
             from .exit import exporter_for
             from .settings import Backoff
-            from .stats import Counters
 
             self._exporter = exporter_for(self.job["exporter"])
             delivery = self._delivery = Delivery(

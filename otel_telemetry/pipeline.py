@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 
 from . import processes  # first: its fork hooks run before ours in the child
 from ._log import logger
+from .counters import Counters, TelemetryStats
 from .delivery import Delivery
 from .event import Event
 from .exporters.base import Exporter
 from .settings import BatchSettings, DeliverySettings
-from .stats import Counters, TelemetryStats
 from .threads import background_thread
 
 if TYPE_CHECKING:  # the spool is imported only by a pipeline that has one

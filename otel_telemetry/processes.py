@@ -19,7 +19,23 @@ Three mechanisms, each a small hook the core calls (``docs/processes.md`` explai
 
 from __future__ import annotations
 
-import contextlib
+# The two modules with fork hooks that take a lock before a fork, imported here, on the
+# importing thread, although most runs need neither at once:
+# - before this module registers its own hooks: Python runs the before-fork hooks last
+#   registered, first, so ours (wait while the export thread imports) runs before theirs (take
+#   their lock); else a fork waits on an import that waits on a lock the forking thread holds
+#   (logging's, taken by getLogger at import: a 10 s stall per fork);
+# - never by the export thread: a fork waiting for it would run the hooks it registered
+#   meanwhile only half (Python snapshots the before-fork hooks): the child's logging lock
+#   stays held, and the parent prints "release unlocked lock" (concurrent.futures.thread,
+#   which the SDK's resource detection loads).
+import contextlib  # (isort: skip)
+import logging  # noqa: F401  (isort: skip)
+
+# (RuntimeError: loaded by an exit handler's first send(), too late to register; no fork now)
+with contextlib.suppress(RuntimeError):
+    import concurrent.futures.thread  # noqa: F401  (isort: skip)
+
 import os
 import sys
 import threading

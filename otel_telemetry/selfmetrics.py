@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from .stats import TelemetryStats
+from .counters import TelemetryStats
 from .version import __version__
 
 if TYPE_CHECKING:

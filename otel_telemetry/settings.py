@@ -398,11 +398,7 @@ class ExporterSettings:
                 raise _fail("headers", f"must be a mapping, not {type(headers).__name__}")
             check_headers("headers", headers)
         found_headers = env.raw(*env.signal("HEADERS"))
-        merged = (
-            {k.lower(): v for k, v in _parse_headers(found_headers[1]).items()}
-            if found_headers
-            else {}
-        )
+        merged = {k.lower(): v for k, v in _parse_headers(found_headers[1]).items()} if found_headers else {}
         merged.update({k.lower(): v for k, v in (headers or {}).items()})
         files = {
             key: (env.raw(*env.signal(suffix)) or (None, None))[1]
@@ -991,11 +987,9 @@ def logs_exporter(environ: Mapping[str, str] | None = None) -> str:
 
 def state_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Where per-install ids live: ``$OTEL_TELEMETRY_STATE_DIR``, else the XDG state dir."""
-    env = _environ(environ)
-    if explicit := env.get("OTEL_TELEMETRY_STATE_DIR", "").strip():
-        return Path(explicit)
-    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "otel-telemetry"
+    from ._procfacts import state_dir as _state_dir
+
+    return Path(_state_dir(_environ(environ)))
 
 
 def local_db_path(environ: Mapping[str, str] | None = None) -> Path:

@@ -28,17 +28,17 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import os
 import signal
 import sys
 import threading
-from types import FrameType
 
-from .threads import background_thread
-from .traps import green_threading
+from . import _deferred
+from .threads import background_thread, green_threading
 
-logger = logging.getLogger("otel_telemetry")
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (loaded by the first send() of a short-lived program: kept light)
+    from types import FrameType
 
 ENV = "OTEL_TELEMETRY_SIGTERM"
 _FALSY = frozenset({"0", "false", "no", "off", "n", "f"})
@@ -109,10 +109,12 @@ def _begin_delivery() -> None:
 
 def _deliver_then_die() -> None:
     global _delivered
-    from .processes import deliver_all
-
     try:
-        deliver_all()  # every live sender, each within its exit timeout
+        _deferred.on_sigterm()  # what waits there goes to its detached sender first
+        if not _deferred.waiting():  # the rest is loaded: every live sender
+            from .processes import deliver_all
+
+            deliver_all()  # each within its exit timeout
     finally:
         _delivered = True
         _die_from_any_thread()

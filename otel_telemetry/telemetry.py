@@ -18,6 +18,7 @@ from . import _capture_hook, processes
 from . import exit as _exit
 from . import settings as config
 from ._log import logger
+from .counters import Counters, TelemetryStats
 from .encoder import EventEncoder
 from .errors import TelemetryError
 from .event import CapturedEvent, Event, Policy, as_captured, as_queued, drop_reason_of
@@ -37,7 +38,6 @@ from .settings import (
     ResourceSettings,
     SamplingSettings,
 )
-from .stats import Counters, TelemetryStats
 from .unencodable import describe_error
 from .validation import Capturer
 from .values import AttrValue, Props, flatten_into

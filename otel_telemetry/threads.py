@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
-from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 #: The asynchronous signals apps and servers install handlers for (never the synchronous
 #: ones such as SIGSEGV, which must reach the thread that caused them).
@@ -43,3 +48,23 @@ def _on_the_main_os_thread() -> bool:
     after a fork)."""
     native = threading.get_native_id()
     return native == os.getpid() or native == threading.main_thread().native_id
+
+
+def green_threading(modules: Mapping[str, Any] | None = None) -> str | None:
+    """``"gevent"`` or ``"eventlet"`` when that library patched threading (our threads are then
+    greenlets on the main OS thread), else None."""
+    modules = sys.modules if modules is None else modules
+    monkey = modules.get("gevent.monkey")
+    if monkey is not None and _patched(monkey, "is_module_patched", "threading"):
+        return "gevent"
+    patcher = modules.get("eventlet.patcher")
+    if patcher is not None and _patched(patcher, "is_monkey_patched", "thread"):
+        return "eventlet"
+    return None
+
+
+def _patched(module: Any, function: str, name: str) -> bool:
+    try:
+        return bool(getattr(module, function)(name))
+    except Exception:
+        return False

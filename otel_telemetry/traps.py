@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._log import logger
+from .threads import green_threading
 
 
 @dataclass(frozen=True)
@@ -99,25 +100,6 @@ def find_traps(
             )
         )
     return traps
-
-
-def green_threading(modules: Mapping[str, Any] = sys.modules) -> str | None:
-    """``"gevent"`` or ``"eventlet"`` when that library patched threading (our threads are then
-    greenlets on the main OS thread), else None."""
-    monkey = modules.get("gevent.monkey")
-    if monkey is not None and _patched(monkey, "is_module_patched", "threading"):
-        return "gevent"
-    patcher = modules.get("eventlet.patcher")
-    if patcher is not None and _patched(patcher, "is_monkey_patched", "thread"):
-        return "eventlet"
-    return None
-
-
-def _patched(module: Any, function: str, name: str) -> bool:
-    try:
-        return bool(getattr(module, function)(name))
-    except Exception:
-        return False
 
 
 def _green_trap(library: str, modules: Mapping[str, Any], grpc: bool) -> Trap:

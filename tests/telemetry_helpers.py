@@ -91,6 +91,9 @@ def stop_senders(state: Path) -> None:
     root = state / "handoff"
     if not root.exists():
         return
+    # a deferred sender (what a program's send() left at exit) first hands its job on: wait for it
+    deferred = root / "deferred"
+    wait_until(lambda: not deferred.is_dir() or not any(deferred.iterdir()), 15)
     time.sleep(0.2)  # a sender spawned by a program that just exited takes its lock
     for pid in live_senders(root):
         with contextlib.suppress(ProcessLookupError):

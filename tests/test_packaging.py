@@ -56,10 +56,26 @@ def _tools_in(modules: set[str]) -> list[str]:
 
 
 def test_importing_otel_telemetry_loads_no_tool_and_no_network_library() -> None:
-    loaded = _loaded_after(sys.executable, "import otel_telemetry")
+    loaded = _loaded_after(sys.executable, "import otel_telemetry\notel_telemetry.Telemetry")
     assert "otel_telemetry.telemetry" in loaded  # the probe saw the import
     assert _tools_in(loaded) == []
     assert "otel_telemetry.catalog.loader" not in loaded  # an app without a catalog never reads one
+
+
+def test_import_otel_telemetry_alone_loads_only_send() -> None:
+    """The rest loads on first use of any other name (docs/short-lived.md)."""
+    loaded = _loaded_after(sys.executable, "import otel_telemetry")
+    ours = sorted(m for m in loaded if m.startswith("otel_telemetry"))
+    assert ours == [
+        "otel_telemetry",
+        "otel_telemetry._deferred",
+        "otel_telemetry._lazy",
+        "otel_telemetry._procfacts",
+        "otel_telemetry.version",
+    ]
+    assert not {"typing", "logging", "dataclasses", "pathlib"} & loaded - _loaded_after(
+        sys.executable, "pass"
+    )
 
 
 # -- a fresh environment without extras ---------------------------------------------------------

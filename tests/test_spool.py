@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 
 import otel_telemetry
 from otel_telemetry import Telemetry
+from otel_telemetry.counters import Counters
 from otel_telemetry.receiver import OTLPReceiver
 from otel_telemetry.settings import SpoolSettings
 from otel_telemetry.spool.frames import HEADER_SIZE, Damage, Frame, encode_frame, parse
 from otel_telemetry.spool.segments import ACK_NAME, SpoolDir
 from otel_telemetry.spool.spool import Spool
-from otel_telemetry.stats import Counters
 
 frames_strategy = st.lists(st.tuples(st.binary(max_size=300), st.integers(0, 1000)), max_size=12)
 

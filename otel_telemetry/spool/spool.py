@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .._log import logger
+from ..counters import Counters
 from ..encoding import DEFAULT_MAX_REQUEST_BYTES
 from ..settings import Overflow, SpoolSettings
-from ..stats import Counters
 from .frames import encode_frame
 from .segments import DIR_NAME, LOCK_NAME, STAGING_NAME, Chunk, SpoolDir
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from .. import _deferred
 from ..settings import LOGS_EXPORTER_ENV
 from ._capture import Capture, TelemetryAssertionError
 from ._hook import capturing, set_blocked
@@ -49,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "telemetry(allow_violations=False): capture otel-telemetry events during this test"
     )
     config.addinivalue_line("markers", "telemetry_network: let this test export telemetry as configured")
+    _deferred.block()  # the tests count and capture events in this process: none waits aside
     if _network_allowed(config):
         return
     config.stash[_SAVED_ENV] = os.environ.get(LOGS_EXPORTER_ENV)
