@@ -161,7 +161,13 @@ def steps(spec: Spec, n: int, repeats: int, variant: str) -> dict[str, Any]:
     The worker is parked while the caller sends (huge schedule delay and batch), so the two
     costs are measured apart; then ``flush()`` times the worker draining the queue.
     """
-    from otel_telemetry import BatchSettings, CatalogSettings, DeliverySettings, SpoolSettings, Telemetry
+    from otel_telemetry import (
+        CatalogSettings,
+        DeliverySettings,
+        OTLPExporter,
+        SpoolSettings,
+        Telemetry,
+    )
 
     options: dict[str, Any] = {}
     if variant == "catalog":
@@ -175,9 +181,8 @@ def steps(spec: Spec, n: int, repeats: int, variant: str) -> dict[str, Any]:
         options = {"delivery": DeliverySettings(spool=SpoolSettings(Path(directory)))}
     telemetry = Telemetry(
         "bench",
-        endpoint=spec.grpc_endpoint,
-        protocol="grpc",
-        batch=BatchSettings(
+        exporter=OTLPExporter(endpoint=spec.grpc_endpoint, protocol="grpc"),
+        delivery=DeliverySettings(
             max_queue_size=4 * n + WARMUP, max_export_batch_size=2 * n + WARMUP, schedule_delay_s=3600.0
         ),
         **options,

@@ -29,12 +29,11 @@ def rss_kb() -> int:
 
 
 def main(config: dict[str, Any]) -> None:
-    """``config["options"]``: ``endpoint``, ``protocol``, ``batch`` (``BatchSettings`` fields)
+    """``config["options"]``: ``endpoint``, ``protocol``, ``batch`` (``DeliverySettings`` fields)
     and ``delivery`` (``DeliverySettings`` fields; ``backoff`` as ``[initial_s, max_s]``,
     ``spool`` as ``SpoolSettings`` fields)."""
     from otel_telemetry import (
         Backoff,
-        BatchSettings,
         DeliverySettings,
         PrivacySettings,
         SpoolSettings,
@@ -49,8 +48,7 @@ def main(config: dict[str, Any]) -> None:
         delivery["spool"] = SpoolSettings(**delivery["spool"])
     telemetry = Telemetry(
         "fault-app",
-        batch=BatchSettings(**options.pop("batch", {})),
-        delivery=DeliverySettings(**delivery),
+        delivery=DeliverySettings(**options.pop("batch", {}), **delivery),
         privacy=PrivacySettings(project_id="fault-project"),
         **options,
     )

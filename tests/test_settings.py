@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 
 from otel_telemetry import (
     Backoff,
-    BatchSettings,
     CatalogSettings,
     DeliverySettings,
     ExporterSettings,
@@ -83,7 +82,7 @@ def module_receiver() -> Iterator[OTLPReceiver]:
             "-1",
             lambda: RecordSettings.from_env().attribute_count_limit,
         ),
-        ("OTEL_BLRP_SCHEDULE_DELAY", "0", lambda: BatchSettings.from_env().schedule_delay_s),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "0", lambda: DeliverySettings.from_env().schedule_delay_s),
     ],
 )
 def test_a_value_that_cannot_work_is_logged_and_its_default_used_and_events_arrive(
@@ -194,9 +193,13 @@ def test_a_configuration_error_is_reported_by_a_real_process_and_nothing_hangs(t
     [
         (lambda: Telemetry(endpoint="collector:4318"), "endpoint", "needs a scheme"),
         (lambda: Telemetry(endpoint="http://"), "endpoint", "no host"),
-        (lambda: Telemetry(headers={"x-token": "a\r\nInjected: 1"}), "headers['x-token']", "CR, LF"),
-        (lambda: Telemetry(headers={"bad name": "v"}), "headers['bad name']", "token"),
-        (lambda: Telemetry(protocol="smtp"), "protocol", "must be one of"),
+        (
+            lambda: Telemetry(exporter=OTLPExporter(headers={"x-token": "a\r\nInjected: 1"})),
+            "headers['x-token']",
+            "CR, LF",
+        ),
+        (lambda: Telemetry(exporter=OTLPExporter(headers={"bad name": "v"})), "headers['bad name']", "token"),
+        (lambda: Telemetry(exporter=OTLPExporter(protocol="smtp")), "protocol", "must be one of"),
         (
             lambda: ExporterSettings(certificate_file="/nonexistent/ca.pem"),
             "certificate_file",
@@ -205,11 +208,11 @@ def test_a_configuration_error_is_reported_by_a_real_process_and_nothing_hangs(t
         (lambda: ExporterSettings(timeout_s=0), "timeout_s", "> 0"),
         (lambda: DeliverySettings(export_timeout_s=0), "export_timeout_s", "> 0"),
         (lambda: DeliverySettings(exit_timeout_s=float("nan")), "exit_timeout_s", "finite"),
-        (lambda: BatchSettings(schedule_delay_s=1e300), "schedule_delay_s", "at most"),
+        (lambda: DeliverySettings(schedule_delay_s=1e300), "schedule_delay_s", "at most"),
         (lambda: Backoff(max_s=1e300), "Backoff.initial_s", "<= max_s"),
-        (lambda: BatchSettings(schedule_delay_s=0), "schedule_delay_s", ">= 0.001"),
-        (lambda: BatchSettings(max_queue_size=0), "max_queue_size", ">= 1"),
-        (lambda: BatchSettings(max_export_batch_size=True), "max_export_batch_size", "integer"),  # type: ignore[arg-type]
+        (lambda: DeliverySettings(schedule_delay_s=0), "schedule_delay_s", ">= 0.001"),
+        (lambda: DeliverySettings(max_queue_size=0), "max_queue_size", ">= 1"),
+        (lambda: DeliverySettings(max_export_batch_size=True), "max_export_batch_size", "integer"),  # type: ignore[arg-type]
         (lambda: RecordSettings(attribute_count_limit=-1), "attribute_count_limit", ">= 0"),
         (lambda: RecordSettings(attribute_value_length_limit=0), "attribute_value_length_limit", ">= 1"),
         (lambda: ResourceSettings(max_resources=0), "max_resources", ">= 1"),
@@ -222,7 +225,7 @@ def test_a_configuration_error_is_reported_by_a_real_process_and_nothing_hangs(t
         (lambda: SpoolSettings(Path("x"), max_bytes=10), "spool.max_bytes", ">= 16384"),
         (lambda: Backoff(initial_s=0), "Backoff.initial_s", "> 0"),
         (lambda: CatalogSettings(mode="strict"), "catalog_mode", "must be one of"),  # type: ignore[arg-type]
-        (lambda: Telemetry(batch={"max_queue_size": 5}), "batch", "must be a BatchSettings"),  # type: ignore[arg-type]
+        (lambda: Telemetry(delivery={"max_queue_size": 5}), "delivery", "must be a DeliverySettings"),  # type: ignore[arg-type]
     ],
 )
 def test_a_bad_value_in_code_is_an_error_naming_the_field_and_the_rule(
@@ -244,13 +247,13 @@ def test_a_typo_in_disable_defaults_from_the_environment_is_logged_with_the_vali
 
 
 def test_settings_objects_are_frozen_readable_and_round_trip_through_replace() -> None:
-    batch = BatchSettings(max_queue_size=10, max_export_batch_size=50)
-    assert batch.max_export_batch_size == 10  # a batch cannot exceed the queue
+    delivery = DeliverySettings(max_queue_size=10, max_export_batch_size=50)
+    assert delivery.max_export_batch_size == 10  # a batch cannot exceed the queue
     with pytest.raises(dataclasses.FrozenInstanceError):
-        batch.max_queue_size = 5  # type: ignore[misc]
-    assert dataclasses.replace(batch, schedule_delay_s=0.5).schedule_delay_s == 0.5
-    t = Telemetry("svc", batch=batch, disabled=True)
-    assert t.batch is batch and t.resource.service_name == "svc"
+        delivery.max_queue_size = 5  # type: ignore[misc]
+    assert dataclasses.replace(delivery, schedule_delay_s=0.5).schedule_delay_s == 0.5
+    t = Telemetry("svc", delivery=delivery, disabled=True)
+    assert t.delivery is delivery and t.resource.service_name == "svc"
     assert isinstance(t.exporter, OTLPExporter)
 
 
@@ -302,7 +305,6 @@ def test_any_environment_gives_valid_settings_and_delivers(
     """Whatever the variables say, the settings are valid objects (their checks passed) and an
     event sent with them reaches a real receiver, or is counted: accepted = exported + dropped."""
     environ = {k: v.replace("\x00", "") for k, v in environ.items()}
-    batch = BatchSettings.from_env(environ)
     delivery = DeliverySettings.from_env(environ)
     records = RecordSettings.from_env(environ)
     privacy = PrivacySettings.from_env(environ)
@@ -310,13 +312,12 @@ def test_any_environment_gives_valid_settings_and_delivers(
     exporter = ExporterSettings.from_env(
         {**environ, "OTEL_EXPORTER_OTLP_ENDPOINT": module_receiver.http_endpoint}
     )
-    for made in (batch, delivery, records, privacy, resource, exporter):
+    for made in (delivery, records, privacy, resource, exporter):
         assert dataclasses.replace(made) == made  # rebuilding runs the same checks: they pass
-    assert batch.schedule_delay_s >= 0.001 and delivery.export_timeout_s > 0 and exporter.timeout_s > 0
+    assert delivery.schedule_delay_s >= 0.001 and delivery.export_timeout_s > 0 and exporter.timeout_s > 0
     module_receiver.clear()
     t = Telemetry(
         exporter=OTLPExporter(exporter),
-        batch=batch,
         delivery=dataclasses.replace(delivery, exit_timeout_s=0.0),
         records=records,
         privacy=dataclasses.replace(privacy, project_id="generated"),
