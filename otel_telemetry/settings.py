@@ -303,6 +303,11 @@ class Backoff:
         if not 0 <= self.jitter < 1:
             raise TelemetryError("Backoff.jitter", "must be >= 0 and < 1")
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Backoff:
+        """The defaults: no variable sets the backoff (the specification names none)."""
+        return cls()
+
     def delay(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1``."""
         base = min(self.max_s, self.initial_s * self.multiplier ** min(attempt, 64))

@@ -6,6 +6,7 @@ until shutdown nor lost silently (issue 17, item 3). Proved with real receivers 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import logging
 import os
@@ -20,15 +21,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import otel_telemetry
 from otel_telemetry import (
     Backoff,
     CatalogSettings,
+    DefaultProperties,
     DeliverySettings,
     ExporterSettings,
+    HandoffSettings,
+    InMemoryExporter,
     OTLPExporter,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
+    SamplingSettings,
     SpoolSettings,
     Telemetry,
     TelemetryError,
@@ -255,6 +261,135 @@ def test_settings_objects_are_frozen_readable_and_round_trip_through_replace() -
     t = Telemetry("svc", delivery=delivery, disabled=True)
     assert t.delivery is delivery and t.resource.service_name == "svc"
     assert isinstance(t.exporter, OTLPExporter)
+
+
+# -- the shape of the configuration (issue 12) -----------------------------------------------
+
+#: Every settings object a user can build and pass (directly, or inside another one).
+SETTINGS_CLASSES = [
+    Backoff,
+    CatalogSettings,
+    DefaultProperties,
+    DeliverySettings,
+    ExporterSettings,
+    HandoffSettings,
+    PrivacySettings,
+    RecordSettings,
+    ResourceSettings,
+    SamplingSettings,
+    SpoolSettings,
+]
+
+
+def test_telemetry_and_configure_take_at_most_thirteen_parameters_and_the_same_ones() -> None:
+    telemetry = list(inspect.signature(Telemetry.__init__).parameters.values())[1:]  # without self
+    configure = list(inspect.signature(otel_telemetry.configure).parameters.values())
+    assert len(telemetry) <= 13, [p.name for p in telemetry]
+    assert [(p.name, p.kind, p.default, p.annotation) for p in configure] == [
+        (p.name, p.kind, p.default, p.annotation) for p in telemetry
+    ]
+    assert all(p.annotation is not inspect.Parameter.empty for p in configure)  # typed, not **options
+    # what moved into a settings object (or the exporter) is not a parameter any more
+    names = {p.name for p in telemetry}
+    assert not names & {"protocol", "headers", "batch", "consent", "notice", "sampling", "exit"}
+
+
+def test_every_settings_class_is_exported_and_a_settings_object_is_frozen_and_has_from_env() -> None:
+    exported = {
+        getattr(otel_telemetry, name)
+        for name in otel_telemetry.__all__
+        if name.endswith("Settings") or name in ("Backoff", "DefaultProperties")
+    }
+    assert exported == set(SETTINGS_CLASSES)
+    for cls in SETTINGS_CLASSES:
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls  # type: ignore[attr-defined]
+        made = cls.from_env({})  # type: ignore[attr-defined]
+        if cls is SpoolSettings:
+            assert made is None  # no OTEL_TELEMETRY_SPOOL_DIR: no spool
+            made = SpoolSettings.from_env({"OTEL_TELEMETRY_SPOOL_DIR": "/tmp/spool"})
+        assert isinstance(made, cls)
+        name = dataclasses.fields(made)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(made, name, getattr(made, name))
+        assert dataclasses.replace(made) == made
+
+
+def _given_settings(tmp_path: Path) -> dict[str, Any]:
+    """One non-default value of every argument, as a user would write them."""
+    return {
+        "service_name": "round-trip",
+        "exporter": InMemoryExporter(),
+        "delivery": DeliverySettings(
+            max_queue_size=64,
+            schedule_delay_s=0.5,
+            backoff=Backoff(0.5, 2.0),
+            exit_mode="flush",
+            exit_timeout_s=1.0,
+            handoff=HandoffSettings(tmp_path / "handoff", max_bytes=1024),
+        ),
+        "resource": ResourceSettings(service_version="1.2.3", environment="test"),
+        "records": RecordSettings(
+            attribute_count_limit=16,
+            sampling=SamplingSettings({"noisy": 0.5}, lifecycle={"didStart"}, seed=3),
+            default_properties=DefaultProperties(event={"cliVersion": "1.0"}),
+        ),
+        "privacy": PrivacySettings(
+            project_id="round-trip-project", state_dir=tmp_path, notice="we count", sent_log=3
+        ),
+        "catalog": CatalogSettings(None, "off", required=False),
+        "strict": True,
+        "debug": False,
+    }
+
+
+@pytest.mark.parametrize("through", ["Telemetry", "configure"])
+def test_settings_given_in_code_round_trip_through_the_instance(tmp_path: Path, through: str) -> None:
+    given = _given_settings(tmp_path)
+    make = Telemetry if through == "Telemetry" else otel_telemetry.configure
+    t = make(**given)
+    try:
+        for name in ("exporter", "delivery", "records", "privacy", "catalog", "debug"):
+            assert getattr(t, name) is given[name], name
+        assert t.resource == dataclasses.replace(given["resource"], service_name="round-trip")
+        assert t.app == "round-trip"  # privacy.app unset: the service name
+        assert t.exit_mode == "flush"
+        assert t.stats().sampled_out == {}
+        assert t.send("didStart") and t.flush(5)
+        [record] = given["exporter"].records
+        assert record.attributes["cliVersion"] == "1.0"  # records.default_properties applied
+        with pytest.raises(TelemetryError):
+            t.send("")  # strict=True raises
+    finally:
+        if through == "configure":
+            otel_telemetry.shutdown(1)
+        else:
+            t.shutdown(1)
+
+
+def test_the_endpoint_shortcut_and_an_exporter_together_are_a_type_error_naming_both() -> None:
+    with pytest.raises(TypeError) as raised:
+        Telemetry(endpoint="http://127.0.0.1:4318", exporter=InMemoryExporter())
+    assert "endpoint=" in str(raised.value) and "exporter=" in str(raised.value)
+    with pytest.raises(TypeError, match="protocol="):
+        OTLPExporter(ExporterSettings(), protocol="grpc")
+
+
+def test_the_exporter_keywords_are_the_otlp_variables_with_the_given_values_over_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")
+    exporter = OTLPExporter(endpoint="http://collector:4317", protocol="grpc", headers={"X-Key": "k"})
+    settings = exporter.settings
+    assert (settings.protocol, settings.endpoint) == ("grpc", "http://collector:4317")
+    assert settings.timeout_s == 2.5
+    assert dict(settings.headers) == {"x-tenant": "acme", "x-key": "k"}
+    shortcut = Telemetry(endpoint="http://collector:4318", disabled=True)
+    assert isinstance(shortcut.exporter, OTLPExporter)
+    assert shortcut.exporter.settings.protocol == "http/json"  # from the environment
+    assert shortcut.exporter.settings.endpoint == "http://collector:4318/v1/logs"
+    shortcut.shutdown(0.1)
 
 
 # -- generated: any value of any variable ----------------------------------------------------
