@@ -35,8 +35,9 @@ NOTICE = (
 
 telemetry = Telemetry(
     APP,
-    privacy=PrivacySettings(notice=NOTICE, opted_out_event="didDisableTelemetry", sent_log=100),
-    records=RecordSettings(
+    # from_env(...): these fields over the environment's (OTEL_TELEMETRY_DISABLE_DEFAULTS still counts)
+    privacy=PrivacySettings.from_env(notice=NOTICE, opted_out_event="didDisableTelemetry", sent_log=100),
+    records=RecordSettings.from_env(
         # one request event in ten is enough; the server's start and stop are always sent
         sampling=SamplingSettings(sample_rates={"didReceiveRequest": 0.1}, lifecycle={"didStartServer"}),
         default_properties=DefaultProperties(event={"cliVersion": "1.4.0"}),

@@ -12,9 +12,11 @@ is read in this module. The rules, everywhere:
   a configuration error; the exporter then refuses every batch at once (counted as
   ``config_error``) instead of retrying it until shutdown. ``otel-telemetry doctor`` shows it.
 
-An object given in code is complete: the environment is not consulted for its fields (start
-from ``X.from_env()`` and ``dataclasses.replace`` it to keep the environment's values). The
-opt-out variables are the exception: they are honoured whatever the code says.
+An object given in code is complete: the environment is not consulted for its fields. To keep
+the environment's values for the fields you do not set, build it with ``X.from_env(field=...)``
+(the five objects ``Telemetry`` takes): the fields given there win over the environment and are
+checked as values given in code. The opt-out variables are the exception: they are honoured
+whatever the code says.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
@@ -277,6 +279,11 @@ def _unchecked(cls: type[T], **values: Any) -> T:
     for f in fields(cls):  # type: ignore[arg-type]
         object.__setattr__(instance, f.name, values.get(f.name, f.default))
     return instance
+
+
+def _override(instance: T, fields: Mapping[str, Any]) -> T:
+    """``instance`` (from the environment) with ``fields`` given in code over it, checked again."""
+    return replace(instance, **fields) if fields else instance  # type: ignore[type-var]
 
 
 # -- the settings objects --------------------------------------------------------------------
@@ -549,14 +556,14 @@ class DeliverySettings:
         return self.spool is not None if self.event_ids is None else self.event_ids
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliverySettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **fields: Any) -> DeliverySettings:
         """From ``OTEL_BLRP_MAX_QUEUE_SIZE`` / ``_MAX_EXPORT_BATCH_SIZE`` / ``_SCHEDULE_DELAY`` (ms) /
         ``_EXPORT_TIMEOUT`` (ms), ``OTEL_TELEMETRY_OVERFLOW``, ``OTEL_TELEMETRY_BLOCK_TIMEOUT`` (ms),
         ``OTEL_TELEMETRY_MAX_REQUEST_BYTES``, ``OTEL_TELEMETRY_SPOOL_*``,
         ``OTEL_TELEMETRY_EVENT_IDS``, ``OTEL_TELEMETRY_EXIT``, ``OTEL_TELEMETRY_EXIT_TIMEOUT`` (ms)
         and ``OTEL_TELEMETRY_HANDOFF_*``."""
         env = _Env(environ)
-        return cls(
+        made = cls(
             max_queue_size=env.get(("OTEL_BLRP_MAX_QUEUE_SIZE",), _int(1), DEFAULT_MAX_QUEUE_SIZE),
             max_export_batch_size=env.get(
                 ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",), _int(1), DEFAULT_MAX_EXPORT_BATCH_SIZE
@@ -578,6 +585,7 @@ class DeliverySettings:
             exit_timeout_s=env.get(("OTEL_TELEMETRY_EXIT_TIMEOUT",), _millis(), DEFAULT_EXIT_TIMEOUT_S),
             handoff=HandoffSettings.from_env(env.environ),
         )
+        return _override(made, fields)
 
 
 @dataclass(frozen=True)
@@ -653,14 +661,15 @@ class ResourceSettings:
         check_int("max_resources", self.max_resources, 1)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ResourceSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **fields: Any) -> ResourceSettings:
         """From ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_TELEMETRY_ENVIRONMENT``."""
         env = _Env(environ)
-        return cls(
+        made = cls(
             service_name=(env.raw("OTEL_SERVICE_NAME") or (None, None))[1],
             environment=(env.raw("OTEL_TELEMETRY_ENVIRONMENT") or (None, None))[1],
             attributes=env.get(("OTEL_RESOURCE_ATTRIBUTES",), _resource_attributes, {}),
         )
+        return _override(made, fields)
 
 
 @dataclass(frozen=True)
@@ -707,12 +716,12 @@ class RecordSettings:
             )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RecordSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **fields: Any) -> RecordSettings:
         """From ``OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT`` / ``_VALUE_LENGTH_LIMIT`` (or the generic
         ``OTEL_ATTRIBUTE_*``) and ``OTEL_TELEMETRY_EVENT_NAME_ATTRIBUTE``; no sampling and no
         default properties (the app's decisions, not the environment's)."""
         env = _Env(environ)
-        return cls(
+        made = cls(
             attribute_count_limit=env.get(
                 ("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"),
                 _int(0),
@@ -725,6 +734,7 @@ class RecordSettings:
             ),
             event_name_attribute=env.get(("OTEL_TELEMETRY_EVENT_NAME_ATTRIBUTE",), _bool, False),
         )
+        return _override(made, fields)
 
 
 def _disable_defaults(name: str, value: str) -> frozenset[str]:
@@ -815,17 +825,18 @@ class PrivacySettings:
         check_seconds("check_interval_s", self.check_interval_s, minimum=0.0)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PrivacySettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **fields: Any) -> PrivacySettings:
         """From ``OTEL_TELEMETRY_PROJECT_ID``, ``OTEL_TELEMETRY_STATE_DIR`` and
         ``OTEL_TELEMETRY_DISABLE_DEFAULTS`` (comma-separated names); the consent fields keep
         their defaults (opt-out, no notice): they are the app's, not the environment's."""
         env = _Env(environ)
         state = env.raw("OTEL_TELEMETRY_STATE_DIR")
-        return cls(
+        made = cls(
             project_id=(env.raw("OTEL_TELEMETRY_PROJECT_ID") or (None, None))[1],
             state_dir=Path(state[1]) if state else None,
             disable_defaults=env.get(("OTEL_TELEMETRY_DISABLE_DEFAULTS",), _disable_defaults, frozenset()),
         )
+        return _override(made, fields)
 
 
 @dataclass(frozen=True)
@@ -844,14 +855,15 @@ class CatalogSettings:
         check_choice("catalog_mode", self.mode, CATALOG_MODES)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> CatalogSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **fields: Any) -> CatalogSettings:
         """From ``OTEL_TELEMETRY_CATALOG`` (a file) and ``OTEL_TELEMETRY_CATALOG_MODE``."""
         env = _Env(environ)
-        return cls(
+        made = cls(
             source=(env.raw("OTEL_TELEMETRY_CATALOG") or (None, None))[1],
             mode=cast(CatalogMode, env.get(("OTEL_TELEMETRY_CATALOG_MODE",), _choice(CATALOG_MODES), "warn")),
             required=False,
         )
+        return _override(made, fields)
 
 
 # -- sampling and default properties (docs/consent.md): fields of RecordSettings -------------

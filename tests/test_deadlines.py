@@ -178,7 +178,7 @@ APP = textwrap.dedent(
     t = Telemetry(
         "exit-test",
         exporter=OTLPExporter(endpoint=sys.argv[1], protocol=sys.argv[2]),
-        delivery=DeliverySettings(
+        delivery=DeliverySettings.from_env(  # OTEL_TELEMETRY_EXIT still counts
             schedule_delay_s=0.05, export_timeout_s=30.0, exit_timeout_s=2.0, backoff=Backoff(0.05, 0.3)
         ),
     )

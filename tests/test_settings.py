@@ -366,6 +366,44 @@ def test_settings_given_in_code_round_trip_through_the_instance(tmp_path: Path, 
             t.shutdown(1)
 
 
+@pytest.mark.parametrize(
+    ("cls", "variable", "value", "field", "given", "read"),
+    [
+        (DeliverySettings, "OTEL_TELEMETRY_EXIT", "flush", "schedule_delay_s", 0.25, "exit_mode"),
+        (DeliverySettings, "OTEL_BLRP_MAX_QUEUE_SIZE", "99", "exit_mode", "handoff", "max_queue_size"),
+        (PrivacySettings, "OTEL_TELEMETRY_DISABLE_DEFAULTS", "all", "notice", "we count", "disable_defaults"),
+        (
+            RecordSettings,
+            "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+            "7",
+            "sampling",
+            SamplingSettings(),
+            "attribute_count_limit",
+        ),
+        (ResourceSettings, "OTEL_TELEMETRY_ENVIRONMENT", "staging", "service_version", "2.0", "environment"),
+        (CatalogSettings, "OTEL_TELEMETRY_CATALOG_MODE", "enforce", "required", True, "mode"),
+    ],
+)
+def test_from_env_with_fields_sets_them_over_the_environment_and_keeps_the_rest(
+    cls: Any, variable: str, value: str, field: str, given: Any, read: str
+) -> None:
+    """What the separate objects gave before they merged: a field set in code (the notice) and
+    the environment's values for the others (``OTEL_TELEMETRY_DISABLE_DEFAULTS``)."""
+    environ = {variable: value}
+    made = cls.from_env(environ, **{field: given})
+    assert getattr(made, field) == given
+    assert getattr(made, read) == getattr(cls.from_env(environ), read) != getattr(cls(), read)
+    assert cls(**{field: given}) != made  # built in code, the object does not read the environment
+
+
+def test_a_bad_field_given_to_from_env_is_an_error_naming_it() -> None:
+    with pytest.raises(TelemetryError) as raised:
+        DeliverySettings.from_env({}, exit_mode="later")
+    assert raised.value.field == "exit_mode"
+    with pytest.raises(TypeError, match="exit"):
+        DeliverySettings.from_env({}, exit=None)  # a field that does not exist
+
+
 def test_the_endpoint_shortcut_and_an_exporter_together_are_a_type_error_naming_both() -> None:
     with pytest.raises(TypeError) as raised:
         Telemetry(endpoint="http://127.0.0.1:4318", exporter=InMemoryExporter())
