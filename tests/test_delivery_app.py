@@ -29,18 +29,22 @@ def rss_kb() -> int:
 
 
 def main(config: dict[str, Any]) -> None:
-    """``config["options"]``: ``endpoint``, ``protocol``, ``batch`` (``DeliverySettings`` fields)
-    and ``delivery`` (``DeliverySettings`` fields; ``backoff`` as ``[initial_s, max_s]``,
-    ``spool`` as ``SpoolSettings`` fields)."""
+    """``config["options"]``: ``endpoint``, ``protocol`` (the exporter's), ``batch`` and
+    ``delivery`` (both ``DeliverySettings`` fields, the queue's and the rest; ``backoff`` as
+    ``[initial_s, max_s]``, ``spool`` as ``SpoolSettings`` fields)."""
     from otel_telemetry import (
         Backoff,
         DeliverySettings,
+        OTLPExporter,
         PrivacySettings,
         SpoolSettings,
         Telemetry,
     )
 
     options = dict(config.get("options", {}))
+    options["exporter"] = OTLPExporter(
+        endpoint=options.pop("endpoint", None), protocol=options.pop("protocol", None)
+    )
     delivery = dict(options.pop("delivery", {}))
     if "backoff" in delivery:
         delivery["backoff"] = Backoff(*delivery["backoff"])

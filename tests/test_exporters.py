@@ -17,6 +17,7 @@ from otel_telemetry import (
     Backoff,
     DeliverySettings,
     Exporter,
+    ExporterSettings,
     ExportResult,
     InMemoryExporter,
     OTLPExporter,
@@ -174,10 +175,12 @@ def test_an_sdk_exporter_from_opentelemetry_exporter_otlp_delivers_to_a_real_rec
     assert all(r.scope_name == "otel_telemetry" for r in receiver.records)
 
 
-def test_endpoint_with_another_exporter_is_an_error_naming_it() -> None:
-    with pytest.raises(TelemetryError) as raised:
+def test_endpoint_with_an_exporter_is_a_type_error_naming_both() -> None:
+    with pytest.raises(TypeError) as raised:
         Telemetry(exporter=InMemoryExporter(), endpoint="http://collector:4318")
-    assert raised.value.field == "endpoint"
+    assert "endpoint=" in str(raised.value) and "exporter=" in str(raised.value)
+    with pytest.raises(TypeError, match="protocol="):
+        OTLPExporter(ExporterSettings(), protocol="grpc")  # settings are complete
 
 
 class OnlyExport:

@@ -404,14 +404,6 @@ def test_a_bad_field_given_to_from_env_is_an_error_naming_it() -> None:
         DeliverySettings.from_env({}, exit=None)  # a field that does not exist
 
 
-def test_the_endpoint_shortcut_and_an_exporter_together_are_a_type_error_naming_both() -> None:
-    with pytest.raises(TypeError) as raised:
-        Telemetry(endpoint="http://127.0.0.1:4318", exporter=InMemoryExporter())
-    assert "endpoint=" in str(raised.value) and "exporter=" in str(raised.value)
-    with pytest.raises(TypeError, match="protocol="):
-        OTLPExporter(ExporterSettings(), protocol="grpc")
-
-
 def test_the_exporter_keywords_are_the_otlp_variables_with_the_given_values_over_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
