@@ -170,6 +170,7 @@ def steps(spec: Spec, n: int, repeats: int, variant: str) -> dict[str, Any]:
     )
 
     options: dict[str, Any] = {}
+    spool = None
     if variant == "catalog":
         from otel_telemetry.catalog import catalog_from_dict
 
@@ -177,13 +178,15 @@ def steps(spec: Spec, n: int, repeats: int, variant: str) -> dict[str, Any]:
     elif variant == "spool":
         import tempfile
 
-        directory = tempfile.mkdtemp(prefix="otel-telemetry-bench-spool-")
-        options = {"delivery": DeliverySettings(spool=SpoolSettings(Path(directory)))}
+        spool = SpoolSettings(Path(tempfile.mkdtemp(prefix="otel-telemetry-bench-spool-")))
     telemetry = Telemetry(
         "bench",
         exporter=OTLPExporter(endpoint=spec.grpc_endpoint, protocol="grpc"),
         delivery=DeliverySettings(
-            max_queue_size=4 * n + WARMUP, max_export_batch_size=2 * n + WARMUP, schedule_delay_s=3600.0
+            max_queue_size=4 * n + WARMUP,
+            max_export_batch_size=2 * n + WARMUP,
+            schedule_delay_s=3600.0,
+            spool=spool,
         ),
         **options,
     )

@@ -55,11 +55,7 @@ def telemetry_to(backend: LocalBackend, protocol: str, **kwargs: Any) -> Telemet
     endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
     return Telemetry(
         exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
-        **{
-            "batch": otel_telemetry.DeliverySettings(schedule_delay_s=0.02),
-            "delivery": otel_telemetry.DeliverySettings(exit_timeout_s=0.0),
-            **kwargs,
-        },
+        **{"delivery": otel_telemetry.DeliverySettings(schedule_delay_s=0.02, exit_timeout_s=0.0), **kwargs},
     )
 
 
@@ -144,7 +140,9 @@ def test_concurrent_senders_lose_nothing(backend: LocalBackend, protocol: str) -
         telemetry_to(
             backend,
             protocol,
-            delivery=otel_telemetry.DeliverySettings(max_export_batch_size=64, schedule_delay_s=0.02),
+            delivery=otel_telemetry.DeliverySettings(
+                max_export_batch_size=64, schedule_delay_s=0.02, exit_timeout_s=0.0
+            ),
         )
         for _ in range(senders)
     ]
