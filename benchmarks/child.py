@@ -161,9 +161,16 @@ def steps(spec: Spec, n: int, repeats: int, variant: str) -> dict[str, Any]:
     The worker is parked while the caller sends (huge schedule delay and batch), so the two
     costs are measured apart; then ``flush()`` times the worker draining the queue.
     """
-    from otel_telemetry import BatchSettings, CatalogSettings, DeliverySettings, SpoolSettings, Telemetry
+    from otel_telemetry import (
+        CatalogSettings,
+        DeliverySettings,
+        OTLPExporter,
+        SpoolSettings,
+        Telemetry,
+    )
 
     options: dict[str, Any] = {}
+    spool = None
     if variant == "catalog":
         from otel_telemetry.catalog import catalog_from_dict
 
@@ -171,14 +178,15 @@ def steps(spec: Spec, n: int, repeats: int, variant: str) -> dict[str, Any]:
     elif variant == "spool":
         import tempfile
 
-        directory = tempfile.mkdtemp(prefix="otel-telemetry-bench-spool-")
-        options = {"delivery": DeliverySettings(spool=SpoolSettings(Path(directory)))}
+        spool = SpoolSettings(Path(tempfile.mkdtemp(prefix="otel-telemetry-bench-spool-")))
     telemetry = Telemetry(
         "bench",
-        endpoint=spec.grpc_endpoint,
-        protocol="grpc",
-        batch=BatchSettings(
-            max_queue_size=4 * n + WARMUP, max_export_batch_size=2 * n + WARMUP, schedule_delay_s=3600.0
+        exporter=OTLPExporter(endpoint=spec.grpc_endpoint, protocol="grpc"),
+        delivery=DeliverySettings(
+            max_queue_size=4 * n + WARMUP,
+            max_export_batch_size=2 * n + WARMUP,
+            schedule_delay_s=3600.0,
+            spool=spool,
         ),
         **options,
     )

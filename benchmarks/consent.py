@@ -58,9 +58,9 @@ if gate is not None:
     best = lambda f: min(timeit.repeat(f, number=number, repeat=7))
     out["gate_cached_ns"] = (best(check) - best(empty)) / number * 1e9
     out["gate_refresh_us"] = min(timeit.repeat(gate.refresh, number=2000, repeat=5)) / 2000 * 1e6
-    from otel_telemetry import SamplingSettings
+    from otel_telemetry import RecordSettings, SamplingSettings
     rates = SamplingSettings({p.EVENT_NAME: 0.000001}, seed=1)
-    s = Telemetry("bench-sampled", exporter=Null(), sampling=rates)
+    s = Telemetry("bench-sampled", exporter=Null(), records=RecordSettings(sampling=rates))
     out["sampled_out_send_us"] = min(
         timeit.repeat(lambda: s.send(p.EVENT_NAME, p.PAYLOAD), number=n, repeat=5)) / n * 1e6
     from otel_telemetry import consent

@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # ``python benchmarks/deadlines.py``
 
 import socket
 
-from otel_telemetry import Backoff, BatchSettings, DeliverySettings, SpoolSettings, Telemetry
+from otel_telemetry import Backoff, DeliverySettings, OTLPExporter, SpoolSettings, Telemetry
 from otel_telemetry.receiver import Fault, OTLPReceiver
 
 FLUSH_S = 1.0
@@ -56,10 +56,10 @@ def run_case(fault: str, protocol: str, spool_dir: Path | None) -> tuple[float, 
     try:
         t = Telemetry(
             "deadlines",
-            endpoint=endpoint,
-            protocol=protocol,
-            batch=BatchSettings(max_export_batch_size=100, schedule_delay_s=0.05),
+            exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
             delivery=DeliverySettings(
+                max_export_batch_size=100,
+                schedule_delay_s=0.05,
                 export_timeout_s=30.0,
                 backoff=Backoff(0.05, 0.3),
                 spool=SpoolSettings(spool_dir) if spool_dir else None,

@@ -34,16 +34,15 @@ def best(fn: Callable[[], Any], number: int, per: int = 1, repeat: int = 5) -> f
 
 def rows() -> list[tuple[str, float]]:
     """(step, µs per event) for otel-telemetry's caller and worker, then the raw SDK's."""
-    from otel_telemetry import BatchSettings, Telemetry
+    from otel_telemetry import DeliverySettings, OTLPExporter, Telemetry
     from otel_telemetry.values import freeze
 
     def parked() -> Telemetry:
         """The worker stays parked (no batch is ever full, the timer is an hour): send() alone."""
         return Telemetry(
             "bench",
-            endpoint="http://127.0.0.1:9",
-            protocol="grpc",
-            batch=BatchSettings(
+            exporter=OTLPExporter(endpoint="http://127.0.0.1:9", protocol="grpc"),
+            delivery=DeliverySettings(
                 max_queue_size=10_000_000, max_export_batch_size=10_000_000, schedule_delay_s=3600.0
             ),
         )

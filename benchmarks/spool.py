@@ -92,7 +92,7 @@ def storage(n: int, base: Path) -> None:
 
 def delivery(n: int, base: Path) -> None:
     """Print caller cost and end-to-end rate per delivery mode."""
-    from otel_telemetry import DeliverySettings, PrivacySettings, SpoolSettings, Telemetry
+    from otel_telemetry import DeliverySettings, OTLPExporter, PrivacySettings, SpoolSettings, Telemetry
     from otel_telemetry.receiver import OTLPReceiver
 
     payload = {"eventProperties": {"model": "article", "count": 3}, "userProperties": {"plan": "pro"}}
@@ -130,8 +130,7 @@ def delivery(n: int, base: Path) -> None:
         delivery = DeliverySettings(spool=spool, event_ids=options.pop("event_ids", None))
         with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
             t = Telemetry(
-                endpoint=rx.grpc_endpoint,
-                protocol="grpc",
+                exporter=OTLPExporter(endpoint=rx.grpc_endpoint, protocol="grpc"),
                 privacy=PrivacySettings(project_id="bench"),
                 delivery=delivery,
             )
@@ -166,7 +165,7 @@ def delivery(n: int, base: Path) -> None:
 #: Both subprocesses build the same sender from the JSON options in ``argv[1]``.
 _APP_SETUP = """
 import json, sys, time
-from otel_telemetry import DeliverySettings, PrivacySettings, SpoolSettings, Telemetry
+from otel_telemetry import DeliverySettings, OTLPExporter, PrivacySettings, SpoolSettings, Telemetry
 options = json.loads(sys.argv[1])
 spool = SpoolSettings(options["spool_dir"], sync=options["spool_sync"], fsync=options["spool_fsync"])
 t = Telemetry(

@@ -85,12 +85,14 @@ def floor(spec: Spec) -> System:
 
 def otel_telemetry(spec: Spec) -> System:
     """``Telemetry.send(name, payload)`` with default settings, over the protocol in options."""
-    from otel_telemetry import Telemetry
+    from otel_telemetry import OTLPExporter, Telemetry
 
     protocol = spec.options.get("protocol", "grpc")
     endpoint = spec.grpc_endpoint if protocol == "grpc" else spec.http_endpoint
     kwargs = dict(spec.options.get("telemetry", {}))
-    telemetry = Telemetry(service_name="bench", endpoint=endpoint, protocol=protocol, **kwargs)
+    telemetry = Telemetry(
+        service_name="bench", exporter=OTLPExporter(endpoint=endpoint, protocol=protocol), **kwargs
+    )
     send, name, payload = telemetry.send, p.EVENT_NAME, p.PAYLOAD
     distinct = spec.options.get("distinct", 0)
     if distinct:  # no two events alike: "fields" counts up, in a payload built per call as apps do

@@ -17,7 +17,14 @@ import time
 
 import click
 
-from otel_telemetry import ConsentSettings, DefaultProperties, SamplingSettings, Telemetry, consent
+from otel_telemetry import (
+    DefaultProperties,
+    PrivacySettings,
+    RecordSettings,
+    SamplingSettings,
+    Telemetry,
+    consent,
+)
 
 APP = "acme-cli"
 NOTICE = (
@@ -28,10 +35,13 @@ NOTICE = (
 
 telemetry = Telemetry(
     APP,
-    consent=ConsentSettings(notice=NOTICE, opted_out_event="didDisableTelemetry", sent_log=100),
-    # one request event in ten is enough; the server's start and stop are always sent
-    sampling=SamplingSettings(sample_rates={"didReceiveRequest": 0.1}, lifecycle={"didStartServer"}),
-    default_properties=DefaultProperties(event={"cliVersion": "1.4.0"}),
+    # from_env(...): these fields over the environment's (OTEL_TELEMETRY_DISABLE_DEFAULTS still counts)
+    privacy=PrivacySettings.from_env(notice=NOTICE, opted_out_event="didDisableTelemetry", sent_log=100),
+    records=RecordSettings.from_env(
+        # one request event in ten is enough; the server's start and stop are always sent
+        sampling=SamplingSettings(sample_rates={"didReceiveRequest": 0.1}, lifecycle={"didStartServer"}),
+        default_properties=DefaultProperties(event={"cliVersion": "1.4.0"}),
+    ),
 )
 
 

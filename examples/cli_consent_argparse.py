@@ -16,11 +16,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from otel_telemetry import ConsentSettings, Telemetry, consent
+from otel_telemetry import PrivacySettings, Telemetry, consent
 
 APP = "acme-tool"
 
-telemetry = Telemetry(APP, consent=ConsentSettings(opt_in=True, sent_log=20))
+telemetry = Telemetry(APP, privacy=PrivacySettings(opt_in=True, sent_log=20))
 
 
 def ask_once() -> None:

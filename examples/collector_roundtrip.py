@@ -176,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         with rotel(backend_endpoint, exporter_protocol, Path(tmp)) as (grpc_port, http_port):
             port = grpc_port if args.protocol == "grpc" else http_port
             app = otel_telemetry.Telemetry(
-                service_name="roundtrip-app", endpoint=f"http://{HOST}:{port}", protocol=args.protocol
+                service_name="roundtrip-app",
+                exporter=otel_telemetry.OTLPExporter(
+                    endpoint=f"http://{HOST}:{port}", protocol=args.protocol
+                ),
             )
             for name, payload, user_id in sent:
                 app.send(name, payload, user_id=user_id)

@@ -16,13 +16,11 @@ from .exporters.otlp import OTLPExporter
 from .logsetup import install as _install_logging
 from .ratelimit import ONCE_PER_DAY, RateLimit
 from .settings import (
-    BatchSettings,
     CatalogSettings,
-    ConsentSettings,
     DefaultProperties,
     DeliverySettings,
-    ExitSettings,
     ExporterSettings,
+    HandoffSettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
@@ -37,16 +35,14 @@ _install_logging()
 __all__ = [
     "ONCE_PER_DAY",
     "Backoff",
-    "BatchSettings",
     "CapturedEvent",
     "CatalogSettings",
-    "ConsentSettings",
     "DefaultProperties",
     "DeliverySettings",
-    "ExitSettings",
     "ExportResult",
     "Exporter",
     "ExporterSettings",
+    "HandoffSettings",
     "NamedPolicy",
     "OTLPExporter",
     "Policy",

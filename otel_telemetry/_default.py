@@ -21,16 +21,11 @@ if TYPE_CHECKING:  # not imported at run time: ``import otel_telemetry`` stays c
     from .event import Policy
     from .exporters.base import Exporter
     from .settings import (
-        BatchSettings,
         CatalogSettings,
-        ConsentSettings,
-        DefaultProperties,
         DeliverySettings,
-        ExitSettings,
         PrivacySettings,
         RecordSettings,
         ResourceSettings,
-        SamplingSettings,
     )
 
 _lock = fork_safe(threading.Lock())
@@ -56,10 +51,7 @@ def configure(
     service_name: str | None = None,
     *,
     endpoint: str | None = None,
-    protocol: str | None = None,
-    headers: Mapping[str, str] | None = None,
     exporter: Exporter | None = None,
-    batch: BatchSettings | None = None,
     delivery: DeliverySettings | None = None,
     resource: ResourceSettings | None = None,
     records: RecordSettings | None = None,
@@ -68,13 +60,8 @@ def configure(
     catalog: CatalogSettings | Catalog | str | os.PathLike[str] | None = None,
     strict: bool | None = None,
     disabled: bool | None = None,
-    self_metrics: MeterProvider | bool | None = None,
-    consent: ConsentSettings | None = None,
-    notice: str | None = None,
-    sampling: SamplingSettings | None = None,
-    default_properties: DefaultProperties | None = None,
-    exit: ExitSettings | None = None,
     debug: bool | None = None,
+    self_metrics: MeterProvider | bool | None = None,
 ) -> Telemetry:
     """Replace the default instance with ``Telemetry(...)`` of these arguments (the same ones).
 
@@ -87,10 +74,7 @@ def configure(
     new = Telemetry(
         service_name,
         endpoint=endpoint,
-        protocol=protocol,
-        headers=headers,
         exporter=exporter,
-        batch=batch,
         delivery=delivery,
         resource=resource,
         records=records,
@@ -99,13 +83,8 @@ def configure(
         catalog=catalog,
         strict=strict,
         disabled=disabled,
-        self_metrics=self_metrics,
-        consent=consent,
-        notice=notice,
-        sampling=sampling,
-        default_properties=default_properties,
-        exit=exit,
         debug=debug,
+        self_metrics=self_metrics,
     )
     with _lock:
         old, _instance = _instance, new

@@ -6,7 +6,7 @@
     myapp telemetry status            # on or off, and why; where events go; what is collected
     myapp telemetry disable           # stored for this app; running processes stop within ~1 s
     myapp telemetry enable
-    myapp telemetry show --last 20    # what this app sent recently (ConsentSettings(sent_log=N))
+    myapp telemetry show --last 20    # what this app sent recently (PrivacySettings(sent_log=N))
     myapp telemetry reset             # a new installation id
 
 :func:`status`, :func:`enable`, :func:`disable`, :func:`reset` and :func:`show` do the same
@@ -38,7 +38,6 @@ from .identity import installation_id, privacy_state_dir, project_id
 from .sent_log import read_sent
 from .settings import (
     CatalogSettings,
-    ConsentSettings,
     ExporterSettings,
     PrivacySettings,
     SpoolSettings,
@@ -203,7 +202,6 @@ class _App:
     name: str
     state: AppState
     privacy: PrivacySettings
-    consent: ConsentSettings
     env_reason: str | None
     telemetry: Telemetry | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -229,7 +227,6 @@ def _resolve(app: str, telemetry: Telemetry | Callable[[], Telemetry] | None) ->
             app,
             AppState(privacy_state_dir(t.privacy), app),
             t.privacy,
-            t.consent,
             t.disabled_reason,
             t,
         )
@@ -238,7 +235,6 @@ def _resolve(app: str, telemetry: Telemetry | Callable[[], Telemetry] | None) ->
         app,
         AppState(privacy_state_dir(privacy), app),
         privacy,
-        ConsentSettings.from_env(),
         opt_out_reason(privacy.disable_env),
     )
 
@@ -319,37 +315,36 @@ def _installation_id(a: _App, stored: StoredChoice) -> str | None:
 
 def _status(a: _App) -> ConsentStatus:
     stored = a.state.read()
-    enabled, reason = decide(a.env_reason, stored, a.consent.opt_in)
+    enabled, reason = decide(a.env_reason, stored, a.privacy.opt_in)
     t = a.telemetry
     sampling: tuple[str, ...] = ()
     defaults: tuple[str, ...] = ()
     if t is not None:
-        s = t.sampling
+        s = t.records.sampling
         sampling = tuple(f"{name} {rate:.0%}" for name, rate in sorted(s.sample_rates.items()) if rate < 1)
         if s.default_rate < 1:
             sampling += (
                 f"other events {s.default_rate:.0%} (never: {', '.join(sorted(s.lifecycle)) or '-'})",
             )
-        d = t.default_properties
-        if d is not None:
-            defaults = tuple(
-                f"{group}.{key}"
-                for group, props in (("event", d.event), ("user", d.user), ("group", d.group))
-                for key in props
-            )
+        d = t.records.default_properties
+        defaults = tuple(
+            f"{group}.{key}"
+            for group, props in (("event", d.event), ("user", d.user), ("group", d.group))
+            for key in props
+        )
     return ConsentStatus(
         app=a.name,
         enabled=enabled,
         reason=reason,
         choice_file=a.state.choice_path,
         stored=stored,
-        opt_in=a.consent.opt_in,
+        opt_in=a.privacy.opt_in,
         installation_id=_installation_id(a, stored),
         destination=_destination(a),
         collected=_collected(a),
         facts=_facts(a.privacy),
-        notice=a.consent.notice,
-        sent_log=a.state.sent_log_path if a.consent.sent_log else None,
+        notice=a.privacy.notice,
+        sent_log=a.state.sent_log_path if a.privacy.sent_log else None,
         sampling=sampling,
         default_properties=defaults,
         forced_off_by=a.env_reason,
@@ -387,12 +382,12 @@ def disable(
     app: str, *, telemetry: Telemetry | Callable[[], Telemetry] | None = None, by: str = "consent.disable()"
 ) -> ConsentChange:
     """Store "disabled" for ``app``; every process of the app stops sending within
-    ``ConsentSettings.check_interval_s`` (1 s) plus one batch in flight, and unsent events
-    are deleted. With ``ConsentSettings(opted_out_event=...)`` that event is sent first."""
+    ``PrivacySettings.check_interval_s`` (1 s) plus one batch in flight, and unsent events
+    are deleted. With ``PrivacySettings(opted_out_event=...)`` that event is sent first."""
     a = _resolve(app, telemetry)
     t = a.telemetry
     sent = False
-    event = a.consent.opted_out_event
+    event = a.privacy.opted_out_event
     if t is not None and event and a.env_reason is None and t._gate.refresh(show_notice=False):
         sent = t.send(event) and t.flush(OPTED_OUT_FLUSH_S)
     discarded = t.stats().dropped.get("opted_out", 0) if t is not None else 0
@@ -441,8 +436,8 @@ def show(
     a = _resolve(app, telemetry)
     records = read_sent(a.state.sent_log_path, last)
     if not records:
-        if not a.consent.sent_log:
-            return [f"{app} keeps no record of the events it sends (ConsentSettings(sent_log=N) keeps one)."]
+        if not a.privacy.sent_log:
+            return [f"{app} keeps no record of the events it sends (PrivacySettings(sent_log=N) keeps one)."]
         return [f"{app} has sent no events yet (record: {a.state.sent_log_path})."]
     from .render import record_line
 

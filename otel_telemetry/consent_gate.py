@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .sent_log import SentLog
-    from .settings import ConsentSettings
+    from .settings import PrivacySettings
 
 
 _monotonic = time.monotonic
@@ -127,7 +127,7 @@ class ConsentGate:
 
     @classmethod
     def for_app(
-        cls, app: str, state_dir: Path, settings: ConsentSettings, on_change: OnChange | None = None
+        cls, app: str, state_dir: Path, settings: PrivacySettings, on_change: OnChange | None = None
     ) -> ConsentGate:
         """The gate of ``app`` (its files under ``state_dir``) as ``settings`` configure it."""
         state = AppState(state_dir, app)

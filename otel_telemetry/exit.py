@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .encoding import EncodedBatch
     from .exporters.base import Exporter
     from .pipeline import BatchPipeline
-    from .settings import ExitSettings
+    from .settings import DeliverySettings
 
 
 #: ``auto``: a process younger than this at exit is short-lived (a command-line tool).
@@ -56,7 +56,7 @@ class Exiting:
         *,
         pipeline: BatchPipeline,
         counters: Counters,
-        settings: ExitSettings,
+        settings: DeliverySettings,
         root: Path,
         exporter: dict[str, Any] | None,
         encoding: Callable[[], dict[str, Any]],
@@ -136,7 +136,7 @@ def dropped(exiting: Exiting) -> None:
 
 def chosen_mode(exiting: Exiting) -> Literal["handoff", "flush"]:
     """The exit mode now: ``auto`` resolved, and ``flush`` where a hand-off cannot work."""
-    mode = exiting.settings.mode
+    mode = exiting.settings.exit_mode
     if exiting.exporter is None:
         return "flush"
     if mode == "auto":
@@ -229,9 +229,9 @@ def _write_and_spawn(exiting: Exiting, events: Sequence[Sequence[Any]], *, late:
             "area": str(area),
             "exporter": exporter,
             "timeout_s": exporter.get("timeout_s", 10.0),
-            "lifetime_s": settings.handoff_lifetime_s,
-            "max_age_s": settings.handoff_max_age_s,
-            "max_bytes": settings.handoff_max_bytes,
+            "lifetime_s": settings.handoff.lifetime_s,
+            "max_age_s": settings.handoff.max_age_s,
+            "max_bytes": settings.handoff.max_bytes,
             "owner_pid": os.getpid(),
             "spool_dir": exiting.spool_dir,
         }

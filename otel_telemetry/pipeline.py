@@ -30,7 +30,7 @@ from .counters import Counters, TelemetryStats
 from .delivery import Delivery
 from .event import Event
 from .exporters.base import Exporter
-from .settings import BatchSettings, DeliverySettings
+from .settings import DeliverySettings
 from .threads import background_thread
 
 if TYPE_CHECKING:  # the spool is imported only by a pipeline that has one
@@ -106,18 +106,17 @@ class BatchPipeline:
         encode: Encode,
         exporter: Exporter,
         counters: Counters,
-        batch: BatchSettings,
         delivery: DeliverySettings,
     ) -> None:
         self._encode = encode
         self._exporter = exporter
         self._counters = counters
-        self._max_queue = batch.max_queue_size
-        self._batch = batch.max_export_batch_size
-        self._delay = batch.schedule_delay_s
-        self._overflow = batch.overflow
-        self._block_timeout = batch.block_timeout_s
-        self._max_request_bytes = batch.max_request_bytes
+        self._max_queue = delivery.max_queue_size
+        self._batch = delivery.max_export_batch_size
+        self._delay = delivery.schedule_delay_s
+        self._overflow = delivery.overflow
+        self._block_timeout = delivery.block_timeout_s
+        self._max_request_bytes = delivery.max_request_bytes
         self._settings = delivery
         self._event_ids = delivery.with_event_ids
         self._spool_settings = delivery.spool

@@ -1,6 +1,6 @@
 """A small bounded record of the events an app sent, for ``myapp telemetry show``.
 
-Off unless the app sets ``ConsentSettings(sent_log=N)``. After each batch the collector
+Off unless the app sets ``PrivacySettings(sent_log=N)``. After each batch the collector
 accepted, the worker thread decodes the very request that was sent and keeps the last ``N``
 records in ``<state dir>/apps/<app>/sent.jsonl`` (one JSON object a line, under an ``flock``
 so that every process of the app can add to it). Nothing here runs on the ``send()`` path.

@@ -12,9 +12,11 @@ is read in this module. The rules, everywhere:
   a configuration error; the exporter then refuses every batch at once (counted as
   ``config_error``) instead of retrying it until shutdown. ``otel-telemetry doctor`` shows it.
 
-An object given in code is complete: the environment is not consulted for its fields (start
-from ``X.from_env()`` and ``dataclasses.replace`` it to keep the environment's values). The
-opt-out variables are the exception: they are honoured whatever the code says.
+An object given in code is complete: the environment is not consulted for its fields. To keep
+the environment's values for the fields you do not set, build it with ``X.from_env(field=...)``
+(the five objects ``Telemetry`` takes): the fields given there win over the environment and are
+checked as values given in code. The opt-out variables are the exception: they are honoured
+whatever the code says.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
@@ -279,6 +281,11 @@ def _unchecked(cls: type[T], **values: Any) -> T:
     return instance
 
 
+def _override(instance: T, fields: Mapping[str, Any]) -> T:
+    """``instance`` (from the environment) with ``fields`` given in code over it, checked again."""
+    return replace(instance, **fields) if fields else instance  # type: ignore[type-var]
+
+
 # -- the settings objects --------------------------------------------------------------------
 
 
@@ -302,6 +309,11 @@ class Backoff:
             raise TelemetryError("Backoff.multiplier", "must be >= 1")
         if not 0 <= self.jitter < 1:
             raise TelemetryError("Backoff.jitter", "must be >= 0 and < 1")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Backoff:
+        """The defaults: no variable sets the backoff (the specification names none)."""
+        return cls()
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1``."""
@@ -434,56 +446,6 @@ class ExporterSettings:
 
 
 @dataclass(frozen=True)
-class BatchSettings:
-    """The in-memory queue and its batches (``OTEL_BLRP_*``, ``OTEL_TELEMETRY_OVERFLOW`` ...).
-
-    ``overflow`` decides what a full queue (or spool) does: ``drop_newest`` refuses the new
-    event, ``drop_oldest`` evicts the oldest queued one, ``block`` makes ``send()`` wait up to
-    ``block_timeout_s``. ``max_request_bytes`` is the collector's (or a proxy's) message limit:
-    a batch encoded larger is split into several requests, and an event larger alone is dropped
-    (``too_large``).
-    """
-
-    max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE
-    max_export_batch_size: int = DEFAULT_MAX_EXPORT_BATCH_SIZE
-    schedule_delay_s: float = DEFAULT_SCHEDULE_DELAY_S
-    overflow: Overflow = "drop_newest"
-    block_timeout_s: float = DEFAULT_BLOCK_TIMEOUT_S
-    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
-
-    def __post_init__(self) -> None:
-        check_int("max_queue_size", self.max_queue_size, 1)
-        check_int("max_export_batch_size", self.max_export_batch_size, 1)
-        check_seconds("schedule_delay_s", self.schedule_delay_s, minimum=MIN_SCHEDULE_DELAY_S)
-        check_choice("overflow", self.overflow, OVERFLOWS)
-        check_seconds("block_timeout_s", self.block_timeout_s)
-        check_int("max_request_bytes", self.max_request_bytes, MIN_MAX_REQUEST_BYTES)
-        if self.max_export_batch_size > self.max_queue_size:
-            object.__setattr__(self, "max_export_batch_size", self.max_queue_size)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> BatchSettings:
-        """From ``OTEL_BLRP_MAX_QUEUE_SIZE`` / ``_MAX_EXPORT_BATCH_SIZE`` / ``_SCHEDULE_DELAY`` (ms),
-        ``OTEL_TELEMETRY_OVERFLOW``, ``OTEL_TELEMETRY_BLOCK_TIMEOUT`` (ms) and
-        ``OTEL_TELEMETRY_MAX_REQUEST_BYTES``."""
-        env = _Env(environ)
-        return cls(
-            max_queue_size=env.get(("OTEL_BLRP_MAX_QUEUE_SIZE",), _int(1), DEFAULT_MAX_QUEUE_SIZE),
-            max_export_batch_size=env.get(
-                ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",), _int(1), DEFAULT_MAX_EXPORT_BATCH_SIZE
-            ),
-            schedule_delay_s=env.get(
-                ("OTEL_BLRP_SCHEDULE_DELAY",), _millis(MIN_SCHEDULE_DELAY_S), DEFAULT_SCHEDULE_DELAY_S
-            ),
-            overflow=cast(Overflow, env.get(("OTEL_TELEMETRY_OVERFLOW",), _choice(OVERFLOWS), "drop_newest")),
-            block_timeout_s=env.get(("OTEL_TELEMETRY_BLOCK_TIMEOUT",), _millis(), DEFAULT_BLOCK_TIMEOUT_S),
-            max_request_bytes=env.get(
-                ("OTEL_TELEMETRY_MAX_REQUEST_BYTES",), _int(MIN_MAX_REQUEST_BYTES), DEFAULT_MAX_REQUEST_BYTES
-            ),
-        )
-
-
-@dataclass(frozen=True)
 class SpoolSettings:
     """Where and how accepted events are made durable on disk (``docs/delivery.md``)."""
 
@@ -524,25 +486,65 @@ class SpoolSettings:
 
 @dataclass(frozen=True)
 class DeliverySettings:
-    """How batches are delivered: attempt timeout, retries, the exit deadline, the spool.
+    """What happens to an accepted event until the collector has it, or the program exits.
 
-    ``event_ids=None`` turns the ``otel_telemetry.event.id`` attribute on exactly when a
-    spool is used (a batch may then be delivered twice after a crash).
+    One object for one concern (``docs/delivery.md``): the in-memory queue and its batches
+    (the OpenTelemetry ``OTEL_BLRP_*`` variables, all four read here), each attempt and its
+    retries, the optional spool, and what exit does with the events still pending. They were
+    three objects (batch, delivery, exit); they are set together (a short-lived tool wants a
+    short schedule delay and ``exit_mode="handoff"``), and the split put
+    ``OTEL_BLRP_EXPORT_TIMEOUT`` apart from the other ``OTEL_BLRP_*`` variables.
+
+    The queue: ``overflow`` decides what a full queue (or spool) does: ``drop_newest``
+    refuses the new event, ``drop_oldest`` evicts the oldest queued one, ``block`` makes
+    ``send()`` wait up to ``block_timeout_s``. ``max_request_bytes`` is the collector's (or a
+    proxy's) message limit: a batch encoded larger is split into several requests, and an
+    event larger alone is dropped (``too_large``).
+
+    Delivery: ``export_timeout_s`` bounds one attempt, ``backoff`` spaces the retries;
+    ``spool`` makes accepted events durable on disk; ``event_ids=None`` turns the
+    ``otel_telemetry.event.id`` attribute on exactly when a spool is used (a batch may then be
+    delivered twice after a crash).
+
+    Exit (``docs/short-lived.md``): ``exit_mode="handoff"`` writes the events still pending to
+    the hand-off area (``handoff``) and a detached sender process delivers them, so the
+    program exits at once; ``"flush"`` delivers them within ``exit_timeout_s`` first;
+    ``"auto"`` hands off in a short-lived program (started less than 300 s ago) and flushes in
+    a long-running one.
     """
 
+    max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE
+    max_export_batch_size: int = DEFAULT_MAX_EXPORT_BATCH_SIZE
+    schedule_delay_s: float = DEFAULT_SCHEDULE_DELAY_S
+    overflow: Overflow = "drop_newest"
+    block_timeout_s: float = DEFAULT_BLOCK_TIMEOUT_S
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     export_timeout_s: float = DEFAULT_EXPORT_TIMEOUT_S
-    exit_timeout_s: float = DEFAULT_EXIT_TIMEOUT_S
     backoff: Backoff = field(default_factory=Backoff)
     spool: SpoolSettings | None = None
     event_ids: bool | None = None
+    exit_mode: ExitMode = "auto"
+    exit_timeout_s: float = DEFAULT_EXIT_TIMEOUT_S
+    handoff: HandoffSettings = field(default_factory=lambda: HandoffSettings())
 
     def __post_init__(self) -> None:
+        check_int("max_queue_size", self.max_queue_size, 1)
+        check_int("max_export_batch_size", self.max_export_batch_size, 1)
+        check_seconds("schedule_delay_s", self.schedule_delay_s, minimum=MIN_SCHEDULE_DELAY_S)
+        check_choice("overflow", self.overflow, OVERFLOWS)
+        check_seconds("block_timeout_s", self.block_timeout_s)
+        check_int("max_request_bytes", self.max_request_bytes, MIN_MAX_REQUEST_BYTES)
+        if self.max_export_batch_size > self.max_queue_size:
+            object.__setattr__(self, "max_export_batch_size", self.max_queue_size)
         check_seconds("export_timeout_s", self.export_timeout_s, allow_minimum=False)
-        check_seconds("exit_timeout_s", self.exit_timeout_s)
         if not isinstance(self.backoff, Backoff):
             raise _fail("backoff", f"must be a Backoff, not {type(self.backoff).__name__}")
         if self.spool is not None and not isinstance(self.spool, SpoolSettings):
             raise _fail("spool", f"must be a SpoolSettings, not {type(self.spool).__name__}")
+        check_choice("exit_mode", self.exit_mode, EXIT_MODES)
+        check_seconds("exit_timeout_s", self.exit_timeout_s)
+        if not isinstance(self.handoff, HandoffSettings):
+            raise _fail("handoff", f"must be a HandoffSettings, not {type(self.handoff).__name__}")
 
     @property
     def with_event_ids(self) -> bool:
@@ -550,17 +552,73 @@ class DeliverySettings:
         return self.spool is not None if self.event_ids is None else self.event_ids
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliverySettings:
-        """From ``OTEL_BLRP_EXPORT_TIMEOUT`` (ms), ``OTEL_TELEMETRY_EXIT_TIMEOUT`` (ms),
-        ``OTEL_TELEMETRY_SPOOL_*`` and ``OTEL_TELEMETRY_EVENT_IDS``."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, **fields: Any) -> DeliverySettings:
+        """From ``OTEL_BLRP_MAX_QUEUE_SIZE`` / ``_MAX_EXPORT_BATCH_SIZE`` / ``_SCHEDULE_DELAY`` (ms) /
+        ``_EXPORT_TIMEOUT`` (ms), ``OTEL_TELEMETRY_OVERFLOW``, ``OTEL_TELEMETRY_BLOCK_TIMEOUT`` (ms),
+        ``OTEL_TELEMETRY_MAX_REQUEST_BYTES``, ``OTEL_TELEMETRY_SPOOL_*``,
+        ``OTEL_TELEMETRY_EVENT_IDS``, ``OTEL_TELEMETRY_EXIT``, ``OTEL_TELEMETRY_EXIT_TIMEOUT`` (ms)
+        and ``OTEL_TELEMETRY_HANDOFF_*``."""
         env = _Env(environ)
-        return cls(
+        made = cls(
+            max_queue_size=env.get(("OTEL_BLRP_MAX_QUEUE_SIZE",), _int(1), DEFAULT_MAX_QUEUE_SIZE),
+            max_export_batch_size=env.get(
+                ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",), _int(1), DEFAULT_MAX_EXPORT_BATCH_SIZE
+            ),
+            schedule_delay_s=env.get(
+                ("OTEL_BLRP_SCHEDULE_DELAY",), _millis(MIN_SCHEDULE_DELAY_S), DEFAULT_SCHEDULE_DELAY_S
+            ),
+            overflow=cast(Overflow, env.get(("OTEL_TELEMETRY_OVERFLOW",), _choice(OVERFLOWS), "drop_newest")),
+            block_timeout_s=env.get(("OTEL_TELEMETRY_BLOCK_TIMEOUT",), _millis(), DEFAULT_BLOCK_TIMEOUT_S),
+            max_request_bytes=env.get(
+                ("OTEL_TELEMETRY_MAX_REQUEST_BYTES",), _int(MIN_MAX_REQUEST_BYTES), DEFAULT_MAX_REQUEST_BYTES
+            ),
             export_timeout_s=env.get(
                 ("OTEL_BLRP_EXPORT_TIMEOUT",), _millis(allow_minimum=False), DEFAULT_EXPORT_TIMEOUT_S
             ),
-            exit_timeout_s=env.get(("OTEL_TELEMETRY_EXIT_TIMEOUT",), _millis(), DEFAULT_EXIT_TIMEOUT_S),
             spool=SpoolSettings.from_env(env.environ),
             event_ids=env.get(("OTEL_TELEMETRY_EVENT_IDS",), _bool, None),
+            exit_mode=cast(ExitMode, env.get(("OTEL_TELEMETRY_EXIT",), _choice(EXIT_MODES), "auto")),
+            exit_timeout_s=env.get(("OTEL_TELEMETRY_EXIT_TIMEOUT",), _millis(), DEFAULT_EXIT_TIMEOUT_S),
+            handoff=HandoffSettings.from_env(env.environ),
+        )
+        return _override(made, fields)
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    """The hand-off area of ``DeliverySettings.exit_mode`` (``docs/short-lived.md``), bounded
+    as the spool is: ``directory=None`` means ``<state dir>/handoff``. A detached sender stops
+    ``lifetime_s`` after it started; handed-off events older than ``max_age_s``, and the oldest
+    over ``max_bytes`` per destination, are dropped with a count in the area's ``sender.log``.
+    """
+
+    directory: Path | None = None
+    lifetime_s: float = DEFAULT_HANDOFF_LIFETIME_S
+    max_age_s: float = DEFAULT_HANDOFF_MAX_AGE_S
+    max_bytes: int = DEFAULT_HANDOFF_MAX_BYTES
+
+    def __post_init__(self) -> None:
+        if self.directory is not None:
+            object.__setattr__(self, "directory", Path(self.directory))
+        check_seconds("handoff.lifetime_s", self.lifetime_s, allow_minimum=False)
+        check_seconds("handoff.max_age_s", self.max_age_s, allow_minimum=False)
+        check_int("handoff.max_bytes", self.max_bytes, 1)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
+        """From ``OTEL_TELEMETRY_HANDOFF_DIR``, ``_HANDOFF_LIFETIME`` (ms), ``_HANDOFF_MAX_AGE`` (ms)
+        and ``_HANDOFF_MAX_BYTES``."""
+        env = _Env(environ)
+        directory = env.raw("OTEL_TELEMETRY_HANDOFF_DIR")
+        return cls(
+            directory=Path(directory[1]) if directory else None,
+            lifetime_s=env.get(
+                ("OTEL_TELEMETRY_HANDOFF_LIFETIME",), _millis(allow_minimum=False), DEFAULT_HANDOFF_LIFETIME_S
+            ),
+            max_age_s=env.get(
+                ("OTEL_TELEMETRY_HANDOFF_MAX_AGE",), _millis(allow_minimum=False), DEFAULT_HANDOFF_MAX_AGE_S
+            ),
+            max_bytes=env.get(("OTEL_TELEMETRY_HANDOFF_MAX_BYTES",), _int(1), DEFAULT_HANDOFF_MAX_BYTES),
         )
 
 
@@ -599,24 +657,27 @@ class ResourceSettings:
         check_int("max_resources", self.max_resources, 1)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ResourceSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **fields: Any) -> ResourceSettings:
         """From ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_TELEMETRY_ENVIRONMENT``."""
         env = _Env(environ)
-        return cls(
+        made = cls(
             service_name=(env.raw("OTEL_SERVICE_NAME") or (None, None))[1],
             environment=(env.raw("OTEL_TELEMETRY_ENVIRONMENT") or (None, None))[1],
             attributes=env.get(("OTEL_RESOURCE_ATTRIBUTES",), _resource_attributes, {}),
         )
+        return _override(made, fields)
 
 
 @dataclass(frozen=True)
 class RecordSettings:
-    """What each record may hold, and how often an event may be sent.
+    """What each record carries and may hold, and how often an event is sent.
 
     ``attribute_count_limit`` caps attributes per record (the rest are counted as dropped on
     the record); ``attribute_value_length_limit`` truncates strings; ``event_name_attribute``
     also copies the event name to ``otel.event.name``; ``rate_limits`` per event name and
-    ``global_rate_limit`` for all events (Strapi's "limited events").
+    ``global_rate_limit`` for all events (Strapi's "limited events"); ``sampling`` keeps a
+    share of frequent events (:class:`SamplingSettings`); ``default_properties`` are merged
+    under every event's own (:class:`DefaultProperties`).
     """
 
     attribute_count_limit: int = DEFAULT_ATTRIBUTE_COUNT_LIMIT
@@ -624,6 +685,8 @@ class RecordSettings:
     event_name_attribute: bool = False
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     global_rate_limit: RateLimit | None = None
+    sampling: SamplingSettings = field(default_factory=lambda: SamplingSettings())
+    default_properties: DefaultProperties = field(default_factory=lambda: DefaultProperties())
 
     def __post_init__(self) -> None:
         check_int("attribute_count_limit", self.attribute_count_limit, 0)
@@ -640,13 +703,21 @@ class RecordSettings:
             raise _fail(
                 "global_rate_limit", f"must be a RateLimit, not {type(self.global_rate_limit).__name__}"
             )
+        if not isinstance(self.sampling, SamplingSettings):
+            raise _fail("sampling", f"must be a SamplingSettings, not {type(self.sampling).__name__}")
+        if not isinstance(self.default_properties, DefaultProperties):
+            raise _fail(
+                "default_properties",
+                f"must be a DefaultProperties, not {type(self.default_properties).__name__}",
+            )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RecordSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **fields: Any) -> RecordSettings:
         """From ``OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT`` / ``_VALUE_LENGTH_LIMIT`` (or the generic
-        ``OTEL_ATTRIBUTE_*``) and ``OTEL_TELEMETRY_EVENT_NAME_ATTRIBUTE``."""
+        ``OTEL_ATTRIBUTE_*``) and ``OTEL_TELEMETRY_EVENT_NAME_ATTRIBUTE``; no sampling and no
+        default properties (the app's decisions, not the environment's)."""
         env = _Env(environ)
-        return cls(
+        made = cls(
             attribute_count_limit=env.get(
                 ("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"),
                 _int(0),
@@ -659,6 +730,7 @@ class RecordSettings:
             ),
             event_name_attribute=env.get(("OTEL_TELEMETRY_EVENT_NAME_ATTRIBUTE",), _bool, False),
         )
+        return _override(made, fields)
 
 
 def _disable_defaults(name: str, value: str) -> frozenset[str]:
@@ -680,21 +752,50 @@ def check_default_names(name: str, names: Collection[str]) -> None:
         raise _fail(name, f"unknown name(s) {', '.join(unknown)}; valid: all, {', '.join(DEFAULT_NAMES)}")
 
 
+DEFAULT_CONSENT_CHECK_S = 1.0
+#: ``PrivacySettings.sent_log`` may keep at most this many records.
+MAX_SENT_LOG = 10_000
+
+
+def _check_optional_text(name: str, value: object) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise _fail(name, "must be a non-empty string or None")
+
+
 @dataclass(frozen=True)
 class PrivacySettings:
-    """Identity and opt-out.
+    """What the people who run the app control and are told: identity, opt-out and consent.
 
-    ``project_id`` is Strapi's project ``uuid``, the salt of user hashes (``None``: a random
-    one persisted in ``state_dir``); ``state_dir=None`` means ``$OTEL_TELEMETRY_STATE_DIR``,
-    else ``$XDG_STATE_HOME/otel-telemetry``; ``disable_defaults`` names anonymous environment
-    facts to leave out (``"all"`` for all); ``disable_env`` is the app's own opt-out variable
-    (honoured alongside ``OTEL_TELEMETRY_DISABLED``, ``DO_NOT_TRACK`` and ``OTEL_SDK_DISABLED``).
+    One object because these are one concern, the end user's (``docs/consent.md``): what
+    identifies them, what they can switch off, and what they agreed to and were shown.
+
+    Identity and opt-out: ``project_id`` is Strapi's project ``uuid``, the salt of user hashes
+    (``None``: a random one persisted in ``state_dir``); ``state_dir=None`` means
+    ``$OTEL_TELEMETRY_STATE_DIR``, else ``$XDG_STATE_HOME/otel-telemetry``;
+    ``disable_defaults`` names anonymous environment facts to leave out (``"all"`` for all);
+    ``disable_env`` is the app's own opt-out variable (honoured alongside
+    ``OTEL_TELEMETRY_DISABLED``, ``DO_NOT_TRACK`` and ``OTEL_SDK_DISABLED``).
+
+    Consent (``otel_telemetry.consent``; the app's decisions, which no environment variable
+    sets): ``app`` is the name their choice is stored under (``None``: the service name);
+    ``opt_in``: send nothing until they enable telemetry; ``notice``: a text shown once per
+    installation before the first event is sent (to standard error, or to ``notice_to``);
+    ``opted_out_event``: the name of a last event sent when they disable telemetry (``None``:
+    none); ``sent_log``: keep the last N sent events for ``telemetry show`` (0: keep none);
+    ``check_interval_s``: how often a running process looks at the stored choice.
     """
 
     project_id: str | None = None
     state_dir: Path | None = None
     disable_defaults: frozenset[str] = frozenset()
     disable_env: str = DEFAULT_DISABLE_ENV
+    app: str | None = None
+    opt_in: bool = False
+    notice: str | None = None
+    notice_to: Callable[[str], None] | None = None
+    opted_out_event: str | None = None
+    sent_log: int = 0
+    check_interval_s: float = DEFAULT_CONSENT_CHECK_S
 
     def __post_init__(self) -> None:
         if self.project_id is not None and (
@@ -707,18 +808,31 @@ class PrivacySettings:
         object.__setattr__(self, "disable_defaults", frozenset(self.disable_defaults))
         if not isinstance(self.disable_env, str) or not self.disable_env or "=" in self.disable_env:
             raise _fail("disable_env", "must be an environment variable name")
+        _check_optional_text("app", self.app)
+        if not isinstance(self.opt_in, bool):
+            raise _fail("opt_in", f"must be True or False, not {self.opt_in!r}")
+        _check_optional_text("notice", self.notice)
+        if self.notice_to is not None and not callable(self.notice_to):
+            raise _fail("notice_to", "must be a callable taking the notice text, or None")
+        _check_optional_text("opted_out_event", self.opted_out_event)
+        check_int("sent_log", self.sent_log, 0)
+        if self.sent_log > MAX_SENT_LOG:
+            raise _fail("sent_log", f"must be <= {MAX_SENT_LOG}, not {self.sent_log}")
+        check_seconds("check_interval_s", self.check_interval_s, minimum=0.0)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PrivacySettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **fields: Any) -> PrivacySettings:
         """From ``OTEL_TELEMETRY_PROJECT_ID``, ``OTEL_TELEMETRY_STATE_DIR`` and
-        ``OTEL_TELEMETRY_DISABLE_DEFAULTS`` (comma-separated names)."""
+        ``OTEL_TELEMETRY_DISABLE_DEFAULTS`` (comma-separated names); the consent fields keep
+        their defaults (opt-out, no notice): they are the app's, not the environment's."""
         env = _Env(environ)
         state = env.raw("OTEL_TELEMETRY_STATE_DIR")
-        return cls(
+        made = cls(
             project_id=(env.raw("OTEL_TELEMETRY_PROJECT_ID") or (None, None))[1],
             state_dir=Path(state[1]) if state else None,
             disable_defaults=env.get(("OTEL_TELEMETRY_DISABLE_DEFAULTS",), _disable_defaults, frozenset()),
         )
+        return _override(made, fields)
 
 
 @dataclass(frozen=True)
@@ -737,66 +851,18 @@ class CatalogSettings:
         check_choice("catalog_mode", self.mode, CATALOG_MODES)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> CatalogSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **fields: Any) -> CatalogSettings:
         """From ``OTEL_TELEMETRY_CATALOG`` (a file) and ``OTEL_TELEMETRY_CATALOG_MODE``."""
         env = _Env(environ)
-        return cls(
+        made = cls(
             source=(env.raw("OTEL_TELEMETRY_CATALOG") or (None, None))[1],
             mode=cast(CatalogMode, env.get(("OTEL_TELEMETRY_CATALOG_MODE",), _choice(CATALOG_MODES), "warn")),
             required=False,
         )
+        return _override(made, fields)
 
 
-# -- consent, sampling, default properties (docs/consent.md) --------------------------------
-
-DEFAULT_CONSENT_CHECK_S = 1.0
-#: ``ConsentSettings.sent_log`` may keep at most this many records.
-MAX_SENT_LOG = 10_000
-
-
-def _check_optional_text(name: str, value: object) -> None:
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise _fail(name, "must be a non-empty string or None")
-
-
-@dataclass(frozen=True)
-class ConsentSettings:
-    """What the people who run the app decide and are told (``otel_telemetry.consent``).
-
-    ``app``: the name their choice is stored under (``None``: the service name);
-    ``opt_in``: send nothing until they enable telemetry; ``notice``: a text shown once per
-    installation before the first event is sent (to standard error, or to ``notice_to``);
-    ``opted_out_event``: the name of a last event sent when they disable telemetry (``None``:
-    none); ``sent_log``: keep the last N sent events for ``telemetry show`` (0: keep none);
-    ``check_interval_s``: how often a running process looks at the stored choice.
-    These are the app's decisions: no environment variable sets them.
-    """
-
-    app: str | None = None
-    opt_in: bool = False
-    notice: str | None = None
-    notice_to: Callable[[str], None] | None = None
-    opted_out_event: str | None = None
-    sent_log: int = 0
-    check_interval_s: float = DEFAULT_CONSENT_CHECK_S
-
-    def __post_init__(self) -> None:
-        _check_optional_text("app", self.app)
-        if not isinstance(self.opt_in, bool):
-            raise _fail("opt_in", f"must be True or False, not {self.opt_in!r}")
-        _check_optional_text("notice", self.notice)
-        if self.notice_to is not None and not callable(self.notice_to):
-            raise _fail("notice_to", "must be a callable taking the notice text, or None")
-        _check_optional_text("opted_out_event", self.opted_out_event)
-        check_int("sent_log", self.sent_log, 0)
-        if self.sent_log > MAX_SENT_LOG:
-            raise _fail("sent_log", f"must be <= {MAX_SENT_LOG}, not {self.sent_log}")
-        check_seconds("check_interval_s", self.check_interval_s, minimum=0.0)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsentSettings:
-        """The defaults (opt-out, no notice): consent settings are the app's, not the environment's."""
-        return cls()
+# -- sampling and default properties (docs/consent.md): fields of RecordSettings -------------
 
 
 @dataclass(frozen=True)
@@ -871,54 +937,6 @@ class DefaultProperties:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DefaultProperties:
         """None: default properties are the app's."""
         return cls()
-
-
-@dataclass(frozen=True)
-class ExitSettings:
-    """What happens at exit to the events still pending (``docs/short-lived.md``).
-
-    ``mode``: ``"handoff"`` writes them to the hand-off area and a detached sender process
-    delivers them, so the program exits at once; ``"flush"`` delivers them within
-    ``DeliverySettings.exit_timeout_s`` first; ``"auto"`` hands off in a short-lived program
-    (started less than 300 s ago) and flushes in a long-running one. ``handoff_dir=None``
-    means ``<state dir>/handoff``. A detached sender stops ``handoff_lifetime_s`` after it
-    started; handed-off events older than ``handoff_max_age_s``, and the oldest over
-    ``handoff_max_bytes`` per destination, are dropped with a count in the area's ``sender.log``.
-    """
-
-    mode: ExitMode = "auto"
-    handoff_dir: Path | None = None
-    handoff_lifetime_s: float = DEFAULT_HANDOFF_LIFETIME_S
-    handoff_max_age_s: float = DEFAULT_HANDOFF_MAX_AGE_S
-    handoff_max_bytes: int = DEFAULT_HANDOFF_MAX_BYTES
-
-    def __post_init__(self) -> None:
-        check_choice("exit_mode", self.mode, EXIT_MODES)
-        if self.handoff_dir is not None:
-            object.__setattr__(self, "handoff_dir", Path(self.handoff_dir))
-        check_seconds("handoff_lifetime_s", self.handoff_lifetime_s, allow_minimum=False)
-        check_seconds("handoff_max_age_s", self.handoff_max_age_s, allow_minimum=False)
-        check_int("handoff_max_bytes", self.handoff_max_bytes, 1)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ExitSettings:
-        """From ``OTEL_TELEMETRY_EXIT``, ``OTEL_TELEMETRY_HANDOFF_DIR``, ``_HANDOFF_LIFETIME`` (ms),
-        ``_HANDOFF_MAX_AGE`` (ms) and ``_HANDOFF_MAX_BYTES``."""
-        env = _Env(environ)
-        directory = env.raw("OTEL_TELEMETRY_HANDOFF_DIR")
-        return cls(
-            mode=cast(ExitMode, env.get(("OTEL_TELEMETRY_EXIT",), _choice(EXIT_MODES), "auto")),
-            handoff_dir=Path(directory[1]) if directory else None,
-            handoff_lifetime_s=env.get(
-                ("OTEL_TELEMETRY_HANDOFF_LIFETIME",), _millis(allow_minimum=False), DEFAULT_HANDOFF_LIFETIME_S
-            ),
-            handoff_max_age_s=env.get(
-                ("OTEL_TELEMETRY_HANDOFF_MAX_AGE",), _millis(allow_minimum=False), DEFAULT_HANDOFF_MAX_AGE_S
-            ),
-            handoff_max_bytes=env.get(
-                ("OTEL_TELEMETRY_HANDOFF_MAX_BYTES",), _int(1), DEFAULT_HANDOFF_MAX_BYTES
-            ),
-        )
 
 
 # -- single variables ------------------------------------------------------------------------

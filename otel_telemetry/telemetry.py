@@ -27,16 +27,11 @@ from .exporters.otlp import OTLPExporter
 from .pipeline import BatchPipeline
 from .ratelimit import RateLimiter
 from .settings import (
-    BatchSettings,
     CatalogSettings,
-    ConsentSettings,
-    DefaultProperties,
     DeliverySettings,
-    ExitSettings,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
-    SamplingSettings,
 )
 from .unencodable import describe_error
 from .validation import Capturer
@@ -66,13 +61,16 @@ _instances: weakref.WeakSet[Telemetry] = weakref.WeakSet()
 class Telemetry:
     """A telemetry sender: ``send()`` events, ``flush()`` them, ``shutdown()`` at the end.
 
-    ``service_name``, ``endpoint``, ``protocol`` and ``headers`` are the common settings; the
-    rest come grouped in settings objects (``otel_telemetry.settings``). Each argument left
+    ``service_name`` and ``endpoint`` are the common settings; the rest come grouped by
+    concern in settings objects (``otel_telemetry.settings``): ``delivery`` (queue, batches,
+    retries, spool, exit), ``resource``, ``records`` (limits, rate limits, sampling, default
+    properties), ``privacy`` (identity, opt-out, consent) and ``catalog``. Each argument left
     ``None`` is read from the standard OpenTelemetry environment variables
     (``OTEL_EXPORTER_OTLP_*``, ``OTEL_BLRP_*``, ``OTEL_SERVICE_NAME`` ...) or otel-telemetry's
-    own (``OTEL_TELEMETRY_*``); see the README for the list. ``exporter`` replaces the OTLP
-    exporter (e.g. ``LoggerProviderExporter(provider)`` to go through an app's own
-    OpenTelemetry pipeline, ``InMemoryExporter()`` in tests).
+    own (``OTEL_TELEMETRY_*``); see the README for the list. ``endpoint`` is a shortcut for
+    ``exporter=OTLPExporter(endpoint=...)``, which also takes ``protocol`` and ``headers``;
+    ``exporter`` replaces the OTLP exporter (e.g. ``LoggerProviderExporter(provider)`` to go
+    through an app's own OpenTelemetry pipeline, ``InMemoryExporter()`` in tests).
     """
 
     def __init__(
@@ -80,10 +78,7 @@ class Telemetry:
         service_name: str | None = None,
         *,
         endpoint: str | None = None,
-        protocol: str | None = None,
-        headers: Mapping[str, str] | None = None,
         exporter: Exporter | None = None,
-        batch: BatchSettings | None = None,
         delivery: DeliverySettings | None = None,
         resource: ResourceSettings | None = None,
         records: RecordSettings | None = None,
@@ -92,15 +87,10 @@ class Telemetry:
         catalog: CatalogSettings | Catalog | str | os.PathLike[str] | None = None,
         strict: bool | None = None,
         disabled: bool | None = None,
-        self_metrics: MeterProvider | bool | None = None,
-        consent: ConsentSettings | None = None,
-        notice: str | None = None,
-        sampling: SamplingSettings | None = None,
-        default_properties: DefaultProperties | None = None,
-        exit: ExitSettings | None = None,
         debug: bool | None = None,
+        self_metrics: MeterProvider | bool | None = None,
     ) -> None:
-        #: Identity and opt-out settings.
+        #: Identity, opt-out and consent: what the app's users control and are told.
         self.privacy = _given(privacy, PrivacySettings, "privacy") or PrivacySettings.from_env()
         #: Why telemetry is off (``None`` when on): ``disabled=True`` or the user's environment.
         self.disabled_reason = (
@@ -111,16 +101,14 @@ class Telemetry:
         #: Debug mode: each event is printed to stderr as ``tail`` prints it, nothing is sent.
         self.debug = debug if debug is not None else config.debug_from_env()
         #: Where batches go (in debug mode: to standard error).
-        self.exporter = _exporter(exporter, endpoint, protocol, headers)
+        self.exporter = _exporter(exporter, endpoint)
         if self.debug:
             from .debug import DebugExporter
 
             self.exporter = DebugExporter()
         # OTEL_LOGS_EXPORTER=none (set by the pytest plugin for test sessions): accept, export nothing
         self._discard = exporter is None and not self.debug and config.logs_exporter() == "none"
-        #: The queue and its batches.
-        self.batch = _given(batch, BatchSettings, "batch") or BatchSettings.from_env()
-        #: Timeouts, retries and the optional spool.
+        #: The queue and its batches, timeouts, retries, the optional spool, and exit.
         self.delivery = _given(delivery, DeliverySettings, "delivery") or DeliverySettings.from_env()
         given = _given(resource, ResourceSettings, "resource")
         resource = given or ResourceSettings.from_env()
@@ -128,10 +116,8 @@ class Telemetry:
             resource = replace(resource, service_name=service_name)
         #: What the resource of every event says about the app.
         self.resource = resource
-        #: Attribute limits, rate limits, the event name attribute.
-        self.records = _given(records, RecordSettings, "records") or RecordSettings.from_env()
-        #: What happens at exit to the events still pending (``docs/short-lived.md``).
-        self.exit = _given(exit, ExitSettings, "exit") or ExitSettings.from_env()
+        #: Attribute limits, rate limits, sampling, default properties, the event name attribute.
+        self.records = records = _given(records, RecordSettings, "records") or RecordSettings.from_env()
         self._counters = Counters()
         # Given in code, the resource settings rank above a LoggerProvider's resource; read from
         # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES they rank as the SDK's resource, below it.
@@ -146,10 +132,8 @@ class Telemetry:
             if value:
                 (explicit_resource if explicit else env_resource)[key] = value
         self._capturer = Capturer(strict=self._strict)
-        #: What the app's users decide and are told (``otel_telemetry.consent``).
-        self.consent = _consent_settings(consent, notice)
-        #: The name the users' choice is stored under: ``consent.app``, else the service name.
-        self.app = self.consent.app or resource.service_name or DEFAULT_APP
+        #: The name the users' choice is stored under: ``privacy.app``, else the service name.
+        self.app = self.privacy.app or resource.service_name or DEFAULT_APP
         with processes.fork_waits():  # a lazy import: a fork must not inherit its held import lock
             from .consent_gate import ConsentGate
 
@@ -158,7 +142,7 @@ class Telemetry:
         self._gate: ConsentGate = ConsentGate.for_app(
             self.app,
             _state_dir(self.privacy),
-            self.consent,
+            self.privacy,
             lambda before, after: _consent_changed(encoding, pipelines, self_app, before, after),
         )
         self_app = self.app
@@ -175,19 +159,15 @@ class Telemetry:
             self._counters,
             (lambda: provider_resource.attributes) if provider_resource is not None else None,
             installation=lambda: gate.state.read().installation_id,
-            max_request_bytes=self.batch.max_request_bytes,
+            max_request_bytes=self.delivery.max_request_bytes,
         )
-        #: Per-event sampling.
-        self.sampling = _given(sampling, SamplingSettings, "sampling") or SamplingSettings()
         self._sampler: Sampler | None = None
-        if self.sampling.active:
+        if records.sampling.active:
             with processes.fork_waits():
                 from .sampling import Sampler
-            self._sampler = Sampler(self.sampling)
-        #: Properties merged under every event's own.
-        self.default_properties = _given(default_properties, DefaultProperties, "default_properties")
-        d = self.default_properties
-        self._defaults = d.groups if d is not None and (d.event or d.user or d.group) else None
+            self._sampler = Sampler(records.sampling)
+        d = records.default_properties
+        self._defaults = d.groups if d.event or d.user or d.group else None
         if self._defaults is not None:
             with processes.fork_waits():
                 from .default_properties import merge_defaults
@@ -199,6 +179,8 @@ class Telemetry:
                 if catalog is None
                 else CatalogSettings(catalog, CatalogSettings.from_env().mode)
             )
+        #: The event catalog settings (``catalog=`` or ``OTEL_TELEMETRY_CATALOG``).
+        self.catalog = catalog
         #: The event catalog check (``catalog=`` or ``OTEL_TELEMETRY_CATALOG``), the last policy.
         self.catalog_policy = _catalog_policy(catalog, lambda: encoding.project_id, self._strict)
         if self.catalog_policy is not None:
@@ -211,7 +193,6 @@ class Telemetry:
             encoding.encode,
             self._gate.wrap(self.exporter),
             self._counters,
-            self.batch,
             self.delivery,
         )
         pipelines.append(self._pipeline)
@@ -418,7 +399,7 @@ class Telemetry:
             # a spool, or a record of sent events, belongs to this app's own exporter path
             # (``telemetry disable`` deletes the spool, ``telemetry show`` reads the record)
             and self.delivery.spool is None
-            and not self.consent.sent_log
+            and not self.privacy.sent_log
         )
         encoding = self._encoding
         gate = self._gate
@@ -428,8 +409,8 @@ class Telemetry:
         return _exit.Exiting(
             pipeline=self._pipeline,
             counters=self._counters,
-            settings=self.exit,
-            root=self.exit.handoff_dir or _state_dir(self.privacy) / "handoff",
+            settings=self.delivery,
+            root=self.delivery.handoff.directory or _state_dir(self.privacy) / "handoff",
             exporter=_portable_exporter(settings) if portable and settings is not None else None,
             encoding=lambda: {"encoder": encoding.portable_settings(), "event_ids": ids},
             spool_dir=str(spool.directory) if spool is not None else None,
@@ -449,15 +430,6 @@ class Telemetry:
         return f"<Telemetry {state}>"
 
 
-def _consent_settings(consent: ConsentSettings | None, notice: str | None) -> ConsentSettings:
-    settings = _given(consent, ConsentSettings, "consent") or ConsentSettings.from_env()
-    if notice is None:
-        return settings
-    if settings.notice is not None:
-        raise TelemetryError("notice", "is given twice (notice= and consent=ConsentSettings(notice=...))")
-    return replace(settings, notice=notice)
-
-
 T = TypeVar("T")
 
 
@@ -468,16 +440,14 @@ def _given(value: T | None, kind: type[T], name: str) -> T | None:
     return value
 
 
-def _exporter(
-    exporter: Exporter | None, endpoint: str | None, protocol: str | None, headers: Mapping[str, str] | None
-) -> Exporter:
-    """``exporter``, or the OTLP exporter configured from the environment and the shortcuts."""
+def _exporter(exporter: Exporter | None, endpoint: str | None) -> Exporter:
+    """``exporter``, or the OTLP exporter configured from the environment and ``endpoint``."""
     if exporter is not None:
-        for name, value in (("endpoint", endpoint), ("protocol", protocol), ("headers", headers)):
-            if value is not None:
-                raise TelemetryError(
-                    name, "cannot be combined with exporter= (configure the exporter instead)"
-                )
+        if endpoint is not None:
+            raise TypeError(
+                "Telemetry() takes endpoint= or exporter=, not both: endpoint= is a shortcut for "
+                "exporter=OTLPExporter(endpoint=...); give the endpoint to the exporter instead"
+            )
         missing = [
             m for m in ("export", "force_flush", "shutdown") if not callable(getattr(exporter, m, None))
         ]
@@ -488,9 +458,7 @@ def _exporter(
                 "timeout_s); subclass otel_telemetry.Exporter for force_flush() and shutdown()",
             )
         return exporter
-    return OTLPExporter(
-        config.ExporterSettings.from_env(protocol=protocol, endpoint=endpoint, headers=headers)
-    )
+    return OTLPExporter(endpoint=endpoint)
 
 
 def _catalog_policy(settings: CatalogSettings, project_id: Callable[[], str], strict: bool) -> Policy | None:

@@ -56,7 +56,10 @@ def telemetry_to(
 ) -> Iterator[otel_telemetry.Telemetry]:
     """A Telemetry exporting to ``receiver``; shut down (and so flushed) at the end."""
     options.setdefault("service_name", "test-app")
-    t = otel_telemetry.Telemetry(endpoint=endpoint_for(receiver, protocol), protocol=protocol, **options)
+    t = otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=endpoint_for(receiver, protocol), protocol=protocol),
+        **options,
+    )
     try:
         yield t
     finally:

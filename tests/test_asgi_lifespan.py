@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from otel_telemetry import BatchSettings, Telemetry
+from otel_telemetry import DeliverySettings, OTLPExporter, Telemetry
 from otel_telemetry.integrations import TelemetryASGIMiddleware
 from otel_telemetry.receiver import OTLPReceiver
 
@@ -62,7 +62,8 @@ def _run_lifespan(app: Any, receiver: OTLPReceiver, telemetry: Telemetry) -> lis
 @pytest.mark.parametrize("app", [app_with_lifespan, app_without_lifespan, app_that_reads_then_gives_up])
 def test_the_lifespan_shutdown_answer_comes_after_delivery(receiver: OTLPReceiver, app: Any) -> None:
     telemetry = Telemetry(
-        endpoint=receiver.grpc_endpoint, protocol="grpc", batch=BatchSettings(schedule_delay_s=30)
+        exporter=OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"),
+        delivery=DeliverySettings(schedule_delay_s=30),
     )
     try:
         answers = _run_lifespan(app, receiver, telemetry)

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otel_telemetry import (
-    BatchSettings,
     DeliverySettings,
+    OTLPExporter,
     PrivacySettings,
     SpoolSettings,
     Telemetry,
@@ -316,11 +316,11 @@ def sender(endpoint: str, protocol: str, strict: bool = False, spool: Path | Non
     between two flushes is one batch (without a spool)."""
     return Telemetry(
         "bad-events",
-        endpoint=endpoint,
-        protocol=protocol,
+        exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
         strict=strict,
-        batch=BatchSettings(schedule_delay_s=30.0, max_export_batch_size=512),
-        delivery=DeliverySettings(spool=SpoolSettings(spool) if spool else None),
+        delivery=DeliverySettings(
+            schedule_delay_s=30.0, max_export_batch_size=512, spool=SpoolSettings(spool) if spool else None
+        ),
         privacy=PrivacySettings(project_id="hostile"),
     )
 
@@ -443,9 +443,9 @@ def test_a_lower_request_limit_from_the_environment_is_kept(monkeypatch: pytest.
     monkeypatch.setenv("OTEL_TELEMETRY_MAX_REQUEST_BYTES", str(limit))
     with (
         OTLPReceiver(grpc_port=None, http_port=0, max_message_bytes=limit) as rx,
-        Telemetry("limit", endpoint=rx.http_logs_url, protocol="http/protobuf") as t,
+        Telemetry("limit", exporter=OTLPExporter(endpoint=rx.http_logs_url, protocol="http/protobuf")) as t,
     ):
-        assert t.batch.max_request_bytes == limit
+        assert t.delivery.max_request_bytes == limit
         for i in range(100):
             assert t.send("big", {"eventProperties": {"seq": i, "pad": "p" * 10_000}})
         assert t.send("huge", {"eventProperties": {"pad": "p" * limit}})

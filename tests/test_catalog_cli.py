@@ -174,7 +174,7 @@ SENT = [
 def _send_all(receiver: OTLPReceiver) -> list[ExportLogsServiceRequest]:
     with Telemetry(
         endpoint=receiver.http_endpoint,
-        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.05),
+        delivery=otel_telemetry.DeliverySettings(schedule_delay_s=0.05),
         privacy=otel_telemetry.PrivacySettings(project_id="p"),
     ) as telemetry:
         for name, payload in SENT:

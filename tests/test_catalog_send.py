@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import otel_telemetry
-from otel_telemetry import Telemetry, TelemetryError
+from otel_telemetry import OTLPExporter, Telemetry, TelemetryError
 from otel_telemetry.catalog import VIOLATIONS_ATTRIBUTE, CatalogError
 from otel_telemetry.identity import salted_hash
 from otel_telemetry.receiver import OTLPReceiver
@@ -35,9 +35,8 @@ def telemetry(
 ) -> Telemetry:
     endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
     return Telemetry(
-        endpoint=endpoint,
-        protocol=protocol,
-        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.05),
+        exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
+        delivery=otel_telemetry.DeliverySettings(schedule_delay_s=0.05),
         privacy=otel_telemetry.PrivacySettings(project_id=PROJECT),
         catalog=otel_telemetry.CatalogSettings(kw.pop("catalog", EXAMPLE), mode),  # type: ignore[arg-type]
         **kw,  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 import otel_telemetry
-from otel_telemetry import Telemetry
+from otel_telemetry import OTLPExporter, Telemetry
 from otel_telemetry.receiver import OTLPReceiver
 from otel_telemetry.store import EventStore
 
@@ -283,10 +283,8 @@ def test_serve_stores_received_events_that_events_and_stats_then_query(
     assert found["database"] == str(db)
     for protocol, endpoint in (("grpc", found["OTLP/gRPC"]), ("http/json", found["OTLP/HTTP"])):
         telemetry = Telemetry(
-            endpoint=endpoint,
-            protocol=protocol,
-            batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
-            delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
+            exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
+            delivery=otel_telemetry.DeliverySettings(schedule_delay_s=0.02, exit_timeout_s=0),
         )
         try:
             telemetry.send("didCreateEntry", {"eventProperties": {"model": "article", "via": protocol}})
@@ -350,8 +348,7 @@ def filled_db(tmp_path: Path) -> Path:
     with EventStore(path) as store, OTLPReceiver(on_request=store.add_request) as rx:
         telemetry = Telemetry(
             endpoint=rx.http_endpoint,
-            batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
-            delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
+            delivery=otel_telemetry.DeliverySettings(schedule_delay_s=0.02, exit_timeout_s=0),
         )
         try:
             for model in ("article", "article", "category"):
@@ -444,11 +441,9 @@ def test_tail_prints_one_line_per_event_as_it_arrives(running: list[Running], as
     running.append(tail)
     found = endpoints(tail.stderr_until("OTLP/HTTP"))
     telemetry = Telemetry(
-        endpoint=found["OTLP/gRPC"],
-        protocol="grpc",
+        exporter=OTLPExporter(endpoint=found["OTLP/gRPC"], protocol="grpc"),
         service_name="tailed",
-        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
-        delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
+        delivery=otel_telemetry.DeliverySettings(schedule_delay_s=0.02, exit_timeout_s=0),
     )
     try:
         telemetry.send("didCreateEntry", {"eventProperties": {"model": "article", "title": "two words"}})

@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from telemetry_helpers import telemetry_to
 
 from otel_telemetry import (
-    ConsentSettings,
     DefaultProperties,
     InMemoryExporter,
     PrivacySettings,
+    RecordSettings,
     SamplingSettings,
     Telemetry,
     TelemetryError,
@@ -58,7 +58,7 @@ def test_sampling_keeps_a_binomially_plausible_share_and_stamps_the_rate(
 ) -> None:
     n, rate = 2000, 0.1
     sampling = SamplingSettings(sample_rates={"didReceiveRequest": rate}, lifecycle={"didStart"}, seed=seed)
-    with telemetry_to(receiver, "http/protobuf", sampling=sampling) as t:
+    with telemetry_to(receiver, "http/protobuf", records=RecordSettings(sampling=sampling)) as t:
         assert t.send("didStart")
         for i in range(n):
             assert t.send("didReceiveRequest", {"eventProperties": {"i": i}})
@@ -82,7 +82,7 @@ def test_the_insights_scale_sampled_counts_back(receiver: OTLPReceiver, tmp_path
 
     n = 1000
     sampling = SamplingSettings(sample_rates={"didReceiveRequest": 0.25}, seed=11)
-    with telemetry_to(receiver, "http/protobuf", sampling=sampling) as t:
+    with telemetry_to(receiver, "http/protobuf", records=RecordSettings(sampling=sampling)) as t:
         for _ in range(n):
             t.send("didReceiveRequest")
         t.send("didStart")
@@ -100,7 +100,7 @@ def test_the_same_seed_keeps_the_same_events() -> None:
     def kept(seed: int) -> list[int]:
         exporter = InMemoryExporter()
         sampling = SamplingSettings(sample_rates={"e": 0.3}, seed=seed)
-        with Telemetry("s", exporter=exporter, sampling=sampling) as t:
+        with Telemetry("s", exporter=exporter, records=RecordSettings(sampling=sampling)) as t:
             for i in range(200):
                 t.send("e", event_properties={"i": i})
             t.flush()
@@ -112,7 +112,7 @@ def test_the_same_seed_keeps_the_same_events() -> None:
 def test_lifecycle_events_are_never_sampled_even_by_the_default_rate() -> None:
     exporter = InMemoryExporter()
     sampling = SamplingSettings(default_rate=0.01, lifecycle={"didStart", "didStop"}, seed=0)
-    with Telemetry("s", exporter=exporter, sampling=sampling) as t:
+    with Telemetry("s", exporter=exporter, records=RecordSettings(sampling=sampling)) as t:
         for _ in range(50):
             t.send("didStart")
             t.send("didStop")
@@ -135,9 +135,8 @@ def test_a_policy_sees_the_stamp_and_keeps_it() -> None:
         return event._replace(annotations={**(event.annotations or {}), "checked": True})
 
     exporter = InMemoryExporter()
-    with Telemetry(
-        "s", exporter=exporter, policies=[policy], sampling=SamplingSettings({"e": 0.5}, seed=1)
-    ) as t:
+    sampling = SamplingSettings({"e": 0.5}, seed=1)
+    with Telemetry("s", exporter=exporter, policies=[policy], records=RecordSettings(sampling=sampling)) as t:
         while not exporter.records:
             t.send("e")
             t.flush()
@@ -187,7 +186,7 @@ def test_default_properties_are_merged_under_the_calls_own(
 ) -> None:
     exporter = InMemoryExporter()
     defaults = DefaultProperties(event=default_event, user=default_user, group={"tier": "free"})
-    with Telemetry("d", exporter=exporter, default_properties=defaults) as t:
+    with Telemetry("d", exporter=exporter, records=RecordSettings(default_properties=defaults)) as t:
         payload = {"eventProperties": in_payload} if use_payload else None
         assert t.send("e", payload, event_properties=given_kw)
         assert t.flush()
@@ -201,7 +200,8 @@ def test_default_properties_are_merged_under_the_calls_own(
 
 def test_a_bad_group_is_still_refused_with_defaults_set() -> None:
     exporter = InMemoryExporter()
-    with Telemetry("d", exporter=exporter, default_properties=DefaultProperties(event={"a": 1})) as t:
+    defaults = DefaultProperties(event={"a": 1})
+    with Telemetry("d", exporter=exporter, records=RecordSettings(default_properties=defaults)) as t:
         assert not t.send("e", {"eventProperties": ["not", "a", "dict"]})
         assert not t.send("e", event_properties="nope")  # type: ignore[arg-type]
         assert t.stats().dropped == {"invalid": 2}
@@ -222,7 +222,7 @@ def test_bad_default_properties_name_the_field() -> None:
 def test_disable_from_code_stops_this_process_at_once_and_discards_what_is_queued(
     receiver: OTLPReceiver,
 ) -> None:
-    with telemetry_to(receiver, "http/protobuf", batch=None) as t:
+    with telemetry_to(receiver, "http/protobuf", delivery=None) as t:
         t.send("before")
         assert t.flush(10.0)
         for _ in range(5):
@@ -237,7 +237,7 @@ def test_disable_from_code_stops_this_process_at_once_and_discards_what_is_queue
 
 
 def test_enable_and_reset_from_code_apply_to_this_process(receiver: OTLPReceiver) -> None:
-    with telemetry_to(receiver, "http/protobuf", consent=ConsentSettings(opt_in=True)) as t:
+    with telemetry_to(receiver, "http/protobuf", privacy=PrivacySettings(opt_in=True)) as t:
         t.send("ignored")
         consent.enable("test-app", telemetry=t)
         t.send("first")
@@ -297,7 +297,7 @@ def test_the_app_name_must_match_the_telemetry() -> None:
     with Telemetry("real-name", exporter=InMemoryExporter()) as t, pytest.raises(TelemetryError) as error:
         consent.status("other-name", telemetry=t)
     assert error.value.field == "app"
-    with Telemetry("svc", exporter=InMemoryExporter(), consent=ConsentSettings(app="brand")) as t:
+    with Telemetry("svc", exporter=InMemoryExporter(), privacy=PrivacySettings(app="brand")) as t:
         assert consent.status("brand", telemetry=lambda: t).app == "brand"
 
 
@@ -317,16 +317,19 @@ def test_each_app_name_gets_its_own_safe_directory(names: list[str]) -> None:
 def test_the_notice_goes_to_the_callback_once_per_installation_and_again_when_it_changes() -> None:
     shown: list[str] = []
     for text in ("We count commands.", "We count commands.", "We now also count errors."):
-        with Telemetry(
-            "n", exporter=InMemoryExporter(), notice=text, consent=ConsentSettings(notice_to=shown.append)
-        ) as t:
+        privacy = PrivacySettings(notice=text, notice_to=shown.append)
+        with Telemetry("n", exporter=InMemoryExporter(), privacy=privacy) as t:
             t.send("e")
             t.send("e")
     assert shown == ["We count commands.", "We now also count errors."]
 
 
 def test_the_notice_is_shown_once_by_processes_starting_together(receiver: OTLPReceiver) -> None:
-    script = "import otel_telemetry as o\nt = o.Telemetry('race', notice='NOTICE-TEXT')\nt.send('started')\n"
+    script = (
+        "import otel_telemetry as o\n"
+        "t = o.Telemetry('race', privacy=o.PrivacySettings(notice='NOTICE-TEXT'))\n"
+        "t.send('started')\n"
+    )
     env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint)
     processes = [
         subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE, text=True)
@@ -335,12 +338,6 @@ def test_the_notice_is_shown_once_by_processes_starting_together(receiver: OTLPR
     outputs = [p.communicate(timeout=60)[1] for p in processes]
     assert sum(out.count("NOTICE-TEXT") for out in outputs) == 1, outputs
     assert receiver.wait_for(4, timeout=10)
-
-
-def test_notice_given_twice_is_an_error() -> None:
-    with pytest.raises(TelemetryError) as error:
-        Telemetry("n", exporter=InMemoryExporter(), notice="a", consent=ConsentSettings(notice="b"))
-    assert error.value.field == "notice"
 
 
 @pytest.mark.parametrize(
@@ -357,7 +354,7 @@ def test_notice_given_twice_is_an_error() -> None:
 )
 def test_bad_consent_settings_name_the_field(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(TelemetryError) as error:
-        ConsentSettings(**kwargs)
+        PrivacySettings(**kwargs)
     assert error.value.field == field
 
 
@@ -370,7 +367,7 @@ def test_the_record_of_sent_events_is_bounded_and_off_by_default(clean_environme
         t.flush()
     assert not AppState(clean_environment, "quiet").sent_log_path.exists()
     assert "keeps no record" in consent.show("quiet")[0]
-    with Telemetry("kept", exporter=InMemoryExporter(), consent=ConsentSettings(sent_log=5)) as t:
+    with Telemetry("kept", exporter=InMemoryExporter(), privacy=PrivacySettings(sent_log=5)) as t:
         for i in range(12):
             t.send("e", event_properties={"i": i})
             t.flush()
@@ -380,7 +377,7 @@ def test_the_record_of_sent_events_is_bounded_and_off_by_default(clean_environme
 
 
 def test_a_forked_child_obeys_the_stored_choice_too(receiver: OTLPReceiver) -> None:
-    with telemetry_to(receiver, "http/protobuf", consent=ConsentSettings(check_interval_s=0.1)) as t:
+    with telemetry_to(receiver, "http/protobuf", privacy=PrivacySettings(check_interval_s=0.1)) as t:
         t.send("parent")
         assert t.flush(10.0)
         consent.disable("test-app")
@@ -463,8 +460,8 @@ def test_status_lists_what_the_catalog_says_is_collected(monkeypatch: pytest.Mon
 def test_a_notice_callback_may_send_an_event_itself() -> None:
     exporter = InMemoryExporter()
     holder: list[Telemetry] = []
-    settings = ConsentSettings(notice="we count", notice_to=lambda text: holder[0].send("noticeShown"))
-    with Telemetry("cb", exporter=exporter, consent=settings) as t:
+    settings = PrivacySettings(notice="we count", notice_to=lambda text: holder[0].send("noticeShown"))
+    with Telemetry("cb", exporter=exporter, privacy=settings) as t:
         holder.append(t)
         t.send("first")
         t.flush()

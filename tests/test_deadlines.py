@@ -25,7 +25,7 @@ import pytest
 from fault_helpers import assert_balanced, unaccounted
 from test_delivery import free_port
 
-from otel_telemetry import Backoff, BatchSettings, DeliverySettings, SpoolSettings, Telemetry
+from otel_telemetry import Backoff, DeliverySettings, OTLPExporter, SpoolSettings, Telemetry
 from otel_telemetry.receiver import Fault, OTLPReceiver
 
 #: Allowed overrun of flush(t) / shutdown(t) in these tests: generous, the machine is shared.
@@ -110,10 +110,13 @@ def make_telemetry(endpoint: str, protocol: str, spool_dir: Path | None = None, 
     delivery.setdefault("backoff", Backoff(0.05, 0.3))
     return Telemetry(
         "deadline-test",
-        endpoint=endpoint,
-        protocol=protocol,
-        batch=BatchSettings(max_export_batch_size=100, schedule_delay_s=0.05),
-        delivery=DeliverySettings(spool=SpoolSettings(spool_dir) if spool_dir else None, **delivery),
+        exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
+        delivery=DeliverySettings(
+            max_export_batch_size=100,
+            schedule_delay_s=0.05,
+            spool=SpoolSettings(spool_dir) if spool_dir else None,
+            **delivery,
+        ),
     )
 
 
@@ -171,13 +174,13 @@ def test_flush_and_shutdown_keep_their_timeout_and_stats_add_up(
 APP = textwrap.dedent(
     """
     import sys, time
-    from otel_telemetry import Backoff, BatchSettings, DeliverySettings, Telemetry
+    from otel_telemetry import Backoff, DeliverySettings, OTLPExporter, Telemetry
     t = Telemetry(
         "exit-test",
-        endpoint=sys.argv[1],
-        protocol=sys.argv[2],
-        batch=BatchSettings(schedule_delay_s=0.05),
-        delivery=DeliverySettings(export_timeout_s=30.0, exit_timeout_s=2.0, backoff=Backoff(0.05, 0.3)),
+        exporter=OTLPExporter(endpoint=sys.argv[1], protocol=sys.argv[2]),
+        delivery=DeliverySettings.from_env(  # OTEL_TELEMETRY_EXIT still counts
+            schedule_delay_s=0.05, export_timeout_s=30.0, exit_timeout_s=2.0, backoff=Backoff(0.05, 0.3)
+        ),
     )
     for i in range(100):
         t.send("ev", {"eventProperties": {"seq": i}})
@@ -230,9 +233,8 @@ def test_stats_add_up_while_a_burst_overflows_the_queue_and_drains(overflow: str
         rx.set_default_fault(Fault(hang_s=0.01))  # a collector a little slower than the app
         t = Telemetry(
             "overflow-test",
-            endpoint=rx.grpc_endpoint,
-            protocol="grpc",
-            batch=BatchSettings(
+            exporter=OTLPExporter(endpoint=rx.grpc_endpoint, protocol="grpc"),
+            delivery=DeliverySettings(
                 max_queue_size=500, max_export_batch_size=50, schedule_delay_s=0.01, overflow=overflow
             ),
         )

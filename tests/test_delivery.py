@@ -19,8 +19,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otel_telemetry import (
     Backoff,
-    BatchSettings,
     DeliverySettings,
+    OTLPExporter,
     PrivacySettings,
     SpoolSettings,
     Telemetry,
@@ -41,30 +41,31 @@ def free_port() -> int:
 
 
 #: Quick batches and retries, so that the tests wait little.
-FAST = BatchSettings(schedule_delay_s=0.05)
+FAST = DeliverySettings(schedule_delay_s=0.05)
 RETRY = Backoff(0.05, 0.3)
 
 
 def delivery(
-    spool: Path | SpoolSettings | None = None, *, backoff: Backoff = RETRY, event_ids: bool | None = None
+    spool: Path | SpoolSettings | None = None,
+    *,
+    backoff: Backoff = RETRY,
+    event_ids: bool | None = None,
+    **batch: Any,
 ) -> DeliverySettings:
-    """Delivery with quick retries, through a spool in ``spool`` if given."""
+    """Quick batches (``batch``: the queue and batch fields, over a 50 ms schedule delay) and quick
+    retries, through a spool in ``spool`` if given."""
     if isinstance(spool, Path):
         spool = SpoolSettings(spool)
-    return DeliverySettings(backoff=backoff, spool=spool, event_ids=event_ids)
+    queue = {"schedule_delay_s": FAST.schedule_delay_s, **batch}
+    return DeliverySettings(backoff=backoff, spool=spool, event_ids=event_ids, **queue)
 
 
 @contextmanager
-def telemetry(
-    port: int, *, batch: BatchSettings = FAST, delivery: DeliverySettings | None = None, **options: Any
-) -> Iterator[Telemetry]:
+def telemetry(port: int, *, delivery: DeliverySettings | None = None, **options: Any) -> Iterator[Telemetry]:
     """A Telemetry exporting over gRPC to 127.0.0.1:``port`` (2 s per attempt), shut down at the end."""
     t = Telemetry(
         "delivery-test",
-        endpoint=f"http://127.0.0.1:{port}",
-        protocol="grpc",
-        headers={},
-        batch=batch,
+        exporter=OTLPExporter(endpoint=f"http://127.0.0.1:{port}", protocol="grpc", headers={}),
         delivery=delivery or globals()["delivery"](),
         privacy=PrivacySettings(project_id="delivery-project"),
         **options,
@@ -118,8 +119,7 @@ def test_shutdown_with_a_spool_delivers_the_queue_and_removes_its_directory(
     tmp_path: Path, receiver: OTLPReceiver
 ) -> None:
     t = Telemetry(
-        endpoint=receiver.grpc_endpoint,
-        protocol="grpc",
+        exporter=OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"),
         privacy=PrivacySettings(project_id="p"),
         delivery=DeliverySettings(spool=SpoolSettings(tmp_path)),
     )
@@ -196,12 +196,12 @@ def test_event_ids_are_unique_and_on_by_default_only_with_a_spool(
 @pytest.mark.parametrize(
     ("build", "field"),
     [
-        (lambda: BatchSettings(overflow="drop_random"), "overflow"),  # type: ignore[arg-type]
+        (lambda: DeliverySettings(overflow="drop_random"), "overflow"),  # type: ignore[arg-type]
         (lambda: SpoolSettings(Path("x"), fsync="sometimes"), "spool.fsync"),  # type: ignore[arg-type]
         (lambda: SpoolSettings(Path("x"), sync="maybe"), "spool.sync"),  # type: ignore[arg-type]
         (lambda: SpoolSettings(Path("x"), max_bytes=10), "spool.max_bytes"),
         (lambda: DeliverySettings(export_timeout_s=0), "export_timeout_s"),
-        (lambda: BatchSettings(block_timeout_s=-1), "block_timeout_s"),
+        (lambda: DeliverySettings(block_timeout_s=-1), "block_timeout_s"),
     ],
 )
 def test_a_bad_delivery_argument_names_the_field(build: Any, field: str) -> None:
@@ -218,9 +218,9 @@ def test_delivery_settings_come_from_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("OTEL_TELEMETRY_OVERFLOW", "drop_oldest")
     monkeypatch.setenv("OTEL_TELEMETRY_BLOCK_TIMEOUT", "250")
     t = Telemetry(disabled=True)
-    d, b = t.delivery, t.batch
+    d = t.delivery
     assert d.spool is not None and d.spool.directory == tmp_path and d.spool.max_bytes == 1048576
-    assert (d.spool.fsync, d.spool.sync, b.overflow, b.block_timeout_s, d.with_event_ids) == (
+    assert (d.spool.fsync, d.spool.sync, d.overflow, d.block_timeout_s, d.with_event_ids) == (
         "always",
         "sync",
         "drop_oldest",
@@ -234,7 +234,7 @@ def test_a_malformed_delivery_variable_is_logged_and_ignored(
 ) -> None:
     monkeypatch.setenv("OTEL_TELEMETRY_OVERFLOW", "explode")
     t = Telemetry(disabled=True)
-    assert t.batch.overflow == "drop_newest"
+    assert t.delivery.overflow == "drop_newest"
     assert "OTEL_TELEMETRY_OVERFLOW" in caplog.text
 
 

@@ -29,19 +29,22 @@ def rss_kb() -> int:
 
 
 def main(config: dict[str, Any]) -> None:
-    """``config["options"]``: ``endpoint``, ``protocol``, ``batch`` (``BatchSettings`` fields)
-    and ``delivery`` (``DeliverySettings`` fields; ``backoff`` as ``[initial_s, max_s]``,
-    ``spool`` as ``SpoolSettings`` fields)."""
+    """``config["options"]``: ``endpoint``, ``protocol`` (the exporter's), ``batch`` and
+    ``delivery`` (both ``DeliverySettings`` fields, the queue's and the rest; ``backoff`` as
+    ``[initial_s, max_s]``, ``spool`` as ``SpoolSettings`` fields)."""
     from otel_telemetry import (
         Backoff,
-        BatchSettings,
         DeliverySettings,
+        OTLPExporter,
         PrivacySettings,
         SpoolSettings,
         Telemetry,
     )
 
     options = dict(config.get("options", {}))
+    options["exporter"] = OTLPExporter(
+        endpoint=options.pop("endpoint", None), protocol=options.pop("protocol", None)
+    )
     delivery = dict(options.pop("delivery", {}))
     if "backoff" in delivery:
         delivery["backoff"] = Backoff(*delivery["backoff"])
@@ -49,8 +52,7 @@ def main(config: dict[str, Any]) -> None:
         delivery["spool"] = SpoolSettings(**delivery["spool"])
     telemetry = Telemetry(
         "fault-app",
-        batch=BatchSettings(**options.pop("batch", {})),
-        delivery=DeliverySettings(**delivery),
+        delivery=DeliverySettings(**options.pop("batch", {}), **delivery),
         privacy=PrivacySettings(project_id="fault-project"),
         **options,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import otel_telemetry
-from otel_telemetry import BatchSettings, DeliverySettings, ExporterSettings
+from otel_telemetry import DeliverySettings, ExporterSettings
 from otel_telemetry.receiver import Fault, OTLPReceiver
 
 
@@ -68,7 +68,7 @@ def test_compression_variable_compresses_http_requests(
     receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch, compression: str
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", compression)
-    _send_one(endpoint=receiver.http_endpoint, protocol="http/protobuf")
+    _send_one(exporter=otel_telemetry.OTLPExporter(endpoint=receiver.http_endpoint, protocol="http/protobuf"))
     assert receiver.wait_for(1, 5)
     assert receiver.request_headers[0]["content-encoding"] == compression
 
@@ -77,7 +77,7 @@ def test_gzip_compression_over_grpc_is_delivered(
     receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "gzip")
-    t = _send_one(endpoint=receiver.grpc_endpoint, protocol="grpc")
+    t = _send_one(exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"))
     assert receiver.wait_for(1, 5)
     # grpcio decompresses below the servicer and does not expose grpc-encoding to it.
     assert t.exporter.settings.compression == "gzip"
@@ -89,8 +89,7 @@ def test_timeout_is_in_milliseconds_and_a_hung_attempt_is_retried(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300")
     receiver.faults.push(Fault(hang_s=5))
     t = otel_telemetry.Telemetry(
-        endpoint=receiver.http_endpoint,
-        protocol="http/protobuf",
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.http_endpoint, protocol="http/protobuf"),
         delivery=DeliverySettings(backoff=otel_telemetry.Backoff(0.05, 0.1)),
     )
     assert t.exporter.settings.timeout_s == pytest.approx(0.3)
@@ -107,7 +106,9 @@ def test_headers_variables_reach_the_collector(
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20abc,x-tenant=acme")
     endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
-    _send_one(endpoint=endpoint, protocol=protocol, headers={"X-Extra": "yes"})
+    _send_one(
+        exporter=otel_telemetry.OTLPExporter(endpoint=endpoint, protocol=protocol, headers={"X-Extra": "yes"})
+    )
     [headers] = receiver.request_headers
     assert headers["authorization"] == "Bearer abc"
     assert headers["x-tenant"] == "acme"
@@ -161,8 +162,8 @@ def test_batch_processor_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "10")
     monkeypatch.setenv("OTEL_BLRP_SCHEDULE_DELAY", "250")
     monkeypatch.setenv("OTEL_BLRP_EXPORT_TIMEOUT", "2000")
-    b, d = BatchSettings.from_env(), DeliverySettings.from_env()
-    assert (b.max_queue_size, b.max_export_batch_size, b.schedule_delay_s, d.export_timeout_s) == (
+    d = DeliverySettings.from_env()
+    assert (d.max_queue_size, d.max_export_batch_size, d.schedule_delay_s, d.export_timeout_s) == (
         100,
         10,
         0.25,
@@ -174,7 +175,9 @@ def test_max_export_batch_size_splits_requests(
     receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "3")
-    with otel_telemetry.Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc") as t:
+    with otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc")
+    ) as t:
         for i in range(7):
             t.send("e", {"eventProperties": {"i": i}})
         assert t.flush(10)
@@ -188,7 +191,9 @@ def test_schedule_delay_exports_without_a_flush(
     receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_BLRP_SCHEDULE_DELAY", "50")
-    t = otel_telemetry.Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc")
+    t = otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc")
+    )
     t.send("e")
     assert receiver.wait_for(1, 10)  # no flush() call: the worker exported on its schedule
     t.shutdown(1)
@@ -198,7 +203,9 @@ def test_max_queue_size_refuses_and_counts_when_full(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "5")
     monkeypatch.setenv("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "5")
     monkeypatch.setenv("OTEL_BLRP_SCHEDULE_DELAY", "60000")
-    t = otel_telemetry.Telemetry(endpoint="http://127.0.0.1:1", protocol="http/protobuf")
+    t = otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint="http://127.0.0.1:1", protocol="http/protobuf")
+    )
     results = [t.send("e") for _ in range(20)]
     # At most one batch in flight (being retried against the dead endpoint) plus a full queue.
     assert 5 <= results.count(True) <= 10
@@ -211,7 +218,7 @@ def test_service_name_and_resource_attributes_variables(
 ) -> None:
     monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "team=growth,deployment.environment.name=prod")
-    _send_one(endpoint=receiver.grpc_endpoint, protocol="grpc")
+    _send_one(exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"))
     assert receiver.wait_for(1, 5)
     resource = receiver.records[0].resource
     assert resource["service.name"] == "from-env"
@@ -223,7 +230,10 @@ def test_explicit_service_name_wins_over_the_variable(
     receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_SERVICE_NAME", "from-env")
-    _send_one(endpoint=receiver.grpc_endpoint, protocol="grpc", service_name="explicit")
+    _send_one(
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"),
+        service_name="explicit",
+    )
     assert receiver.wait_for(1, 5)
     assert receiver.records[0].resource["service.name"] == "explicit"
 
@@ -251,6 +261,6 @@ def test_a_malformed_variable_is_logged_and_replaced_by_its_default(
 
 def test_a_malformed_argument_raises_a_clear_error() -> None:
     with pytest.raises(otel_telemetry.TelemetryError, match="protocol: must be one of"):
-        otel_telemetry.Telemetry(protocol="smtp")
+        otel_telemetry.Telemetry(exporter=otel_telemetry.OTLPExporter(protocol="smtp"))
     with pytest.raises(otel_telemetry.TelemetryError, match="max_queue_size"):
-        BatchSettings(max_queue_size=0)
+        DeliverySettings(max_queue_size=0)

@@ -3,6 +3,7 @@ SDK exporter plugs in, an app's own exporter gets retries and counting for free.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,12 @@ from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 import otel_telemetry
 from otel_telemetry import (
     Backoff,
-    BatchSettings,
     DeliverySettings,
     Exporter,
+    ExporterSettings,
     ExportResult,
     InMemoryExporter,
+    OTLPExporter,
     PrivacySettings,
     SdkExporter,
     SpoolSettings,
@@ -27,8 +29,8 @@ from otel_telemetry import (
 )
 from otel_telemetry.receiver import OTLPReceiver, ReceivedRecord
 
-FAST = BatchSettings(schedule_delay_s=0.05)
-QUICK_RETRY = DeliverySettings(backoff=Backoff(0.01, 0.05))
+FAST = DeliverySettings(schedule_delay_s=0.05)
+QUICK_RETRY = DeliverySettings(schedule_delay_s=0.05, backoff=Backoff(0.01, 0.05))
 SENDS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     (
         "didCreateEntry",
@@ -64,9 +66,14 @@ def _send_all(t: Telemetry) -> None:
 def test_the_in_memory_exporter_sees_exactly_what_a_collector_receives(receiver: OTLPReceiver) -> None:
     privacy = PrivacySettings(project_id="same-project")
     memory = InMemoryExporter()
-    with Telemetry("app", exporter=memory, privacy=privacy, batch=FAST) as t:
+    with Telemetry("app", exporter=memory, privacy=privacy, delivery=FAST) as t:
         _send_all(t)
-    with Telemetry("app", endpoint=receiver.grpc_endpoint, protocol="grpc", privacy=privacy, batch=FAST) as t:
+    with Telemetry(
+        "app",
+        exporter=OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"),
+        privacy=privacy,
+        delivery=FAST,
+    ) as t:
         _send_all(t)
     assert receiver.wait_for(len(SENDS))
     assert [_comparable(r) for r in memory.records] == [_comparable(r) for r in receiver.records]
@@ -79,7 +86,7 @@ def test_the_in_memory_exporter_sees_exactly_what_a_collector_receives(receiver:
 
 def test_a_transient_failure_is_retried_and_counted_with_the_in_memory_exporter() -> None:
     memory = InMemoryExporter(results=[ExportResult(False, retryable=True, error="busy")] * 2)
-    with Telemetry(exporter=memory, batch=FAST, delivery=QUICK_RETRY) as t:
+    with Telemetry(exporter=memory, delivery=QUICK_RETRY) as t:
         assert t.send("e")
         assert t.flush(10)
         stats = t.stats()
@@ -89,7 +96,7 @@ def test_a_transient_failure_is_retried_and_counted_with_the_in_memory_exporter(
 
 def test_a_permanent_failure_is_dropped_and_counted_under_its_reason() -> None:
     memory = InMemoryExporter(results=[ExportResult(False, error="no", drop_reason="rejected")])
-    with Telemetry(exporter=memory, batch=FAST) as t:
+    with Telemetry(exporter=memory, delivery=FAST) as t:
         assert t.send("a") and t.send("b")
         assert not t.flush(10)
         stats = t.stats()
@@ -99,7 +106,7 @@ def test_a_permanent_failure_is_dropped_and_counted_under_its_reason() -> None:
 @pytest.mark.parametrize("rejected", [1, 2, 990, -5])
 def test_a_partial_success_never_counts_more_rejections_than_records(rejected: int) -> None:
     memory = InMemoryExporter(results=[ExportResult(True, error="partly", rejected=rejected)])
-    with Telemetry(exporter=memory, batch=FAST) as t:
+    with Telemetry(exporter=memory, delivery=FAST) as t:
         assert t.send("a") and t.send("b")
         t.flush(10)
         stats = t.stats()
@@ -127,7 +134,7 @@ class Flaky(Exporter):
 
 def test_an_apps_own_exporter_gets_retries_for_free_and_an_exception_is_a_retry() -> None:
     flaky = Flaky()
-    with Telemetry(exporter=flaky, batch=FAST, delivery=QUICK_RETRY) as t:
+    with Telemetry(exporter=flaky, delivery=QUICK_RETRY) as t:
         assert t.send("e", {"eventProperties": {"k": "v"}})
         assert t.flush(10)
         assert t.stats().retries == 1
@@ -136,8 +143,8 @@ def test_an_apps_own_exporter_gets_retries_for_free_and_an_exception_is_a_retry(
 
 def test_any_exporter_works_through_the_spool(tmp_path: Path) -> None:
     memory = InMemoryExporter()
-    delivery = DeliverySettings(spool=SpoolSettings(tmp_path))
-    with Telemetry(exporter=memory, batch=FAST, delivery=delivery) as t:
+    delivery = dataclasses.replace(FAST, spool=SpoolSettings(tmp_path))
+    with Telemetry(exporter=memory, delivery=delivery) as t:
         for i in range(20):
             assert t.send("e", {"eventProperties": {"i": i}})
         assert t.flush(10)
@@ -155,7 +162,7 @@ def test_an_sdk_exporter_from_opentelemetry_exporter_otlp_delivers_to_a_real_rec
         if protocol == "grpc"
         else HttpLogExporter(endpoint=receiver.http_endpoint + "/v1/logs")
     )
-    with Telemetry("sdk-app", exporter=SdkExporter(sdk), batch=FAST) as t:
+    with Telemetry("sdk-app", exporter=SdkExporter(sdk), delivery=FAST) as t:
         _send_all(t)
     assert receiver.wait_for(len(SENDS))
     by_name = {r.event_name: r for r in receiver.records}
@@ -168,10 +175,12 @@ def test_an_sdk_exporter_from_opentelemetry_exporter_otlp_delivers_to_a_real_rec
     assert all(r.scope_name == "otel_telemetry" for r in receiver.records)
 
 
-def test_endpoint_with_another_exporter_is_an_error_naming_it() -> None:
-    with pytest.raises(TelemetryError) as raised:
+def test_endpoint_with_an_exporter_is_a_type_error_naming_both() -> None:
+    with pytest.raises(TypeError) as raised:
         Telemetry(exporter=InMemoryExporter(), endpoint="http://collector:4318")
-    assert raised.value.field == "endpoint"
+    assert "endpoint=" in str(raised.value) and "exporter=" in str(raised.value)
+    with pytest.raises(TypeError, match="protocol="):
+        OTLPExporter(ExporterSettings(), protocol="grpc")  # settings are complete
 
 
 class OnlyExport:
@@ -191,7 +200,7 @@ def test_exporter_must_be_an_exporter(exporter: Any) -> None:
 
 def test_the_module_level_functions_take_an_exporter() -> None:
     memory = InMemoryExporter()
-    otel_telemetry.configure("module-app", exporter=memory, batch=FAST)
+    otel_telemetry.configure("module-app", exporter=memory, delivery=FAST)
     try:
         assert otel_telemetry.send("e", {"eventProperties": {"x": 1}})
         assert otel_telemetry.flush(10)
@@ -221,7 +230,7 @@ def test_a_logger_providers_resource_ranks_above_the_environment_and_below_argum
     provider = LoggerProvider(resource=Resource({"service.name": "app-with-otel", "tier": "provider"}))
     provider.add_log_record_processor(SimpleLogRecordProcessor(sdk))
     exporter = otel_telemetry.LoggerProviderExporter(provider)
-    with Telemetry(service_name, exporter=exporter, batch=FAST) as t:
+    with Telemetry(service_name, exporter=exporter, delivery=FAST) as t:
         assert t.send("e", {"groupProperties": {"db": "pg"}})
         assert t.flush(10)
     [log] = sdk.get_finished_logs()

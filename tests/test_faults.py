@@ -19,7 +19,7 @@ import pytest
 from fault_helpers import assert_balanced
 from test_delivery import APP, delivery, free_port, receiver_on, send_seq, seqs, telemetry
 
-from otel_telemetry import Backoff, BatchSettings, SpoolSettings
+from otel_telemetry import Backoff, SpoolSettings
 from otel_telemetry.encoding import EVENT_ID_ATTRIBUTE
 from otel_telemetry.receiver import Fault, OTLPReceiver
 from otel_telemetry.spool.frames import HEADER_SIZE, Frame, parse
@@ -226,8 +226,7 @@ def test_a_full_disk_drops_with_a_count_and_never_crashes(small_disk: Path) -> N
     port = free_port()
     with telemetry(
         port,
-        batch=BatchSettings(max_export_batch_size=100, schedule_delay_s=0.05),
-        delivery=delivery(small_disk),
+        delivery=delivery(small_disk, max_export_batch_size=100),
     ) as t:
         results = [
             t.send("ev", {"eventProperties": {"seq": i, "pad": "p" * 200}}) for i in range(4000)
@@ -256,8 +255,9 @@ def test_the_spool_size_cap_is_kept_and_every_drop_counted(tmp_path: Path, overf
     cap = 64 * 1024
     with telemetry(
         port,
-        batch=BatchSettings(max_export_batch_size=50, schedule_delay_s=0.05, overflow=overflow),  # type: ignore[arg-type]
-        delivery=delivery(SpoolSettings(tmp_path, max_bytes=cap)),
+        delivery=delivery(
+            SpoolSettings(tmp_path, max_bytes=cap), max_export_batch_size=50, overflow=overflow
+        ),
     ) as t:
         assert all(t.send("ev", {"eventProperties": {"seq": i, "pad": "p" * 100}}) for i in range(3000))
         assert not t.flush(1.0)
@@ -284,8 +284,7 @@ def test_a_damaged_segment_is_skipped_with_an_error_and_the_rest_delivered(
     port = free_port()
     with telemetry(
         port,
-        batch=BatchSettings(max_export_batch_size=100, schedule_delay_s=0.05),
-        delivery=delivery(tmp_path),
+        delivery=delivery(tmp_path, max_export_batch_size=100),
     ) as first:
         assert all(send_seq(first, 3000))
         assert not first.flush(0.5)

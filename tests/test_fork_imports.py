@@ -34,10 +34,11 @@ class Audit:
 
 sys.meta_path.insert(0, Audit())
 import otel_telemetry
-from otel_telemetry import DeliverySettings, SpoolSettings, Telemetry
+from otel_telemetry import DeliverySettings, OTLPExporter, SpoolSettings, Telemetry
 
 spool = SpoolSettings(tempfile.mkdtemp()) if sys.argv[3] == "spool" else None
-t = Telemetry("audit", endpoint=sys.argv[2], protocol=sys.argv[1], delivery=DeliverySettings(spool=spool))
+exporter = OTLPExporter(endpoint=sys.argv[2], protocol=sys.argv[1])
+t = Telemetry("audit", exporter=exporter, delivery=DeliverySettings(spool=spool))
 t.send("first", {"eventProperties": {"n": 1}}, user_id="u1")
 assert t.flush(10)
 t.shutdown(5)

@@ -28,9 +28,10 @@ def test_dropped_instances_are_collected_their_threads_stop_and_their_events_arr
     refs = []
     for i in range(100):
         t = otel_telemetry.Telemetry(
-            endpoint=endpoint_for(receiver, protocol),
-            protocol=protocol,
-            batch=otel_telemetry.BatchSettings(schedule_delay_s=0.05),
+            exporter=otel_telemetry.OTLPExporter(
+                endpoint=endpoint_for(receiver, protocol), protocol=protocol
+            ),
+            delivery=otel_telemetry.DeliverySettings(schedule_delay_s=0.05),
         )
         assert t.send("fromDroppedInstance", {"eventProperties": {"i": i}})
         refs.append(weakref.ref(t))
@@ -42,7 +43,9 @@ def test_dropped_instances_are_collected_their_threads_stop_and_their_events_arr
     assert wait_until(lambda: _workers() <= before, 15), f"{_workers() - before} worker threads left"
     # nothing holds their pipelines (which own the connections) once stopped: the exit handler's
     # records of dropped instances are pruned (when the next instance is made)
-    otel_telemetry.Telemetry(endpoint=endpoint_for(receiver, protocol), protocol=protocol).shutdown(1)
+    otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=endpoint_for(receiver, protocol), protocol=protocol)
+    ).shutdown(1)
     gc.collect()
     assert len(live_pipelines()) <= pipelines, f"{len(live_pipelines()) - pipelines} pipelines kept"
 

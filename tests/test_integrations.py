@@ -33,8 +33,7 @@ from otel_telemetry.receiver import OTLPReceiver
 def telemetry(receiver: OTLPReceiver) -> Iterator[Telemetry]:
     t = Telemetry(
         endpoint=receiver.http_endpoint,
-        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
-        delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0),
+        delivery=otel_telemetry.DeliverySettings(schedule_delay_s=0.02, exit_timeout_s=0),
     )
     yield t
     t.shutdown(1)

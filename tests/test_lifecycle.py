@@ -70,9 +70,8 @@ def test_exit_with_a_dead_collector_is_bounded_by_the_exit_timeout(receiver: OTL
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_delivers_its_own_events_and_not_the_parents(receiver: OTLPReceiver) -> None:
     t = otel_telemetry.Telemetry(
-        endpoint=receiver.grpc_endpoint,
-        protocol="grpc",
-        batch=otel_telemetry.BatchSettings(schedule_delay_s=30),
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"),
+        delivery=otel_telemetry.DeliverySettings(schedule_delay_s=30),
     )
     t.send("parent.before", {})
     assert t.flush(10)
@@ -125,7 +124,9 @@ def test_multiprocessing_workers_deliver(receiver: OTLPReceiver) -> None:
 
 def test_eight_threads_sending_at_once_lose_nothing(receiver: OTLPReceiver) -> None:
     per_thread = 2_000
-    with otel_telemetry.Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc") as t:
+    with otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc")
+    ) as t:
         barrier = threading.Barrier(8)
 
         def sender(n: int) -> None:
@@ -146,7 +147,9 @@ def test_eight_threads_sending_at_once_lose_nothing(receiver: OTLPReceiver) -> N
 
 
 def test_send_can_be_called_from_an_asyncio_event_loop(receiver: OTLPReceiver) -> None:
-    t = otel_telemetry.Telemetry(endpoint=receiver.http_endpoint, protocol="http/protobuf")
+    t = otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.http_endpoint, protocol="http/protobuf")
+    )
 
     async def handler(i: int) -> bool:
         await asyncio.sleep(0)

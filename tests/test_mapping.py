@@ -129,7 +129,7 @@ def test_events_with_different_group_properties_get_their_own_resource_in_one_ba
         ("b", {"groupProperties": {"database": "mysql"}}),
         ("c", {"groupProperties": {"database": "postgres"}}),
         ("d", {}),
-        batch=otel_telemetry.BatchSettings(max_export_batch_size=100),
+        delivery=otel_telemetry.DeliverySettings(max_export_batch_size=100),
     )
     by_name = {r.event_name: r for r in records}
     assert by_name["a"].resource["database"] == "postgres"
@@ -229,9 +229,8 @@ def test_value_rules_for_python_types(receiver: OTLPReceiver) -> None:
 def test_caller_may_mutate_its_payload_after_send(receiver: OTLPReceiver) -> None:
     props: dict[str, object] = {"list": [1, 2], "nested": {"k": "before"}, "flat": "before"}
     with otel_telemetry.Telemetry(
-        endpoint=receiver.grpc_endpoint,
-        protocol="grpc",
-        batch=otel_telemetry.BatchSettings(schedule_delay_s=5),
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"),
+        delivery=otel_telemetry.DeliverySettings(schedule_delay_s=5),
     ) as t:
         t.send("e", {"eventProperties": props})
         props["flat"] = "after"
@@ -263,7 +262,9 @@ def test_generic_attribute_limits_apply_when_log_specific_ones_are_unset(
 
 
 def test_reserved_prefixes_in_event_properties_are_left_out_and_counted(receiver: OTLPReceiver) -> None:
-    with otel_telemetry.Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc") as t:
+    with otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc")
+    ) as t:
         assert t.send(
             "e", {"eventProperties": {"user.role": "spoof", "ok": 1}, "userProperties": {"role": "x"}}
         )

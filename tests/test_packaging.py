@@ -142,7 +142,8 @@ def test_send_from_a_plain_install_reaches_a_real_receiver(plain_install: Path, 
         import sys
         import otel_telemetry
 
-        t = otel_telemetry.Telemetry(endpoint=sys.argv[1], protocol=sys.argv[2], service_name="plain",
+        exporter = otel_telemetry.OTLPExporter(endpoint=sys.argv[1], protocol=sys.argv[2])
+        t = otel_telemetry.Telemetry("plain", exporter=exporter,
                                      catalog=otel_telemetry.CatalogSettings(sys.argv[3], mode="enforce"))
         assert t.send("didInstall", {"eventProperties": {}})
         assert not t.send("notInTheCatalog")

@@ -7,10 +7,16 @@ import time
 from pathlib import Path
 
 import pytest
-from test_delivery import free_port, receiver_on, send_seq, seqs, spooled_records, telemetry
+from test_delivery import delivery, free_port, receiver_on, send_seq, seqs, spooled_records, telemetry
 
 import otel_telemetry
-from otel_telemetry import BatchSettings, DeliverySettings, PrivacySettings, SpoolSettings, Telemetry
+from otel_telemetry import (
+    DeliverySettings,
+    OTLPExporter,
+    PrivacySettings,
+    SpoolSettings,
+    Telemetry,
+)
 from otel_telemetry.receiver import Fault, OTLPReceiver
 
 DEAD_ENDPOINT = "http://127.0.0.1:1"  # nothing listens on port 1
@@ -20,7 +26,7 @@ DEAD_ENDPOINT = "http://127.0.0.1:1"  # nothing listens on port 1
 
 def test_drop_newest_refuses_events_while_the_queue_is_full_and_counts_each() -> None:
     port = free_port()
-    with telemetry(port, batch=BatchSettings(50, 10, 0.05)) as t:
+    with telemetry(port, delivery=delivery(max_queue_size=50, max_export_batch_size=10)) as t:
         results = send_seq(t, 500)
         stats = t.stats()
         assert sum(results) == stats.accepted < 500
@@ -32,7 +38,9 @@ def test_drop_newest_refuses_events_while_the_queue_is_full_and_counts_each() ->
 
 def test_drop_oldest_accepts_every_event_and_evicts_the_oldest_queued() -> None:
     port = free_port()
-    with telemetry(port, batch=BatchSettings(50, 10, 0.05, overflow="drop_oldest")) as t:
+    with telemetry(
+        port, delivery=delivery(max_queue_size=50, max_export_batch_size=10, overflow="drop_oldest")
+    ) as t:
         assert all(send_seq(t, 500))
         stats = t.stats()
         assert stats.accepted == 500
@@ -49,7 +57,10 @@ def test_block_slows_the_caller_instead_of_dropping() -> None:
     with OTLPReceiver(host="127.0.0.1", grpc_port=0, http_port=None) as rx:
         rx.set_default_fault(Fault(hang_s=0.02))  # a slow collector that accepts everything
         with telemetry(
-            rx.grpc_port, batch=BatchSettings(20, 10, 0.05, overflow="block", block_timeout_s=30.0)
+            rx.grpc_port,
+            delivery=delivery(
+                max_queue_size=20, max_export_batch_size=10, overflow="block", block_timeout_s=30.0
+            ),
         ) as t:
             assert all(send_seq(t, 300))
             assert t.flush(15.0)
@@ -59,7 +70,12 @@ def test_block_slows_the_caller_instead_of_dropping() -> None:
 
 def test_block_gives_up_after_its_timeout_and_counts_the_drop() -> None:
     port = free_port()
-    with telemetry(port, batch=BatchSettings(20, 10, 0.05, overflow="block", block_timeout_s=0.05)) as t:
+    with telemetry(
+        port,
+        delivery=delivery(
+            max_queue_size=20, max_export_batch_size=10, overflow="block", block_timeout_s=0.05
+        ),
+    ) as t:
         results = send_seq(t, 40)
         assert not all(results)
         assert t.stats().dropped["queue_full"] == results.count(False)
@@ -69,7 +85,9 @@ def test_block_gives_up_after_its_timeout_and_counts_the_drop() -> None:
 
 
 def test_a_burst_of_20000_events_at_default_settings_is_not_dropped(receiver: OTLPReceiver) -> None:
-    with otel_telemetry.Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc") as t:
+    with otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc")
+    ) as t:
         accepted = sum(t.send("burst", {"eventProperties": {"i": i}}) for i in range(20_000))
         assert accepted == 20_000
         assert t.flush(60)
@@ -85,10 +103,10 @@ def test_events_sent_while_the_collector_is_down_arrive_when_it_comes_back() -> 
         port = probe.grpc_port
     endpoint = f"http://127.0.0.1:{port}"
     t = otel_telemetry.Telemetry(
-        endpoint=endpoint,
-        protocol="grpc",
-        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.05),
-        delivery=otel_telemetry.DeliverySettings(backoff=otel_telemetry.Backoff(0.1, 0.3)),
+        exporter=otel_telemetry.OTLPExporter(endpoint=endpoint, protocol="grpc"),
+        delivery=otel_telemetry.DeliverySettings(
+            schedule_delay_s=0.05, backoff=otel_telemetry.Backoff(0.1, 0.3)
+        ),
     )
     for i in range(300):
         assert t.send("offline", {"eventProperties": {"i": i}})
@@ -109,8 +127,7 @@ def test_flush_and_shutdown_return_within_their_timeouts_while_the_collector_is_
     tmp_path: Path, spooled: bool
 ) -> None:
     t = Telemetry(
-        endpoint=f"http://127.0.0.1:{free_port()}",
-        protocol="grpc",
+        exporter=OTLPExporter(endpoint=f"http://127.0.0.1:{free_port()}", protocol="grpc"),
         privacy=PrivacySettings(project_id="p"),
         delivery=DeliverySettings(spool=SpoolSettings(tmp_path) if spooled else None),
     )
@@ -128,7 +145,9 @@ def test_flush_and_shutdown_return_within_their_timeouts_while_the_collector_is_
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
 def test_flush_and_shutdown_return_within_their_timeout_when_the_collector_is_down(protocol: str) -> None:
-    t = otel_telemetry.Telemetry(endpoint=DEAD_ENDPOINT, protocol=protocol)
+    t = otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=DEAD_ENDPOINT, protocol=protocol)
+    )
     for i in range(5_000):
         t.send("e", {"eventProperties": {"i": i}})
     started = time.monotonic()

@@ -11,7 +11,7 @@ import pytest
 from telemetry_helpers import telemetry_to
 
 import otel_telemetry
-from otel_telemetry import RateLimit, Telemetry, TelemetryError
+from otel_telemetry import OTLPExporter, RateLimit, Telemetry, TelemetryError
 from otel_telemetry.ratelimit import RateLimiter
 from otel_telemetry.receiver import OTLPReceiver
 from otel_telemetry.settings import is_truthy, opt_out_reason
@@ -66,7 +66,7 @@ def test_disabled_telemetry_sends_nothing_opens_nothing_and_returns_true(
     else:
         monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     threads_before = {t.name for t in threading.enumerate()}
-    t = Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc", **kwargs)  # type: ignore[arg-type]
+    t = Telemetry(exporter=OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"), **kwargs)  # type: ignore[arg-type]
     assert t.send("didCreateEntry", {"eventProperties": {"a": 1}}) is True
     assert t.flush(1) is True
     assert "otel-telemetry-export" not in {th.name for th in threading.enumerate()} - threads_before
@@ -132,8 +132,7 @@ def test_rate_limit_arguments_are_checked() -> None:
 
 def test_rate_limited_sends_return_false_and_are_counted(receiver: OTLPReceiver) -> None:
     with Telemetry(
-        endpoint=receiver.grpc_endpoint,
-        protocol="grpc",
+        exporter=OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"),
         records=otel_telemetry.RecordSettings(rate_limits={"didReceiveRequest": otel_telemetry.ONCE_PER_DAY}),
     ) as t:
         assert t.send("didReceiveRequest", {"eventProperties": {"statusCode": 200}})

@@ -62,7 +62,9 @@ def test_payloads_round_trip_through_a_real_receiver(
 ) -> None:
     group = {f"g_{k}": v for k, v in group.items()}
     module_receiver.clear()
-    with otel_telemetry.Telemetry(endpoint=module_receiver.grpc_endpoint, protocol="grpc") as t:
+    with otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=module_receiver.grpc_endpoint, protocol="grpc")
+    ) as t:
         payload = {"eventProperties": event, "userProperties": user, "groupProperties": group}
         assert t.send("roundTrip", payload) is True
         assert t.flush(10)
@@ -108,7 +110,9 @@ def test_send_never_raises_in_lenient_mode_and_accounts_for_every_event(
     module_receiver: OTLPReceiver, name: Any, payload: Any, extra: Any
 ) -> None:
     module_receiver.clear()
-    with otel_telemetry.Telemetry(endpoint=module_receiver.grpc_endpoint, protocol="grpc") as t:
+    with otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=module_receiver.grpc_endpoint, protocol="grpc")
+    ) as t:
         results = [
             t.send(name, payload),
             t.send("e", {"eventProperties": payload, "userProperties": extra, "groupProperties": extra}),

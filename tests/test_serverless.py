@@ -64,7 +64,9 @@ def test_flushing_handlers_deliver_before_they_return(
 
 
 def test_flushing_gives_up_within_its_timeout_when_the_collector_is_down() -> None:
-    telemetry = otel_telemetry.Telemetry(endpoint="http://127.0.0.1:1", protocol="grpc")
+    telemetry = otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint="http://127.0.0.1:1", protocol="grpc")
+    )
     try:
         guard = otel_telemetry.flushing(telemetry, timeout_s=0.3)
 

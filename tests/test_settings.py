@@ -6,6 +6,7 @@ until shutdown nor lost silently (issue 17, item 3). Proved with real receivers 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import logging
 import os
@@ -20,16 +21,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import otel_telemetry
 from otel_telemetry import (
     Backoff,
-    BatchSettings,
     CatalogSettings,
+    DefaultProperties,
     DeliverySettings,
     ExporterSettings,
+    HandoffSettings,
+    InMemoryExporter,
     OTLPExporter,
     PrivacySettings,
     RecordSettings,
     ResourceSettings,
+    SamplingSettings,
     SpoolSettings,
     Telemetry,
     TelemetryError,
@@ -83,7 +88,7 @@ def module_receiver() -> Iterator[OTLPReceiver]:
             "-1",
             lambda: RecordSettings.from_env().attribute_count_limit,
         ),
-        ("OTEL_BLRP_SCHEDULE_DELAY", "0", lambda: BatchSettings.from_env().schedule_delay_s),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "0", lambda: DeliverySettings.from_env().schedule_delay_s),
     ],
 )
 def test_a_value_that_cannot_work_is_logged_and_its_default_used_and_events_arrive(
@@ -194,9 +199,13 @@ def test_a_configuration_error_is_reported_by_a_real_process_and_nothing_hangs(t
     [
         (lambda: Telemetry(endpoint="collector:4318"), "endpoint", "needs a scheme"),
         (lambda: Telemetry(endpoint="http://"), "endpoint", "no host"),
-        (lambda: Telemetry(headers={"x-token": "a\r\nInjected: 1"}), "headers['x-token']", "CR, LF"),
-        (lambda: Telemetry(headers={"bad name": "v"}), "headers['bad name']", "token"),
-        (lambda: Telemetry(protocol="smtp"), "protocol", "must be one of"),
+        (
+            lambda: Telemetry(exporter=OTLPExporter(headers={"x-token": "a\r\nInjected: 1"})),
+            "headers['x-token']",
+            "CR, LF",
+        ),
+        (lambda: Telemetry(exporter=OTLPExporter(headers={"bad name": "v"})), "headers['bad name']", "token"),
+        (lambda: Telemetry(exporter=OTLPExporter(protocol="smtp")), "protocol", "must be one of"),
         (
             lambda: ExporterSettings(certificate_file="/nonexistent/ca.pem"),
             "certificate_file",
@@ -205,11 +214,11 @@ def test_a_configuration_error_is_reported_by_a_real_process_and_nothing_hangs(t
         (lambda: ExporterSettings(timeout_s=0), "timeout_s", "> 0"),
         (lambda: DeliverySettings(export_timeout_s=0), "export_timeout_s", "> 0"),
         (lambda: DeliverySettings(exit_timeout_s=float("nan")), "exit_timeout_s", "finite"),
-        (lambda: BatchSettings(schedule_delay_s=1e300), "schedule_delay_s", "at most"),
+        (lambda: DeliverySettings(schedule_delay_s=1e300), "schedule_delay_s", "at most"),
         (lambda: Backoff(max_s=1e300), "Backoff.initial_s", "<= max_s"),
-        (lambda: BatchSettings(schedule_delay_s=0), "schedule_delay_s", ">= 0.001"),
-        (lambda: BatchSettings(max_queue_size=0), "max_queue_size", ">= 1"),
-        (lambda: BatchSettings(max_export_batch_size=True), "max_export_batch_size", "integer"),  # type: ignore[arg-type]
+        (lambda: DeliverySettings(schedule_delay_s=0), "schedule_delay_s", ">= 0.001"),
+        (lambda: DeliverySettings(max_queue_size=0), "max_queue_size", ">= 1"),
+        (lambda: DeliverySettings(max_export_batch_size=True), "max_export_batch_size", "integer"),  # type: ignore[arg-type]
         (lambda: RecordSettings(attribute_count_limit=-1), "attribute_count_limit", ">= 0"),
         (lambda: RecordSettings(attribute_value_length_limit=0), "attribute_value_length_limit", ">= 1"),
         (lambda: ResourceSettings(max_resources=0), "max_resources", ">= 1"),
@@ -222,7 +231,7 @@ def test_a_configuration_error_is_reported_by_a_real_process_and_nothing_hangs(t
         (lambda: SpoolSettings(Path("x"), max_bytes=10), "spool.max_bytes", ">= 16384"),
         (lambda: Backoff(initial_s=0), "Backoff.initial_s", "> 0"),
         (lambda: CatalogSettings(mode="strict"), "catalog_mode", "must be one of"),  # type: ignore[arg-type]
-        (lambda: Telemetry(batch={"max_queue_size": 5}), "batch", "must be a BatchSettings"),  # type: ignore[arg-type]
+        (lambda: Telemetry(delivery={"max_queue_size": 5}), "delivery", "must be a DeliverySettings"),  # type: ignore[arg-type]
     ],
 )
 def test_a_bad_value_in_code_is_an_error_naming_the_field_and_the_rule(
@@ -244,14 +253,173 @@ def test_a_typo_in_disable_defaults_from_the_environment_is_logged_with_the_vali
 
 
 def test_settings_objects_are_frozen_readable_and_round_trip_through_replace() -> None:
-    batch = BatchSettings(max_queue_size=10, max_export_batch_size=50)
-    assert batch.max_export_batch_size == 10  # a batch cannot exceed the queue
+    delivery = DeliverySettings(max_queue_size=10, max_export_batch_size=50)
+    assert delivery.max_export_batch_size == 10  # a batch cannot exceed the queue
     with pytest.raises(dataclasses.FrozenInstanceError):
-        batch.max_queue_size = 5  # type: ignore[misc]
-    assert dataclasses.replace(batch, schedule_delay_s=0.5).schedule_delay_s == 0.5
-    t = Telemetry("svc", batch=batch, disabled=True)
-    assert t.batch is batch and t.resource.service_name == "svc"
+        delivery.max_queue_size = 5  # type: ignore[misc]
+    assert dataclasses.replace(delivery, schedule_delay_s=0.5).schedule_delay_s == 0.5
+    t = Telemetry("svc", delivery=delivery, disabled=True)
+    assert t.delivery is delivery and t.resource.service_name == "svc"
     assert isinstance(t.exporter, OTLPExporter)
+
+
+# -- the shape of the configuration (issue 12) -----------------------------------------------
+
+#: Every settings object a user can build and pass (directly, or inside another one).
+SETTINGS_CLASSES = [
+    Backoff,
+    CatalogSettings,
+    DefaultProperties,
+    DeliverySettings,
+    ExporterSettings,
+    HandoffSettings,
+    PrivacySettings,
+    RecordSettings,
+    ResourceSettings,
+    SamplingSettings,
+    SpoolSettings,
+]
+
+
+def test_telemetry_and_configure_take_at_most_thirteen_parameters_and_the_same_ones() -> None:
+    telemetry = list(inspect.signature(Telemetry.__init__).parameters.values())[1:]  # without self
+    configure = list(inspect.signature(otel_telemetry.configure).parameters.values())
+    assert len(telemetry) <= 13, [p.name for p in telemetry]
+    assert [(p.name, p.kind, p.default, p.annotation) for p in configure] == [
+        (p.name, p.kind, p.default, p.annotation) for p in telemetry
+    ]
+    assert all(p.annotation is not inspect.Parameter.empty for p in configure)  # typed, not **options
+    # what moved into a settings object (or the exporter) is not a parameter any more
+    names = {p.name for p in telemetry}
+    assert not names & {"protocol", "headers", "batch", "consent", "notice", "sampling", "exit"}
+
+
+def test_every_settings_class_is_exported_and_a_settings_object_is_frozen_and_has_from_env() -> None:
+    exported = {
+        getattr(otel_telemetry, name)
+        for name in otel_telemetry.__all__
+        if name.endswith("Settings") or name in ("Backoff", "DefaultProperties")
+    }
+    assert exported == set(SETTINGS_CLASSES)
+    for cls in SETTINGS_CLASSES:
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls  # type: ignore[attr-defined]
+        made = cls.from_env({})  # type: ignore[attr-defined]
+        if cls is SpoolSettings:
+            assert made is None  # no OTEL_TELEMETRY_SPOOL_DIR: no spool
+            made = SpoolSettings.from_env({"OTEL_TELEMETRY_SPOOL_DIR": "/tmp/spool"})
+        assert isinstance(made, cls)
+        name = dataclasses.fields(made)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(made, name, getattr(made, name))
+        assert dataclasses.replace(made) == made
+
+
+def _given_settings(tmp_path: Path) -> dict[str, Any]:
+    """One non-default value of every argument, as a user would write them."""
+    return {
+        "service_name": "round-trip",
+        "exporter": InMemoryExporter(),
+        "delivery": DeliverySettings(
+            max_queue_size=64,
+            schedule_delay_s=0.5,
+            backoff=Backoff(0.5, 2.0),
+            exit_mode="flush",
+            exit_timeout_s=1.0,
+            handoff=HandoffSettings(tmp_path / "handoff", max_bytes=1024),
+        ),
+        "resource": ResourceSettings(service_version="1.2.3", environment="test"),
+        "records": RecordSettings(
+            attribute_count_limit=16,
+            sampling=SamplingSettings({"noisy": 0.5}, lifecycle={"didStart"}, seed=3),
+            default_properties=DefaultProperties(event={"cliVersion": "1.0"}),
+        ),
+        "privacy": PrivacySettings(
+            project_id="round-trip-project", state_dir=tmp_path, notice="we count", sent_log=3
+        ),
+        "catalog": CatalogSettings(None, "off", required=False),
+        "strict": True,
+        "debug": False,
+    }
+
+
+@pytest.mark.parametrize("through", ["Telemetry", "configure"])
+def test_settings_given_in_code_round_trip_through_the_instance(tmp_path: Path, through: str) -> None:
+    given = _given_settings(tmp_path)
+    make = Telemetry if through == "Telemetry" else otel_telemetry.configure
+    t = make(**given)
+    try:
+        for name in ("exporter", "delivery", "records", "privacy", "catalog", "debug"):
+            assert getattr(t, name) is given[name], name
+        assert t.resource == dataclasses.replace(given["resource"], service_name="round-trip")
+        assert t.app == "round-trip"  # privacy.app unset: the service name
+        assert t.exit_mode == "flush"
+        assert t.stats().sampled_out == {}
+        assert t.send("didStart") and t.flush(5)
+        [record] = given["exporter"].records
+        assert record.attributes["cliVersion"] == "1.0"  # records.default_properties applied
+        with pytest.raises(TelemetryError):
+            t.send("")  # strict=True raises
+    finally:
+        if through == "configure":
+            otel_telemetry.shutdown(1)
+        else:
+            t.shutdown(1)
+
+
+@pytest.mark.parametrize(
+    ("cls", "variable", "value", "field", "given", "read"),
+    [
+        (DeliverySettings, "OTEL_TELEMETRY_EXIT", "flush", "schedule_delay_s", 0.25, "exit_mode"),
+        (DeliverySettings, "OTEL_BLRP_MAX_QUEUE_SIZE", "99", "exit_mode", "handoff", "max_queue_size"),
+        (PrivacySettings, "OTEL_TELEMETRY_DISABLE_DEFAULTS", "all", "notice", "we count", "disable_defaults"),
+        (
+            RecordSettings,
+            "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+            "7",
+            "sampling",
+            SamplingSettings(),
+            "attribute_count_limit",
+        ),
+        (ResourceSettings, "OTEL_TELEMETRY_ENVIRONMENT", "staging", "service_version", "2.0", "environment"),
+        (CatalogSettings, "OTEL_TELEMETRY_CATALOG_MODE", "enforce", "required", True, "mode"),
+    ],
+)
+def test_from_env_with_fields_sets_them_over_the_environment_and_keeps_the_rest(
+    cls: Any, variable: str, value: str, field: str, given: Any, read: str
+) -> None:
+    """What the separate objects gave before they merged: a field set in code (the notice) and
+    the environment's values for the others (``OTEL_TELEMETRY_DISABLE_DEFAULTS``)."""
+    environ = {variable: value}
+    made = cls.from_env(environ, **{field: given})
+    assert getattr(made, field) == given
+    assert getattr(made, read) == getattr(cls.from_env(environ), read) != getattr(cls(), read)
+    assert cls(**{field: given}) != made  # built in code, the object does not read the environment
+
+
+def test_a_bad_field_given_to_from_env_is_an_error_naming_it() -> None:
+    with pytest.raises(TelemetryError) as raised:
+        DeliverySettings.from_env({}, exit_mode="later")
+    assert raised.value.field == "exit_mode"
+    with pytest.raises(TypeError, match="exit"):
+        DeliverySettings.from_env({}, exit=None)  # a field that does not exist
+
+
+def test_the_exporter_keywords_are_the_otlp_variables_with_the_given_values_over_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")
+    exporter = OTLPExporter(endpoint="http://collector:4317", protocol="grpc", headers={"X-Key": "k"})
+    settings = exporter.settings
+    assert (settings.protocol, settings.endpoint) == ("grpc", "http://collector:4317")
+    assert settings.timeout_s == 2.5
+    assert dict(settings.headers) == {"x-tenant": "acme", "x-key": "k"}
+    shortcut = Telemetry(endpoint="http://collector:4318", disabled=True)
+    assert isinstance(shortcut.exporter, OTLPExporter)
+    assert shortcut.exporter.settings.protocol == "http/json"  # from the environment
+    assert shortcut.exporter.settings.endpoint == "http://collector:4318/v1/logs"
+    shortcut.shutdown(0.1)
 
 
 # -- generated: any value of any variable ----------------------------------------------------
@@ -302,7 +470,6 @@ def test_any_environment_gives_valid_settings_and_delivers(
     """Whatever the variables say, the settings are valid objects (their checks passed) and an
     event sent with them reaches a real receiver, or is counted: accepted = exported + dropped."""
     environ = {k: v.replace("\x00", "") for k, v in environ.items()}
-    batch = BatchSettings.from_env(environ)
     delivery = DeliverySettings.from_env(environ)
     records = RecordSettings.from_env(environ)
     privacy = PrivacySettings.from_env(environ)
@@ -310,13 +477,12 @@ def test_any_environment_gives_valid_settings_and_delivers(
     exporter = ExporterSettings.from_env(
         {**environ, "OTEL_EXPORTER_OTLP_ENDPOINT": module_receiver.http_endpoint}
     )
-    for made in (batch, delivery, records, privacy, resource, exporter):
+    for made in (delivery, records, privacy, resource, exporter):
         assert dataclasses.replace(made) == made  # rebuilding runs the same checks: they pass
-    assert batch.schedule_delay_s >= 0.001 and delivery.export_timeout_s > 0 and exporter.timeout_s > 0
+    assert delivery.schedule_delay_s >= 0.001 and delivery.export_timeout_s > 0 and exporter.timeout_s > 0
     module_receiver.clear()
     t = Telemetry(
         exporter=OTLPExporter(exporter),
-        batch=batch,
         delivery=dataclasses.replace(delivery, exit_timeout_s=0.0),
         records=records,
         privacy=dataclasses.replace(privacy, project_id="generated"),

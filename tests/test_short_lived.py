@@ -375,11 +375,11 @@ def test_over_its_size_cap_the_area_drops_its_oldest_directories_with_a_count(
 def test_the_exit_mode_follows_the_setting_and_the_age_of_the_process(
     monkeypatch: pytest.MonkeyPatch, age_s: float, mode: str, expected: str
 ) -> None:
-    from otel_telemetry import ExitSettings, Telemetry, exit
+    from otel_telemetry import DeliverySettings, Telemetry, exit
 
     monkeypatch.setattr(exit, "process_age_s", lambda: age_s)
     monkeypatch.setattr(exit, "forked", lambda: False)  # this test process may have forked before
-    t = Telemetry(endpoint="http://127.0.0.1:9", exit=ExitSettings(mode=mode))  # type: ignore[arg-type]
+    t = Telemetry(endpoint="http://127.0.0.1:9", delivery=DeliverySettings(exit_mode=mode))  # type: ignore[arg-type]
     try:
         assert t.exit_mode == expected
     finally:
@@ -387,11 +387,12 @@ def test_the_exit_mode_follows_the_setting_and_the_age_of_the_process(
 
 
 def test_an_instance_that_cannot_hand_off_flushes_at_exit() -> None:
-    from otel_telemetry import ExitSettings, Telemetry
+    from otel_telemetry import DeliverySettings, Telemetry
 
+    handoff = DeliverySettings(exit_mode="handoff")
     for t in (
-        Telemetry(endpoint="http://127.0.0.1:9", exit=ExitSettings(mode="handoff"), debug=True),
-        Telemetry(endpoint="http://127.0.0.1:9", exit=ExitSettings(mode="handoff"), disabled=True),
+        Telemetry(endpoint="http://127.0.0.1:9", delivery=handoff, debug=True),
+        Telemetry(endpoint="http://127.0.0.1:9", delivery=handoff, disabled=True),
     ):
         assert t.exit_mode == "flush"
         t.shutdown(0.1)
@@ -407,14 +408,16 @@ def test_the_process_age_is_read_from_the_system() -> None:
 
 
 def test_a_bad_exit_setting_is_refused_when_explicit_and_replaced_from_the_environment() -> None:
-    from otel_telemetry import ExitSettings, TelemetryError
+    from otel_telemetry import DeliverySettings, HandoffSettings, TelemetryError
 
     with pytest.raises(TelemetryError, match="exit_mode"):
-        ExitSettings(mode="later")  # type: ignore[arg-type]
-    with pytest.raises(TelemetryError, match="handoff_lifetime_s"):
-        ExitSettings(handoff_lifetime_s=0)
-    settings = ExitSettings.from_env({"OTEL_TELEMETRY_EXIT": "soon", "OTEL_TELEMETRY_HANDOFF_LIFETIME": "-5"})
-    assert settings.mode == "auto" and settings.handoff_lifetime_s == 60.0
+        DeliverySettings(exit_mode="later")  # type: ignore[arg-type]
+    with pytest.raises(TelemetryError, match=r"handoff\.lifetime_s"):
+        HandoffSettings(lifetime_s=0)
+    settings = DeliverySettings.from_env(
+        {"OTEL_TELEMETRY_EXIT": "soon", "OTEL_TELEMETRY_HANDOFF_LIFETIME": "-5"}
+    )
+    assert settings.exit_mode == "auto" and settings.handoff.lifetime_s == 60.0
 
 
 def test_with_a_spool_the_program_flushes_at_exit_and_the_spool_keeps_the_rest(state: Path) -> None:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import otel_telemetry
-from otel_telemetry import Telemetry
+from otel_telemetry import OTLPExporter, Telemetry
 from otel_telemetry.counters import Counters
 from otel_telemetry.receiver import OTLPReceiver
 from otel_telemetry.settings import SpoolSettings
@@ -305,11 +305,11 @@ def test_arbitrary_events_arrive_through_the_spool_exactly_as_from_memory(
         shared_receiver.clear()
         with tempfile.TemporaryDirectory() as directory:
             t = Telemetry(
-                endpoint=shared_receiver.grpc_endpoint,
-                protocol="grpc",
-                batch=otel_telemetry.BatchSettings(schedule_delay_s=0.01),
+                exporter=OTLPExporter(endpoint=shared_receiver.grpc_endpoint, protocol="grpc"),
                 delivery=otel_telemetry.DeliverySettings(
-                    spool=otel_telemetry.SpoolSettings(Path(directory)) if spooled else None, event_ids=False
+                    schedule_delay_s=0.01,
+                    spool=otel_telemetry.SpoolSettings(Path(directory)) if spooled else None,
+                    event_ids=False,
                 ),
                 privacy=otel_telemetry.PrivacySettings(project_id="property-project"),
             )

@@ -30,7 +30,7 @@ from opentelemetry.sdk.resources import Resource
 from telemetry_helpers import reference_any_value
 
 import otel_telemetry
-from otel_telemetry import Telemetry
+from otel_telemetry import OTLPExporter, Telemetry
 from otel_telemetry.cli.local import LocalBackend
 from otel_telemetry.receiver import OTLPReceiver
 from otel_telemetry.store import SCHEMA_VERSION, EventQuery, EventStore, PropertyFilter, parse_property_filter
@@ -54,13 +54,8 @@ def telemetry_to(backend: LocalBackend, protocol: str, **kwargs: Any) -> Telemet
     rx = backend.receiver
     endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
     return Telemetry(
-        endpoint=endpoint,
-        protocol=protocol,
-        **{
-            "batch": otel_telemetry.BatchSettings(schedule_delay_s=0.02),
-            "delivery": otel_telemetry.DeliverySettings(exit_timeout_s=0.0),
-            **kwargs,
-        },
+        exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
+        **{"delivery": otel_telemetry.DeliverySettings(schedule_delay_s=0.02, exit_timeout_s=0.0), **kwargs},
     )
 
 
@@ -145,7 +140,9 @@ def test_concurrent_senders_lose_nothing(backend: LocalBackend, protocol: str) -
         telemetry_to(
             backend,
             protocol,
-            batch=otel_telemetry.BatchSettings(max_export_batch_size=64, schedule_delay_s=0.02),
+            delivery=otel_telemetry.DeliverySettings(
+                max_export_batch_size=64, schedule_delay_s=0.02, exit_timeout_s=0.0
+            ),
         )
         for _ in range(senders)
     ]

@@ -23,7 +23,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from telemetry_helpers import reference_any_value
 from test_cli import Running, endpoints, run_cli
 
-from otel_telemetry import BatchSettings, DeliverySettings, Telemetry
+from otel_telemetry import DeliverySettings, OTLPExporter, Telemetry
 from otel_telemetry.store.clickhouse_schema import clickhouse_ddl
 
 chdb = pytest.importorskip("chdb", reason="chDB is the optional [clickhouse] extra")
@@ -142,10 +142,8 @@ def test_serve_stores_into_chdb_and_insights_read_it(tmp_path: Path) -> None:
         assert found["database"] == f"chdb:{directory}"
         for protocol, endpoint in (("grpc", found["OTLP/gRPC"]), ("http/protobuf", found["OTLP/HTTP"])):
             telemetry = Telemetry(
-                endpoint=endpoint,
-                protocol=protocol,
-                batch=BatchSettings(schedule_delay_s=0.02),
-                delivery=DeliverySettings(exit_timeout_s=0),
+                exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
+                delivery=DeliverySettings(schedule_delay_s=0.02, exit_timeout_s=0),
             )
             try:
                 for model in ("article", "article", "page"):

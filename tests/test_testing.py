@@ -8,7 +8,14 @@ import re
 import pytest
 
 import otel_telemetry
-from otel_telemetry import CatalogSettings, PrivacySettings, RateLimit, RecordSettings, Telemetry
+from otel_telemetry import (
+    CatalogSettings,
+    OTLPExporter,
+    PrivacySettings,
+    RateLimit,
+    RecordSettings,
+    Telemetry,
+)
 from otel_telemetry.catalog.loader import catalog_from_dict
 from otel_telemetry.receiver import OTLPReceiver
 from otel_telemetry.testing import TelemetryAssertionError, capture
@@ -22,9 +29,13 @@ PAYLOAD = {
 
 def test_a_captured_event_is_the_record_a_collector_receives(receiver: OTLPReceiver) -> None:
     privacy = PrivacySettings(project_id="same-project")
-    sent = Telemetry("app", endpoint=receiver.grpc_endpoint, protocol="grpc", privacy=privacy)
+    sent = Telemetry(
+        "app", exporter=OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"), privacy=privacy
+    )
     with capture() as events:
-        captured = Telemetry("app", endpoint=receiver.grpc_endpoint, protocol="grpc", privacy=privacy)
+        captured = Telemetry(
+            "app", exporter=OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"), privacy=privacy
+        )
         assert captured.send("didCreateEntry", PAYLOAD, user_id="u1")
     assert sent.send("didCreateEntry", PAYLOAD, user_id="u1")
     assert sent.flush(10)
@@ -40,7 +51,7 @@ def test_a_captured_event_is_the_record_a_collector_receives(receiver: OTLPRecei
 
 def test_nothing_leaves_the_process_while_capturing(receiver: OTLPReceiver) -> None:
     with capture() as events:
-        t = Telemetry(endpoint=receiver.http_endpoint, protocol="http/protobuf")
+        t = Telemetry(exporter=OTLPExporter(endpoint=receiver.http_endpoint, protocol="http/protobuf"))
         for i in range(20):
             t.send("e", {"eventProperties": {"i": i}})
         assert t.flush(2)

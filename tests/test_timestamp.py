@@ -47,7 +47,8 @@ def test_timestamp_sets_time_and_observed_time_stays_the_capture_time(
     happened = datetime(2024, 5, 17, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
     policies = [annotate] if path == "general" else []
     with otel_telemetry.Telemetry(
-        endpoint=endpoint_for(receiver, protocol), protocol=protocol, policies=policies
+        exporter=otel_telemetry.OTLPExporter(endpoint=endpoint_for(receiver, protocol), protocol=protocol),
+        policies=policies,
     ) as t:
         before = time.time_ns()
         assert t.send("imported", {"eventProperties": {"seq": 1}}, timestamp=happened)
@@ -69,7 +70,9 @@ def test_timestamp_sets_time_and_observed_time_stays_the_capture_time(
 
 
 def test_module_level_send_takes_a_timestamp(receiver: OTLPReceiver) -> None:
-    otel_telemetry.configure(endpoint=receiver.grpc_endpoint, protocol="grpc")
+    otel_telemetry.configure(
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc")
+    )
     try:
         assert otel_telemetry.send("backfilled", {"eventProperties": {"n": 1}}, timestamp=1_234_567_890)
         assert otel_telemetry.flush(10)
@@ -86,7 +89,10 @@ def test_a_policy_sees_the_timestamp_and_may_change_it(receiver: OTLPReceiver) -
         seen.append(event.timestamp_ns)
         return event._replace(timestamp_ns=event.timestamp_ns + 1)
 
-    with otel_telemetry.Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc", policies=[shift]) as t:
+    with otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc"),
+        policies=[shift],
+    ) as t:
         assert t.send("e", timestamp=1_000)
         assert t.flush(10)
     assert receiver.wait_for(1)
@@ -128,7 +134,9 @@ class BrokenZone(tzinfo):
     "value", [*(v for v, _ in BAD_TIMESTAMPS), datetime(2024, 1, 1, tzinfo=BrokenZone())]
 )
 def test_a_bad_timestamp_is_a_counted_drop_in_lenient_mode(receiver: OTLPReceiver, value: Any) -> None:
-    with otel_telemetry.Telemetry(endpoint=receiver.grpc_endpoint, protocol="grpc") as t:
+    with otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=receiver.grpc_endpoint, protocol="grpc")
+    ) as t:
         assert t.send("bad", timestamp=value) is False
         assert t.send("good") is True
         assert t.flush(10)
@@ -168,7 +176,11 @@ def test_any_valid_timestamp_arrives_exactly(
     module_receiver: OTLPReceiver, stamps: list[datetime | int | None], protocol: str
 ) -> None:
     module_receiver.clear()
-    with otel_telemetry.Telemetry(endpoint=endpoint_for(module_receiver, protocol), protocol=protocol) as t:
+    with otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(
+            endpoint=endpoint_for(module_receiver, protocol), protocol=protocol
+        )
+    ) as t:
         before = time.time_ns()
         for seq, stamp in enumerate(stamps):
             assert t.send("e", {"eventProperties": {"seq": seq}}, timestamp=stamp)

@@ -16,8 +16,8 @@ from test_faults import MODES, spool_for
 import otel_telemetry
 from otel_telemetry import (
     Backoff,
-    BatchSettings,
     DeliverySettings,
+    OTLPExporter,
     PrivacySettings,
     SpoolSettings,
     Telemetry,
@@ -38,11 +38,10 @@ def test_retry_after_on_503_then_429_is_honoured_then_all_arrive(
     endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
     spool = spool_for(mode, tmp_path)
     t = Telemetry(
-        endpoint=endpoint,
-        protocol=protocol,
+        exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
         privacy=PrivacySettings(project_id="p"),
-        batch=FAST,
         delivery=DeliverySettings(
+            schedule_delay_s=FAST.schedule_delay_s,
             backoff=Backoff(0.01, 0.05),  # if the hints were ignored, retries would come at once
             spool=SpoolSettings(spool) if spool else None,
         ),
@@ -71,8 +70,7 @@ def test_a_permanent_rejection_is_not_retried_and_is_counted(
     receiver.faults.push(Fault(http_status=400, message="bad data"))
     with telemetry(
         receiver.grpc_port,
-        batch=BatchSettings(max_export_batch_size=10, schedule_delay_s=0.05),
-        delivery=delivery(spool_for(mode, tmp_path)),
+        delivery=delivery(spool_for(mode, tmp_path), max_export_batch_size=10),
     ) as t:
         assert all(send_seq(t, 10))
         assert not t.flush(10.0)  # the first batch was lost (counted)
@@ -122,7 +120,9 @@ def test_the_certificate_variable_lets_events_reach_a_tls_collector(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", certificate[0])
     endpoint = tls_receiver.grpc_endpoint if protocol == "grpc" else tls_receiver.http_endpoint
     assert endpoint.startswith("https://")
-    with otel_telemetry.Telemetry(endpoint=endpoint, protocol=protocol) as t:
+    with otel_telemetry.Telemetry(
+        exporter=otel_telemetry.OTLPExporter(endpoint=endpoint, protocol=protocol)
+    ) as t:
         assert t.send("didCreateEntry", {"eventProperties": {"secure": True}})
         assert t.flush(10)
     assert tls_receiver.wait_for(1, 5)
@@ -135,8 +135,7 @@ def test_an_untrusted_certificate_is_refused_and_the_event_kept_for_retry(
 ) -> None:
     endpoint = tls_receiver.grpc_endpoint if protocol == "grpc" else tls_receiver.http_endpoint
     t = otel_telemetry.Telemetry(
-        endpoint=endpoint,
-        protocol=protocol,
+        exporter=otel_telemetry.OTLPExporter(endpoint=endpoint, protocol=protocol),
         delivery=otel_telemetry.DeliverySettings(backoff=otel_telemetry.Backoff(0.05, 0.1)),
     )
     assert t.send("e")

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 import otel_telemetry
-from otel_telemetry import Telemetry
+from otel_telemetry import OTLPExporter, Telemetry
 from otel_telemetry.cli.local import LocalBackend
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,11 +39,9 @@ def served(tmp_path: Path) -> Iterator[LocalBackend]:
 
 def send_events(backend: LocalBackend, events: list[tuple[str, dict[str, Any]]]) -> None:
     telemetry = Telemetry(
-        endpoint=backend.receiver.http_endpoint,
-        protocol="http/protobuf",
+        exporter=OTLPExporter(endpoint=backend.receiver.http_endpoint, protocol="http/protobuf"),
         service_name="web-test",
-        batch=otel_telemetry.BatchSettings(schedule_delay_s=0.02),
-        delivery=otel_telemetry.DeliverySettings(exit_timeout_s=0.0),
+        delivery=otel_telemetry.DeliverySettings(schedule_delay_s=0.02, exit_timeout_s=0.0),
     )
     try:
         for name, payload in events:

@@ -25,7 +25,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otel_telemetry import BatchSettings, DeliverySettings, Telemetry
+from otel_telemetry import DeliverySettings, OTLPExporter, Telemetry
 from otel_telemetry.cli.local import LocalBackend
 from otel_telemetry.store import EventStore
 from otel_telemetry.web import WebViewer
@@ -78,10 +78,8 @@ def viewer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     with LocalBackend("127.0.0.1", None, 0, db_path=db, web_port=0) as backend:
         telemetry = Telemetry(
             "hostile",
-            endpoint=backend.receiver.http_endpoint,
-            protocol="http/protobuf",
-            batch=BatchSettings(schedule_delay_s=0.02),
-            delivery=DeliverySettings(exit_timeout_s=0.0),
+            exporter=OTLPExporter(endpoint=backend.receiver.http_endpoint, protocol="http/protobuf"),
+            delivery=DeliverySettings(schedule_delay_s=0.02, exit_timeout_s=0.0),
         )
         try:
             for model in ("article", "category"):

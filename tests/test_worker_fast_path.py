@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_delivery import free_port
 
-from otel_telemetry import Telemetry
+from otel_telemetry import OTLPExporter, Telemetry
 from otel_telemetry.encoding import EVENT_ID_ATTRIBUTE, BatchEncoder, resource_proto
 from otel_telemetry.event import Event
 from otel_telemetry.mapping import Mapper
@@ -150,7 +150,9 @@ def test_queued_events_are_not_tracked_by_the_garbage_collector() -> None:
         "userProperties": {"role": "admin", "seats": 5},
         "groupProperties": {"projectType": "Community"},
     }
-    telemetry = Telemetry(endpoint=f"http://127.0.0.1:{free_port()}", protocol="http/protobuf")
+    telemetry = Telemetry(
+        exporter=OTLPExporter(endpoint=f"http://127.0.0.1:{free_port()}", protocol="http/protobuf")
+    )
     try:
         telemetry.send("didCreateEntry", payload)  # the first list of strings is shared from now on
         gc.collect()

@@ -16,9 +16,10 @@ from typing import Any
 
 import click
 
+from ..exporters.otlp import OTLPExporter
 from ..insights import open_source, trends
 from ..render import properties_line
-from ..settings import PROTOCOLS, BatchSettings, DeliverySettings, ResourceSettings
+from ..settings import PROTOCOLS, DeliverySettings, ResourceSettings
 from ..store import EventQuery, EventStore
 from ..telemetry import Telemetry
 from .common import setup_logging, table
@@ -142,11 +143,9 @@ def demo(protocol: str, keep_serving: bool, web_port: int, db_path: Path | None)
             endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
             click.echo(f"1. Receiver listening on {endpoint} ({protocol})")
             telemetry = Telemetry(
-                endpoint=endpoint,
-                protocol=protocol,
+                exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
                 resource=ResourceSettings("demo-cms", service_version="4.15.0", environment="development"),
-                batch=BatchSettings(schedule_delay_s=0.05),
-                delivery=DeliverySettings(exit_timeout_s=0.0),
+                delivery=DeliverySettings(schedule_delay_s=0.05, exit_timeout_s=0.0),
             )
             try:
                 if telemetry.disabled_reason is not None:

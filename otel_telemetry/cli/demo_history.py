@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..settings import BatchSettings, DeliverySettings, PrivacySettings, ResourceSettings
+from ..exporters.otlp import OTLPExporter
+from ..settings import DeliverySettings, PrivacySettings, ResourceSettings
 from ..telemetry import Telemetry
 
 WEEKS = 6
@@ -126,8 +127,7 @@ def send_history(fleet: list[Installation], endpoint: str, protocol: str) -> Ite
     for installation in fleet:
         for version, events in installation.events.items():
             telemetry = Telemetry(
-                endpoint=endpoint,
-                protocol=protocol,
+                exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
                 resource=ResourceSettings(
                     "demo-cms",
                     service_version=version,
@@ -136,8 +136,7 @@ def send_history(fleet: list[Installation], endpoint: str, protocol: str) -> Ite
                     attributes={"app.installation.id": installation.installation_id},
                 ),
                 privacy=PrivacySettings(project_id=installation.project_id),
-                batch=BatchSettings(schedule_delay_s=0.01),
-                delivery=DeliverySettings(exit_timeout_s=0.0),
+                delivery=DeliverySettings(schedule_delay_s=0.01, exit_timeout_s=0.0),
             )
             try:
                 accepted = sum(

@@ -117,7 +117,9 @@ def send(
             payload[key] = merged
     try:
         telemetry = Telemetry(
-            endpoint=endpoint, protocol=protocol, strict=True, delivery=DeliverySettings(exit_timeout_s=0.0)
+            exporter=OTLPExporter(endpoint=endpoint, protocol=protocol),
+            strict=True,
+            delivery=DeliverySettings(exit_timeout_s=0.0),
         )
     except TelemetryError as error:
         raise click.ClickException(str(error)) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..processes import fork_waits
@@ -23,11 +24,36 @@ _live: weakref.WeakSet[OTLPExporter] = weakref.WeakSet()
 
 
 class OTLPExporter(Exporter):
-    """OTLP/gRPC, OTLP/HTTP protobuf or OTLP/HTTP JSON, per ``settings.protocol``."""
+    """OTLP/gRPC, OTLP/HTTP protobuf or OTLP/HTTP JSON, per ``settings.protocol``.
 
-    def __init__(self, settings: ExporterSettings | None = None) -> None:
+    ``OTLPExporter(endpoint=..., protocol=..., headers=...)`` is ``ExporterSettings.from_env``
+    with those three over the ``OTEL_EXPORTER_OTLP_*`` variables (``endpoint`` a base URL:
+    ``/v1/logs`` is appended for HTTP; ``headers`` merged over the environment's);
+    ``OTLPExporter(settings)`` takes complete settings and reads no variable.
+    """
+
+    def __init__(
+        self,
+        settings: ExporterSettings | None = None,
+        *,
+        endpoint: str | None = None,
+        protocol: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if settings is not None:
+            shortcuts = (("endpoint", endpoint), ("protocol", protocol), ("headers", headers))
+            given = [name for name, value in shortcuts if value is not None]
+            if given:
+                raise TypeError(
+                    f"OTLPExporter() takes settings or {', '.join(given)}=, not both "
+                    "(settings are complete: set those fields in the ExporterSettings)"
+                )
         #: Where and how; ``ExporterSettings.from_env()`` when not given.
-        self.settings = settings if settings is not None else ExporterSettings.from_env()
+        self.settings = (
+            settings
+            if settings is not None
+            else ExporterSettings.from_env(protocol=protocol, endpoint=endpoint, headers=headers)
+        )
         self._transport: Transport | None = None
         self._lock = threading.Lock()
         _live.add(self)

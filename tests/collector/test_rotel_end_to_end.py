@@ -39,15 +39,14 @@ def receiver_endpoint(rx: OTLPReceiver, exporter_protocol: str) -> str:
     return rx.grpc_endpoint if exporter_protocol == "grpc" else rx.http_endpoint
 
 
-def telemetry(endpoint: str, protocol: str, **options: Any) -> otel_telemetry.Telemetry:
+def telemetry(endpoint: str, protocol: str, **batch: Any) -> otel_telemetry.Telemetry:
+    """``batch``: the queue and batch fields of ``DeliverySettings`` (quick retries either way)."""
     return otel_telemetry.Telemetry(
         "collector-e2e",
-        endpoint=endpoint,
-        protocol=protocol,
-        delivery=otel_telemetry.DeliverySettings(backoff=Backoff(initial_s=0.2, max_s=1.0)),
+        exporter=otel_telemetry.OTLPExporter(endpoint=endpoint, protocol=protocol),
+        delivery=otel_telemetry.DeliverySettings(backoff=Backoff(initial_s=0.2, max_s=1.0), **batch),
         resource=otel_telemetry.ResourceSettings(service_version="1.2.3", attributes=FIXED_RESOURCE),
         privacy=otel_telemetry.PrivacySettings(project_id="collector-e2e-project"),
-        **options,
     )
 
 
@@ -144,7 +143,7 @@ def test_every_event_arrives_through_the_collector_as_it_does_directly(
 def test_collector_down_for_a_few_seconds_loses_nothing(rotel_factory: RotelFactory) -> None:
     with OTLPReceiver() as rx:
         agent = rotel_factory(rx.grpc_endpoint)
-        t = telemetry(agent.grpc_endpoint, "grpc", batch=otel_telemetry.BatchSettings(schedule_delay_s=0.2))
+        t = telemetry(agent.grpc_endpoint, "grpc", schedule_delay_s=0.2)
         send_events(t, range(0, 100))
         assert t.flush(10.0)
         assert rx.wait_for(100, timeout=10.0)
@@ -175,7 +174,7 @@ def test_backend_outage_behind_the_collector_is_retried_by_the_collector(rotel_f
     with OTLPReceiver() as rx:
         agent = rotel_factory(rx.grpc_endpoint)
         rx.set_default_fault(Fault(grpc_code=grpc.StatusCode.UNAVAILABLE, message="backend down"))
-        t = telemetry(agent.grpc_endpoint, "grpc", batch=otel_telemetry.BatchSettings(schedule_delay_s=0.2))
+        t = telemetry(agent.grpc_endpoint, "grpc", schedule_delay_s=0.2)
         send_events(t, range(120))
         assert t.flush(10.0), "the collector should accept while its backend is down"
         time.sleep(2.0)
@@ -197,7 +196,8 @@ def test_twenty_thousand_events_arrive_complete_and_exactly_once(rotel_factory: 
         t = telemetry(
             agent.grpc_endpoint,
             "grpc",
-            batch=otel_telemetry.BatchSettings(max_export_batch_size=1000, schedule_delay_s=0.1),
+            max_export_batch_size=1000,
+            schedule_delay_s=0.1,
         )
         send_events(t, range(count))
         assert t.flush(60.0)
@@ -221,9 +221,7 @@ def _send_one_request_through_batching_rotel(
         agent = rotel_factory(
             rx.grpc_endpoint, batching=True, extra_args=["--logs-batch-max-size", str(batch_max)]
         )
-        t = telemetry(
-            agent.grpc_endpoint, "grpc", batch=otel_telemetry.BatchSettings(max_export_batch_size=60)
-        )
+        t = telemetry(agent.grpc_endpoint, "grpc", max_export_batch_size=60)
         send_events(t, range(60))  # one request of 60 records in three resources
         assert t.flush(10.0)
         t.shutdown()
