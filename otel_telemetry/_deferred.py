@@ -8,11 +8,9 @@ the caller: ``docs/short-lived.md``), ``send()`` copies each event here and retu
   detached child (:mod:`otel_telemetry.deferred_sender`) loads otel-telemetry and sends them
   the way the program would have (settings from the same environment); the program never
   loads the rest of the library;
-- the program lives longer: after :data:`DEFER_S`, the rest is loaded and the events are
-  replayed into the default instance (with their own timestamps), on a background thread when
-  that is fork-safe (``logging`` and ``concurrent.futures`` already loaded, see
-  :func:`_load_in_background`), else handed to the detached child as at exit; a later
-  ``send()`` goes straight to the default instance;
+- the program lives longer: after :data:`DEFER_S`, a background thread loads the rest and
+  replays the events into the default instance (with their own timestamps; forks wait for it,
+  :func:`_before_fork`); a later ``send()`` goes straight to the default instance;
 - anything else the app calls (``configure``, ``flush``, ``stats``, ``get_default`` ...) loads
   the rest first and replays what waits here, so it sees every event.
 
@@ -71,15 +69,13 @@ _MAX_NODES = 10_000
 _MAX_DEPTH = 32
 
 _lock = _thread.allocate_lock()
-_guard = _thread.allocate_lock()  # held while a background thread loads the rest: forks wait
+_guard = _thread.RLock()  # held while the rest loads (and a hand-off is written): forks wait
 _events: list[tuple[Any, ...]] = []
 _owner = os.getpid()  # whose events they are (a forked child may act before its fork hook ran)
 _state = "fresh"  # "fresh" (not decided yet), "deferring", "off"
 _first_at = 0.0
 _after_exit = False
 _blocked = False  # set by the pytest plugin: a test session never defers
-_hook_generation = 0
-_guard_taken: dict[int, bool] = {}
 _real_send: Callable[..., bool] | None = None
 _handed_off = 0  # events handed to the deferred sender: the default instance's stats count them
 
@@ -235,6 +231,11 @@ def _plain(value: Any, depth: int, nodes: list[int]) -> Any:
     raise _NotPlain
 
 
+def pending() -> bool:
+    """Whether events wait here."""
+    return bool(_events)
+
+
 def waiting() -> bool:
     """Whether the default instance has not been given what waited here yet."""
     return _real_send is None
@@ -253,7 +254,19 @@ def _take() -> list[tuple[Any, ...]]:
 
 def materialize(taken: list[tuple[Any, ...]] | None = None) -> None:
     """Load the rest of otel-telemetry and replay into the default instance the events ``taken``
-    from here earlier (a hand-off that could not be made), then those still waiting."""
+    from here earlier (a hand-off that could not be made), then those still waiting.
+
+    Forks wait meanwhile (:func:`_before_fork`): this may run on any thread (a request thread's
+    first ``send()``, the timer), and a child forked in the middle of an import would inherit
+    that module half-imported, for good.
+    """
+    with _guard:
+        _materialize(taken)
+    if _after_exit:  # loaded at exit, or by an app's exit handler that runs after ours: exit.py
+        _run_exit_handler()  # takes over (outside the guard: its flush waits on the export thread)
+
+
+def _materialize(taken: list[tuple[Any, ...]] | None) -> None:
     global _real_send, _handed_off
     events = [*(taken or ()), *_take()]
     from . import _core, _default  # noqa: F401  (_core: the rest, and its logging set-up)
@@ -264,8 +277,6 @@ def materialize(taken: list[tuple[Any, ...]] | None = None) -> None:
     handed, _handed_off = _handed_off, 0
     if handed:  # accepted and handed off (so ``stats()`` still adds up)
         _default.get_default()._counters.hand_off_late(handed)
-    if _after_exit:  # loaded by an app's exit handler that runs after ours: exit.py takes over
-        _run_exit_handler()
 
 
 def _replay(send: Callable[..., bool], event: tuple[Any, ...]) -> None:
@@ -293,29 +304,10 @@ def _start_timer() -> None:
 
 
 def _when_due() -> None:
+    """After :data:`DEFER_S` in a program that still runs: load the rest here and replay."""
     time.sleep(DEFER_S)
-    if _state != "deferring":
-        return
-    if _load_in_background():
-        return
-    events = _take()  # a later send() loads the rest on its own thread
-    if not _hand_off(events):
-        materialize(events)
-
-
-def _load_in_background() -> bool:
-    """Load the rest on this thread if a fork meanwhile cannot break it; True if done.
-
-    ``logging`` and ``concurrent.futures`` register fork handlers that take their locks; loaded
-    by this thread while another forks, the child would inherit them held. Once both are loaded,
-    a fork handler registered after theirs (so run before them) makes a fork wait here.
-    """
-    if "logging" not in sys.modules or "concurrent.futures.thread" not in sys.modules:
-        return False
-    _register_fork_hooks()
-    with _guard:
+    if _state == "deferring":
         materialize()
-    return True
 
 
 # -- forks ---------------------------------------------------------------------------------------
@@ -329,48 +321,73 @@ def forked() -> bool:
     return _forked or same_command_as_parent()
 
 
-def _register_fork_hooks() -> None:
-    """(Re-)register our fork handlers; only the newest generation acts (hooks cannot be removed)."""
-    global _hook_generation
-    if not hasattr(os, "register_at_fork"):
+#: How long a fork waits for an import or set-up step under way on another thread (the load of
+#: the rest, the export thread's lazy imports: :func:`otel_telemetry.processes.fork_waits`).
+#: Set-up is short (milliseconds); the bound only matters if something else went badly wrong.
+FORK_WAIT_S = 10.0
+_fork_local = _thread._local()  # per forking thread: whether its before-fork hook took the guard
+
+
+def _before_fork() -> None:
+    """A fork waits while another thread loads the rest (:func:`materialize`): the child must
+    not inherit a module half-imported, its import lock held by a thread it does not have.
+
+    Modules loaded meanwhile may register fork hooks of their own, and ``logging``'s takes its
+    lock: if it ran before this one (registered later), its lock is given back while we wait
+    (the load may need it), then taken again; if it registered while we waited, this fork runs
+    its after-fork hook without its before-fork hook, so we take the lock it would have taken.
+    Likewise for ``concurrent.futures.thread``'s shutdown lock.
+    """
+    if _guard.acquire(False):
+        _fork_local.held = True
         return
-    _hook_generation += 1
-    generation = _hook_generation
-    os.register_at_fork(
-        before=lambda: _before_fork(generation),
-        after_in_parent=lambda: _after_fork_in_parent(generation),
-        after_in_child=lambda: _after_fork_in_child(generation),
-    )
+    logging = sys.modules.get("logging")
+    lock = getattr(logging, "_lock", None)
+    saved = lock._release_save() if lock is not None and lock._is_owned() else None
+    _fork_local.held = _guard.acquire(True, FORK_WAIT_S)
+    if not _fork_local.held and "otel_telemetry._log" in sys.modules:
+        sys.modules["otel_telemetry._log"].logger.warning(
+            "otel-telemetry: fork() while another thread was busy setting up for %ss", FORK_WAIT_S
+        )
+    if lock is not None and saved is not None:
+        lock._acquire_restore(saved)
+    _balance_hooks_registered_meanwhile()
 
 
-def _before_fork(generation: int) -> None:
-    if generation == _hook_generation:
-        _guard_taken[generation] = _guard.acquire(True, 10.0)
+def _balance_hooks_registered_meanwhile() -> None:
+    logging = sys.modules.get("logging")
+    lock = getattr(logging, "_lock", None)
+    if lock is not None and hasattr(lock, "_is_owned") and not lock._is_owned():
+        lock.acquire()  # (its after-fork hooks release it in the parent, renew it in the child)
+    futures = sys.modules.get("concurrent.futures.thread")
+    shutdown_lock = getattr(futures, "_global_shutdown_lock", None)
+    if shutdown_lock is not None and not shutdown_lock.locked():
+        shutdown_lock.acquire()
 
 
-def _after_fork_in_parent(generation: int) -> None:
+def _after_fork_in_parent() -> None:
     global _forked
-    if generation != _hook_generation:
-        return
     _forked = True  # a server's master or a pool: its later events go to the default instance
-    if _guard_taken.pop(generation, False):
+    if getattr(_fork_local, "held", False):
+        _fork_local.held = False
         _guard.release()
 
 
-def _after_fork_in_child(generation: int) -> None:
-    global _lock, _guard, _events, _state, _forked, _owner
-    if generation != _hook_generation:
-        return
+def _after_fork_in_child() -> None:
+    global _lock, _guard, _events, _state, _forked, _owner, _fork_local
     _events = []  # the parent's: it sends them
     _state = "off"
     _owner = os.getpid()
-    _guard_taken.clear()
     _lock = _thread.allocate_lock()
-    _guard = _thread.allocate_lock()
+    _guard = _thread.RLock()
+    _fork_local = _thread._local()
     _forked = True
 
 
-_register_fork_hooks()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+    )
 
 
 # -- exit and SIGTERM ------------------------------------------------------------------------------
@@ -389,8 +406,9 @@ def _at_exit() -> None:
     global _after_exit
     if _after_exit:  # (the deferred sender runs it itself, before the interpreter's exit)
         return
-    _after_exit = True
-    events = _take()
+    with _guard:  # (a load under way on the timer's thread finishes first)
+        _after_exit = True
+        events = _take()
     if events and not (_exit_hands_off() and _hand_off(events)):
         with _suppress():  # no hand-off: the default instance takes them, and exit.py flushes
             materialize(events)  # (it runs the exit handler itself)
@@ -446,7 +464,8 @@ def _take_sigterm() -> None:
 
 def on_sigterm() -> None:
     """SIGTERM (from ``signals.py``, on its helper thread): hand off what waits here."""
-    events = _take()
+    with _guard:  # (a load under way on the timer's thread finishes first)
+        events = _take()
     if events and not _hand_off(events):
         with _suppress():
             materialize(events)

@@ -5,7 +5,9 @@ Three mechanisms, each a small hook the core calls (``docs/processes.md`` explai
 * **Fork at any moment leaves the child a working sender.** ``os.fork()`` copies only the
   forking thread; a lock another thread held at that instant stays held forever in the child.
   The export thread's lazy set-up (importing the transport, building the resource) runs under
-  :func:`fork_waits`, which the before-fork hook takes, so a fork never lands in the middle of
+  :func:`fork_waits`, which the before-fork hook takes (``_deferred``'s, registered when
+  ``otel_telemetry`` is imported, so in every fork's list of hooks; it also covers the first
+  load of the library by the module-level ``send()``), so a fork never lands in the middle of
   an import (whose module locks the child would inherit, held). Every other lock of ours is
   registered with :func:`fork_safe` and re-initialised in the child.
 * **A multiprocessing (or billiard: Celery) child ends through** ``os._exit()``, which skips
@@ -38,23 +40,18 @@ with contextlib.suppress(RuntimeError):
 
 import os
 import sys
-import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
+from . import _deferred
 from ._log import logger
 
-#: How long a fork waits for the export thread to finish an import or set-up step. Set-up is
-#: short (milliseconds); the bound only matters if something else went badly wrong.
-FORK_WAIT_S = 10.0
 #: Exit priority of our multiprocessing finalizer: before the queues' own (10) are closed.
 FINALIZER_PRIORITY = 100
 
 L = TypeVar("L")
 
-_guard = threading.RLock()  # re-entrant: a set-up step may itself start a subprocess
-_guard_taken = False
 _fork_safe: weakref.WeakSet[Any] = weakref.WeakSet()
 _finalizer_pid: int | None = None
 _traps_logged = False
@@ -65,7 +62,7 @@ def fork_waits() -> Iterator[None]:
     """A fork waits while this is held: around the export thread's lazy imports and set-up
     (a child must not inherit a held import lock) and a gRPC call in flight (gRPC's own fork
     handlers are skipped while a thread is inside gRPC, and the child's channel then hangs)."""
-    with _guard:
+    with _deferred._guard:  # (the fork hook that waits for it is ``_deferred``'s, registered at import)
         yield
 
 
@@ -75,26 +72,8 @@ def fork_safe(lock: L) -> L:
     return lock
 
 
-def _before_fork() -> None:
-    global _guard_taken
-    _guard_taken = _guard.acquire(timeout=FORK_WAIT_S)
-    if not _guard_taken:
-        logger.warning(
-            "otel-telemetry: fork() while the export thread was busy setting up for %ss", FORK_WAIT_S
-        )
-
-
-def _after_fork_in_parent() -> None:
-    global _guard_taken
-    if _guard_taken:
-        _guard_taken = False
-        _guard.release()
-
-
 def _after_fork_in_child() -> None:
-    global _guard, _guard_taken, _finalizer_pid
-    _guard = threading.RLock()
-    _guard_taken = False
+    global _finalizer_pid
     _finalizer_pid = None
     for lock in list(_fork_safe):
         reinit = getattr(lock, "_at_fork_reinit", None)  # what threading itself uses (3.9+)
@@ -103,9 +82,7 @@ def _after_fork_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
-    )
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def deliver_all() -> None:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from . import _deferred
 from .telemetry import Telemetry, _instances
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,6 +49,8 @@ class flushing:
     def flush(self) -> bool:
         """Flush now, within ``timeout_s`` overall; True when everything was exported."""
         deadline = time.monotonic() + self.timeout_s
+        if self.telemetry is None and _deferred.pending():  # the module-level send()'s events
+            _deferred.materialize()  # waiting aside (docs/short-lived.md): given to the default
         targets = [self.telemetry] if self.telemetry is not None else list(_instances)
         ok = True
         for telemetry in targets:

@@ -25,9 +25,9 @@ class Audit:
     # sees each module's first import: records those made by our threads outside fork_waits
     def find_spec(self, name, path, target=None):
         if threading.current_thread().name.startswith("otel-telemetry") and name not in sys.modules:
-            from otel_telemetry import processes
+            from otel_telemetry import _deferred
 
-            if not processes._guard._is_owned():
+            if not _deferred._guard._is_owned():
                 unguarded.append(name)
         return None
 
