@@ -69,7 +69,8 @@ _MAX_NODES = 10_000
 _MAX_DEPTH = 32
 
 _lock = _thread.allocate_lock()
-_guard = _thread.RLock()  # held while the rest loads (and a hand-off is written): forks wait
+_guard = _thread.RLock()  # held while the rest loads, and around lazy imports: forks wait
+_loading = _thread.RLock()  # held while the rest loads (the exit handler waits for it)
 _events: list[tuple[Any, ...]] = []
 _owner = os.getpid()  # whose events they are (a forked child may act before its fork hook ran)
 _state = "fresh"  # "fresh" (not decided yet), "deferring", "off"
@@ -260,7 +261,7 @@ def materialize(taken: list[tuple[Any, ...]] | None = None) -> None:
     first ``send()``, the timer), and a child forked in the middle of an import would inherit
     that module half-imported, for good.
     """
-    with _guard:
+    with _loading, _guard:
         _materialize(taken)
     if _after_exit:  # loaded at exit, or by an app's exit handler that runs after ours: exit.py
         _run_exit_handler()  # takes over (outside the guard: its flush waits on the export thread)
@@ -374,12 +375,13 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _guard, _events, _state, _forked, _owner, _fork_local
+    global _lock, _guard, _loading, _events, _state, _forked, _owner, _fork_local
     _events = []  # the parent's: it sends them
     _state = "off"
     _owner = os.getpid()
     _lock = _thread.allocate_lock()
     _guard = _thread.RLock()
+    _loading = _thread.RLock()
     _fork_local = _thread._local()
     _forked = True
 
@@ -406,7 +408,7 @@ def _at_exit() -> None:
     global _after_exit
     if _after_exit:  # (the deferred sender runs it itself, before the interpreter's exit)
         return
-    with _guard:  # (a load under way on the timer's thread finishes first)
+    with _loading:  # (a load under way on the timer's thread finishes first)
         _after_exit = True
         events = _take()
     if events and not (_exit_hands_off() and _hand_off(events)):
@@ -464,7 +466,7 @@ def _take_sigterm() -> None:
 
 def on_sigterm() -> None:
     """SIGTERM (from ``signals.py``, on its helper thread): hand off what waits here."""
-    with _guard:  # (a load under way on the timer's thread finishes first)
+    with _loading:  # (a load under way on the timer's thread finishes first)
         events = _take()
     if events and not _hand_off(events):
         with _suppress():

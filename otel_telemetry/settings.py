@@ -1,7 +1,11 @@
 """Settings: small frozen objects a user can build, read and pass to ``Telemetry(...)``.
 
 Each group has ``from_env(environ=None)``, and every environment variable otel-telemetry reads
-is read in this module. The rules, everywhere:
+is read in this module, except the few that the module-level ``send()`` reads before it loads
+anything else (``docs/short-lived.md``): :mod:`otel_telemetry._deferred` (whether events may
+wait: ``OTEL_TELEMETRY_DEFER``, the exit mode, the settings that make it load at once),
+:mod:`otel_telemetry._procfacts` (the state and hand-off directories; :func:`state_dir` uses it)
+and :mod:`otel_telemetry.signals` (``OTEL_TELEMETRY_SIGTERM``). The rules, everywhere:
 
 - A value given in code is checked when the object is built: a bad one raises
   :class:`~otel_telemetry.TelemetryError` naming the field and the rule.

@@ -121,9 +121,11 @@ def _deliver_then_die() -> None:
 
 
 def _exit_budget() -> float:
-    from .telemetry import _instances
-
-    return sum(instance.delivery.exit_timeout_s for instance in list(_instances)) + MARGIN_S
+    """The senders' exit timeouts, plus a margin. Never imports (this runs in the handler, which
+    may have interrupted the import of the very module: the first ``send()`` loading the rest)."""
+    telemetry = sys.modules.get("otel_telemetry.telemetry")
+    instances = list(getattr(telemetry, "_instances", ()))
+    return float(sum(instance.delivery.exit_timeout_s for instance in instances)) + MARGIN_S
 
 
 def _die() -> None:
