@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from json.encoder import py_encode_basestring
 from pathlib import Path
@@ -19,7 +20,9 @@ from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from .._log import logger
 from .clickhouse_schema import clickhouse_ddl
+from .journal import Journal
 from .rows import Row, as_text, iter_rows, text_map
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -57,11 +60,36 @@ class ChdbBusy(RuntimeError):
     """Another chDB directory is open in this process (chDB runs one per process)."""
 
 
-_sessions: dict[str, tuple[Any, int]] = {}
+class SharedSession:
+    """The process's chDB session for one directory, shared by the store writing into it and the
+    readers of it (the insights, tests). Queries go one at a time; before each one, the rows the
+    directory's store acknowledged are inserted (read-your-writes, see :meth:`ChdbStore.flush`)."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.lock = threading.Lock()
+        #: The store writing into this directory, if one is open.
+        self.writer: ChdbStore | None = None
+
+    def query(self, sql: str, fmt: str = "CSV", params: dict[str, str] | None = None) -> Any:
+        """Run ``sql`` once every acknowledged row is stored; chDB's result."""
+        writer = self.writer
+        if writer is not None:
+            writer.flush()
+        with self.lock:
+            return self.raw.query(sql, fmt, params=params)
+
+    def query_now(self, sql: str, fmt: str = "CSV") -> Any:
+        """Run ``sql`` without waiting for the journal (the store's own writer)."""
+        with self.lock:
+            return self.raw.query(sql, fmt)
+
+
+_sessions: dict[str, tuple[SharedSession, int]] = {}
 _sessions_lock = threading.Lock()
 
 
-def chdb_session(path: str) -> Any:
+def chdb_session(path: str) -> SharedSession:
     """The process's chDB session for directory ``path`` (opened on first use; release it with
     :func:`release_chdb_session`)."""
     key = os.path.realpath(path)
@@ -79,7 +107,7 @@ def chdb_session(path: str) -> Any:
                 f"chDB opens one database directory per process and {next(iter(_sessions))} is open; "
                 f"close it before opening {key}"
             )
-        session = chdb_sessions.Session(key)  # type: ignore[no-untyped-call]
+        session = SharedSession(chdb_sessions.Session(key))  # type: ignore[no-untyped-call]
         _sessions[key] = (session, 1)
         return session
 
@@ -95,7 +123,7 @@ def release_chdb_session(path: str) -> None:
             _sessions[key] = (session, users - 1)
             return
         del _sessions[key]
-    session.close()
+    session.raw.close()
 
 
 def _shared_values(row: Row) -> dict[str, Any]:
@@ -155,51 +183,247 @@ def json_lines(rows: Iterable[Row]) -> Iterator[str]:
         )
 
 
-class ChdbStore:
-    """Received events in ``otel.otel_events`` of a chDB directory (created if missing)."""
+class ChdbStoreError(RuntimeError):
+    """The chDB store cannot take or store acknowledged rows (chDB rejects them, or it fell too
+    far behind); what is journaled stays in the journal."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+
+#: Where the journal lives, inside the chDB directory.
+JOURNAL_DIR = "otel-journal"
+#: One INSERT takes at most this many rows / bytes of the journal (the exporter batches 8,192).
+BATCH_ROWS = 50_000
+BATCH_BYTES = 32 * 1024 * 1024
+#: ``add_request`` waits while this much of the journal is not stored yet (back-pressure) ...
+MAX_PENDING_BYTES = 64 * 1024 * 1024
+#: ... for at most this long; then the request is refused (the receiver answers 503, the
+#: sender retries later).
+BACKPRESSURE_TIMEOUT_S = 10.0
+#: Blocks whose deduplication token chDB remembers (a batch is a block per day it spans).
+DEDUPLICATION_WINDOW = 1000
+#: A read waiting for the journal gives up once this many INSERTs in a row failed.
+FAILURES_BEFORE_READS_FAIL = 3
+
+
+class ChdbStore:
+    """Received events in ``otel.otel_events`` of a chDB directory (created if missing).
+
+    A request is acknowledged once its rows are in the write-ahead journal
+    (:mod:`.journal`, ``<directory>/otel-journal/``); a writer thread inserts the journal into
+    chDB in large INSERTs (one INSERT costs 10-20 ms however few its rows: one per request
+    would cap a sender at 50-100 requests/s). Each INSERT is preceded by a checkpoint naming
+    its journal range and the table's row count, and carries a deduplication token, so a crash
+    at any point neither loses nor doubles rows: on opening, a batch whose INSERT began is
+    checked against the row count (all there: done; none: inserted again) and a partly
+    committed one is inserted again with its token (chDB skips the blocks it has). Queries
+    through the directory's session, :meth:`count` and :meth:`close` first wait for everything
+    acknowledged to be stored.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
+        batch_rows: int = BATCH_ROWS,
+        batch_bytes: int = BATCH_BYTES,
+    ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self._session = chdb_session(str(self.path))
-        self._lock = threading.Lock()
+        self.max_pending_bytes = max_pending_bytes
+        self._batch = (batch_rows, batch_bytes)
         self.table = f"{CHDB_DATABASE}.{CHDB_TABLE}"
-        self._session.query(f"CREATE DATABASE IF NOT EXISTS {CHDB_DATABASE}")
-        self._session.query(clickhouse_ddl(CHDB_DATABASE, CHDB_TABLE))
-        # A request is a few hundred rows: splitting them for parallel parsing costs more than it saves.
-        self._prefix = (
-            f"INSERT INTO {self.table} ({', '.join(_INSERT_COLUMNS)}) "
-            "SETTINGS input_format_parallel_parsing = 0 FORMAT JSONEachRow\n"
-        )
+        self._session: SharedSession | None = chdb_session(str(self.path))
+        self._cond = threading.Condition()
+        self._closing = False
+        self._failures = 0
+        self._error = ""
+        try:
+            if self._session.writer is not None:
+                raise ChdbBusy(f"a store is already writing into {self.path} in this process")
+            self._session.query_now(f"CREATE DATABASE IF NOT EXISTS {CHDB_DATABASE}")
+            self._session.query_now(clickhouse_ddl(CHDB_DATABASE, CHDB_TABLE))
+            # The production DDL stays the exporter's; locally, INSERTs carry deduplication tokens.
+            self._session.query_now(
+                f"ALTER TABLE {self.table} MODIFY SETTING non_replicated_deduplication_window = "
+                f"{DEDUPLICATION_WINDOW}"
+            )
+            self.journal = Journal(self.path / JOURNAL_DIR)
+            self._recover()
+            while self.journal.stored < self.journal.end:  # replay what the last run acknowledged
+                self._store_next()
+        except BaseException:
+            release_chdb_session(str(self.path))
+            self._session = None
+            raise
+        self._session.writer = self
+        self._thread = threading.Thread(target=self._run, name="otel-telemetry-chdb-writer", daemon=True)
+        self._thread.start()
+
+    # -- accepting (the receiver's threads) ----------------------------------------------------
 
     def add_request(self, protocol: str, request: ExportLogsServiceRequest) -> int:
-        """Store every record of one export request in one INSERT; returns how many.
+        """Journal every record of one export request; returns how many. Once this returns the
+        records survive a crash; they are queryable after the next INSERT (milliseconds).
 
         Matches ``OTLPReceiver(on_request=...)``: if this raises, the receiver answers 503.
         """
         return self.add_rows(iter_rows(request, time.time_ns()))
 
     def add_rows(self, rows: Iterable[Row]) -> int:
-        """Insert rows (:class:`.rows.Row`) in one INSERT."""
+        """Journal rows (:class:`.rows.Row`) as one frame, waiting while the journal is full."""
         lines = list(json_lines(rows))
         if not lines:
             return 0
-        with self._lock:
-            if self._session is None:
-                raise RuntimeError(f"the chDB store at {self.path} is closed")
-            self._session.query(self._prefix + "\n".join(lines))
+        payload = "\n".join(lines).encode("utf-8")
+        with self._cond:
+            deadline = time.monotonic() + BACKPRESSURE_TIMEOUT_S
+            while not self._closing and self.journal.pending_bytes > self.max_pending_bytes:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ChdbStoreError(
+                        f"the chDB store at {self.path} is {self.journal.pending_bytes // 2**20} MB behind"
+                        + (f" (chDB rejects the journaled rows: {self._error})" if self._error else "")
+                        + "; request not accepted"
+                    )
+                self._cond.wait(remaining)
+            if self._closing:
+                raise ChdbStoreError(f"the chDB store at {self.path} is closed")
+            self.journal.append(payload, len(lines))
+            self._cond.notify_all()
         return len(lines)
 
+    # -- storing (the writer thread) ------------------------------------------------------------
+
+    def _count_now(self) -> int:
+        assert self._session is not None
+        return int(self._session.query_now(f"SELECT count() FROM {self.table}").bytes().decode().strip() or 0)
+
+    def _insert(self, payload: bytes, token: str) -> None:
+        assert self._session is not None
+        self._session.query_now(
+            f"INSERT INTO {self.table} ({', '.join(_INSERT_COLUMNS)}) "
+            f"SETTINGS insert_deduplication_token = '{token}' FORMAT JSONEachRow\n" + payload.decode("utf-8")
+        )
+
+    def _recover(self) -> None:
+        """Finish the batch whose INSERT began before the last run stopped (see the class)."""
+        flight = self.journal.in_flight
+        if flight is None:
+            return
+        count = self._count_now()
+        if count == flight.count_before + flight.rows:  # the INSERT completed: only the checkpoint is missing
+            self.journal.commit(flight.end)
+            return
+        batch = self.journal.read_batch(flight.rows, 2**62, until=flight.end)
+        if batch is None or batch.end != flight.end or batch.rows != flight.rows:
+            raise ChdbStoreError(
+                f"the chDB journal in {self.journal.directory} does not hold the batch it began inserting"
+            )
+        token = self.journal.token(batch.start, batch.end)
+        if count == flight.count_before:  # none of it arrived: a fresh token cannot meet a stale entry
+            token += f"-again-{uuid.uuid4().hex}"
+        logger.warning(
+            "otel-telemetry: the chDB store stopped while inserting %d journaled rows; inserting them again",
+            flight.rows,
+        )
+        self._insert(batch.payload, token)
+        self.journal.commit(batch.end)
+
+    def _store_next(self) -> None:
+        """Insert the next batch of the journal, then move the checkpoint past it."""
+        batch = self.journal.read_batch(*self._batch)
+        if batch is None:
+            return
+        for damage in batch.damage:
+            logger.error(
+                "otel-telemetry: the chDB journal in %s is damaged at %d-%d (%s): about %d records lost",
+                self.journal.directory,
+                damage.start,
+                damage.end,
+                damage.reason,
+                damage.records,
+            )
+        if batch.frames:
+            self.journal.begin(batch, self._count_now())
+            self._insert(batch.payload, self.journal.token(batch.start, batch.end))
+        self.journal.commit(batch.end)
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            with self._cond:
+                while self.journal.stored >= self.journal.end and not self._closing:
+                    self._cond.wait()
+                if self.journal.stored >= self.journal.end:
+                    return
+            try:
+                self._store_next()
+            except Exception as error:  # logged, retried; the rows stay journaled
+                with self._cond:
+                    self._failures += 1
+                    self._error = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+                    logger.error(
+                        "otel-telemetry: chDB rejected %d bytes of journaled rows (attempt %d, retrying in "
+                        "%.1f s; they stay in %s): %s",
+                        self.journal.pending_bytes,
+                        self._failures,
+                        backoff,
+                        self.journal.directory,
+                        self._error,
+                    )
+                    self._cond.notify_all()
+                    if self._closing:
+                        return
+                    self._cond.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 0.1
+            with self._cond:
+                self._failures, self._error = 0, ""
+                self._cond.notify_all()
+
+    # -- reading and closing --------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Wait until every row acknowledged so far is in chDB. Raises :class:`ChdbStoreError` if
+        chDB keeps rejecting them (they stay in the journal)."""
+        with self._cond:
+            target = self.journal.end
+            while self.journal.stored < target:
+                if self._failures >= FAILURES_BEFORE_READS_FAIL or not self._thread.is_alive():
+                    raise ChdbStoreError(
+                        f"{self.journal.pending_bytes} bytes of acknowledged rows are not in chDB yet "
+                        f"(kept in {self.journal.directory}): {self._error or 'the store is closed'}"
+                    )
+                self._cond.wait(0.5)
+
     def count(self) -> int:
-        """How many events are stored."""
+        """How many events are stored (after every acknowledged one is)."""
+        if self._session is None:
+            raise RuntimeError(f"the chDB store at {self.path} is closed")
         result = self._session.query(f"SELECT count() FROM {self.table}", "CSV")
         return int(result.bytes().decode().strip() or 0)
 
     def close(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                release_chdb_session(str(self.path))
-                self._session = None
+        """Store everything journaled, then close (rows chDB rejects stay in the journal)."""
+        with self._cond:
+            if self._session is None:
+                return
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        if self.journal.pending_bytes:
+            logger.error(
+                "otel-telemetry: %d bytes of acknowledged rows stay in %s; they are stored when the "
+                "chDB store is opened again",
+                self.journal.pending_bytes,
+                self.journal.directory,
+            )
+        self.journal.close()
+        with self._cond:
+            session, self._session = self._session, None
+        session.writer = None
+        release_chdb_session(str(self.path))
 
     def __enter__(self) -> ChdbStore:
         return self
