@@ -226,16 +226,20 @@ class ChdbStore:
         max_pending_bytes: int = MAX_PENDING_BYTES,
         batch_rows: int = BATCH_ROWS,
         batch_bytes: int = BATCH_BYTES,
+        backpressure_timeout_s: float = BACKPRESSURE_TIMEOUT_S,
     ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.max_pending_bytes = max_pending_bytes
+        self.backpressure_timeout_s = backpressure_timeout_s
         self._batch = (batch_rows, batch_bytes)
         self.table = f"{CHDB_DATABASE}.{CHDB_TABLE}"
         self._session: SharedSession | None = chdb_session(str(self.path))
         self._cond = threading.Condition()
         self._closing = False
-        self._failures = 0
+        self._failures = 0  # INSERTs failed in a row
+        self._attempts = 0  # INSERTs tried (a reader waits for the next one)
+        self._retry_now = False
         self._error = ""
         try:
             if self._session.writer is not None:
@@ -276,7 +280,7 @@ class ChdbStore:
             return 0
         payload = "\n".join(lines).encode("utf-8")
         with self._cond:
-            deadline = time.monotonic() + BACKPRESSURE_TIMEOUT_S
+            deadline = time.monotonic() + self.backpressure_timeout_s
             while not self._closing and self.journal.pending_bytes > self.max_pending_bytes:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -371,15 +375,20 @@ class ChdbStore:
                         self.journal.directory,
                         self._error,
                     )
+                    self._attempts += 1
                     self._cond.notify_all()
                     if self._closing:
                         return
-                    self._cond.wait(backoff)
+                    retry_at = time.monotonic() + backoff
+                    while not (self._closing or self._retry_now) and time.monotonic() < retry_at:
+                        self._cond.wait(retry_at - time.monotonic())
+                    self._retry_now = False
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = 0.1
             with self._cond:
                 self._failures, self._error = 0, ""
+                self._attempts += 1
                 self._cond.notify_all()
 
     # -- reading and closing --------------------------------------------------------------------
@@ -390,6 +399,13 @@ class ChdbStore:
         with self._cond:
             target = self.journal.end
             while self.journal.stored < target:
+                if self._failures >= FAILURES_BEFORE_READS_FAIL and self._thread.is_alive():
+                    seen, self._retry_now = self._attempts, True  # one more attempt, now
+                    self._cond.notify_all()
+                    while self._attempts == seen and self._thread.is_alive():
+                        self._cond.wait(0.5)
+                    if not self._failures:
+                        continue
                 if self._failures >= FAILURES_BEFORE_READS_FAIL or not self._thread.is_alive():
                     raise ChdbStoreError(
                         f"{self.journal.pending_bytes} bytes of acknowledged rows are not in chDB yet "

@@ -205,9 +205,13 @@ class Journal:
         with self._lock:
             segment = next((s for s in self._segments if s.start <= self.stored < s.end), None)
             end = self.end
-        if segment is None:
-            return None
         start = self.stored
+        if segment is None:
+            if start >= end:
+                return None
+            # a hole (segments removed by hand): skip it, reported as damage
+            after = next((s.start for s in self._segments if s.start > start), end)
+            return Batch(start, after, damage=[Damage(start, after, "segment missing")])
         batch = Batch(start, start)
         limit = min(segment.end, end, end if until is None else until)
         with open(segment.path, "rb") as handle:
