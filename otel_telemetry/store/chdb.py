@@ -1,6 +1,9 @@
 """``serve --db chdb:PATH``: received events in chDB (ClickHouse in-process), in the very table the
 contrib ClickHouse exporter writes in production (:mod:`.clickhouse_schema`).
 
+Requests are acknowledged once in the store's write-ahead journal (:mod:`.journal`) and inserted
+in large batches by a writer thread (:class:`ChdbStore`).
+
 chDB is the optional ``[clickhouse]`` extra. chDB runs one database directory per process at a
 time, so one session per directory is shared by everything in the process (the store writing
 and the insights reading it); opening a second directory is a clear error (:class:`ChdbBusy`).
@@ -241,6 +244,9 @@ class ChdbStore:
         self._attempts = 0  # INSERTs tried (a reader waits for the next one)
         self._retry_now = False
         self._error = ""
+        #: INSERTs done and the rows they held (how well the journal batches).
+        self.inserts = 0
+        self.inserted_rows = 0
         try:
             if self._session.writer is not None:
                 raise ChdbBusy(f"a store is already writing into {self.path} in this process")
@@ -350,6 +356,8 @@ class ChdbStore:
         if batch.frames:
             self.journal.begin(batch, self._count_now())
             self._insert(batch.payload, self.journal.token(batch.start, batch.end))
+            self.inserts += 1
+            self.inserted_rows += batch.rows
         self.journal.commit(batch.end)
 
     def _run(self) -> None:
