@@ -232,3 +232,26 @@ def test_rows_chdb_rejects_stay_journaled_until_it_takes_them(tmp_path: Path, ca
     finally:
         store.close()
     assert stored_ids(tmp_path / "store") == list(range(100))
+
+
+def test_an_insert_that_fails_after_its_rows_arrived_is_not_repeated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An INSERT can raise after chDB committed its rows (the answer was lost); the retry checks
+    the row count first instead of inserting the batch twice."""
+    failed: list[str] = []
+    insert = ChdbStore._insert
+
+    def answer_lost(self: ChdbStore, payload: bytes, token: str) -> None:
+        insert(self, payload, token)
+        if not failed:
+            failed.append(token)
+            raise RuntimeError("connection lost after the commit")
+
+    monkeypatch.setattr(ChdbStore, "_insert", answer_lost)
+    with ChdbStore(tmp_path / "store") as store:
+        for n in range(5):
+            store.add_request("grpc", request_of(range(n * 100, (n + 1) * 100)))
+        assert store.count() == 500
+    assert failed
+    assert stored_ids(tmp_path / "store") == list(range(500))

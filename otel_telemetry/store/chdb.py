@@ -24,9 +24,10 @@ from typing import Any
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from .._log import logger
+from ..records import decode_any_value, decode_attributes
 from .clickhouse_schema import clickhouse_ddl
 from .journal import Journal
-from .rows import Row, as_text, iter_rows, text_map
+from .rows import Row, as_text, text_map
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 #: A string as JSON (C-accelerated when available), as ``_ENCODER`` writes it.
@@ -186,6 +187,59 @@ def json_lines(rows: Iterable[Row]) -> Iterator[str]:
         )
 
 
+def request_lines(request: ExportLogsServiceRequest, received_ns: int) -> list[str]:
+    """:func:`json_lines` of ``iter_rows(request, received_ns)``, the same text, written straight
+    from the protobuf: no :class:`.rows.Row` per record, and a string attribute (the common case)
+    is taken as it is instead of going through the generic decoding. This is the receiver's
+    side of the chDB store (it runs before the request is acknowledged)."""
+    quote = encode_basestring
+    encode = _ENCODER.encode
+    lines: list[str] = []
+    append = lines.append
+    for resource_logs in request.resource_logs:
+        resource = decode_attributes(resource_logs.resource.attributes)
+        service = resource.get("service.name")
+        for scope_logs in resource_logs.scope_logs:
+            scope = scope_logs.scope
+            shared = encode(
+                {
+                    "ServiceName": service if isinstance(service, str) else "",
+                    "ResourceSchemaUrl": resource_logs.schema_url,
+                    "ResourceAttributes": text_map(resource),
+                    "ScopeSchemaUrl": scope_logs.schema_url,
+                    "ScopeName": scope.name,
+                    "ScopeVersion": scope.version,
+                    "ScopeAttributes": text_map(decode_attributes(scope.attributes)),
+                }
+            )[1:-1]
+            for log in scope_logs.log_records:
+                timestamp = log.time_unix_nano or log.observed_time_unix_nano or received_ns
+                texts: dict[str, str] = {}
+                for kv in log.attributes:
+                    value = kv.value
+                    kind = value.WhichOneof("value")
+                    if kind == "string_value":
+                        texts[kv.key] = value.string_value
+                    elif kind == "int_value":
+                        texts[kv.key] = str(value.int_value)
+                    elif kind == "bool_value":
+                        texts[kv.key] = "true" if value.bool_value else "false"
+                    else:
+                        decoded = decode_any_value(value)
+                        texts[kv.key] = decoded if type(decoded) is str else as_text(decoded)
+                body = decode_any_value(log.body) if log.HasField("body") else None
+                append(
+                    f'{{"Timestamp":{timestamp // 1_000_000_000}.{timestamp % 1_000_000_000:09d},'
+                    f'"TraceId":"{log.trace_id.hex()}","SpanId":"{log.span_id.hex()}",'
+                    f'"TraceFlags":{log.flags & 0xFF},"SeverityText":{quote(log.severity_text)},'
+                    f'"SeverityNumber":{max(0, min(255, int(log.severity_number)))},'
+                    f'"Body":{quote("" if body is None else as_text(body))},{shared},'
+                    f'"LogAttributes":{encode(texts) if texts else "{}"},'
+                    f'"EventName":{quote(log.event_name)}}}'
+                )
+    return lines
+
+
 class ChdbStoreError(RuntimeError):
     """The chDB store cannot take or store acknowledged rows (chDB rejects them, or it fell too
     far behind); what is journaled stays in the journal."""
@@ -258,7 +312,6 @@ class ChdbStore:
                 f"{DEDUPLICATION_WINDOW}"
             )
             self.journal = Journal(self.path / JOURNAL_DIR)
-            self._recover()
             while self.journal.stored < self.journal.end:  # replay what the last run acknowledged
                 self._store_next()
         except BaseException:
@@ -277,11 +330,13 @@ class ChdbStore:
 
         Matches ``OTLPReceiver(on_request=...)``: if this raises, the receiver answers 503.
         """
-        return self.add_rows(iter_rows(request, time.time_ns()))
+        return self._journal(request_lines(request, time.time_ns()))
 
     def add_rows(self, rows: Iterable[Row]) -> int:
         """Journal rows (:class:`.rows.Row`) as one frame, waiting while the journal is full."""
-        lines = list(json_lines(rows))
+        return self._journal(list(json_lines(rows)))
+
+    def _journal(self, lines: list[str]) -> int:
         if not lines:
             return 0
         payload = "\n".join(lines).encode("utf-8")
@@ -316,10 +371,10 @@ class ChdbStore:
         )
 
     def _recover(self) -> None:
-        """Finish the batch whose INSERT began before the last run stopped (see the class)."""
+        """Finish the batch whose INSERT began and did not return: the last run stopped during it,
+        or it raised (see the class)."""
         flight = self.journal.in_flight
-        if flight is None:
-            return
+        assert flight is not None
         count = self._count_now()
         if count == flight.count_before + flight.rows:  # the INSERT completed: only the checkpoint is missing
             self.journal.commit(flight.end)
@@ -332,15 +387,17 @@ class ChdbStore:
         token = self.journal.token(batch.start, batch.end)
         if count == flight.count_before:  # none of it arrived: a fresh token cannot meet a stale entry
             token += f"-again-{uuid.uuid4().hex}"
-        logger.warning(
-            "otel-telemetry: the chDB store stopped while inserting %d journaled rows; inserting them again",
-            flight.rows,
-        )
+        logger.warning("otel-telemetry: an INSERT of %d journaled rows did not finish; again", flight.rows)
         self._insert(batch.payload, token)
+        self.inserts += 1
+        self.inserted_rows += batch.rows
         self.journal.commit(batch.end)
 
     def _store_next(self) -> None:
         """Insert the next batch of the journal, then move the checkpoint past it."""
+        if self.journal.in_flight is not None:
+            self._recover()
+            return
         batch = self.journal.read_batch(*self._batch)
         if batch is None:
             return
