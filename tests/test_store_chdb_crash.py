@@ -80,8 +80,6 @@ def test_acknowledged_events_survive_kill_9_of_serve(tmp_path: Path) -> None:
     directory = tmp_path / "served"
     serve = Running("serve", "--grpc-port", "0", "--http-port", "0", "--no-web", "--db", f"chdb:{directory}")
     acknowledged: list[range] = []
-    stop = threading.Event()
-    enough = threading.Event()
     try:
         url = endpoints(serve.stderr_until("Ctrl-C"))["OTLP/HTTP"].rstrip("/") + "/v1/logs"
 
@@ -99,18 +97,14 @@ def test_acknowledged_events_survive_kill_9_of_serve(tmp_path: Path) -> None:
                 except (OSError, urllib.error.URLError):
                     return  # the server died: this request was not acknowledged
                 acknowledged.append(ids)
-                if len(acknowledged) >= 60:
-                    enough.set()
-                if stop.is_set():
-                    return
+                if len(acknowledged) == 60:  # kill right after an acknowledgement: it is only journaled
+                    os.kill(serve.proc.pid, signal.SIGKILL)
 
         sender = threading.Thread(target=send)
         sender.start()
-        assert enough.wait(60)
-        os.kill(serve.proc.pid, signal.SIGKILL)
-        serve.proc.wait(10)
-        stop.set()
-        sender.join(20)
+        sender.join(120)
+        assert not sender.is_alive()
+        assert serve.proc.wait(10) == -signal.SIGKILL
     finally:
         serve.stop()
     pending = journal_pending(directory)
@@ -128,6 +122,7 @@ def test_acknowledged_events_survive_kill_9_of_serve(tmp_path: Path) -> None:
     expected = {i for r in acknowledged for i in r}
     assert expected <= set(ids)  # every acknowledged one
     sent = len(acknowledged) + 1  # at most one more request was in flight when the server died
+    assert len(acknowledged) >= 60
     assert set(ids) <= set(range(sent * 200))
 
 
