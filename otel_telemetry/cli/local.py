@@ -80,8 +80,8 @@ class LocalBackend:
             lines.append(f"database   {self.store.path}")
         if self.chdb is not None:
             lines.append(
-                f"database   chdb:{self.chdb.path}  (table otel.otel_events; acknowledged once in "
-                f"{self.chdb.journal.directory}; no web page)"
+                f"database   chdb:{self.chdb.path}  (table otel.otel_events, write-ahead journal "
+                f"{self.chdb.journal.directory.name}/; no web page)"
             )
         if self.web is not None:
             lines.append(f"web page   {self.web.url}")
