@@ -250,3 +250,15 @@ def test_an_insert_that_fails_after_its_rows_arrived_is_not_repeated(
         assert store.count() == 500
     assert failed
     assert stored_ids(tmp_path / "store") == list(range(500))
+
+
+def test_rows_left_in_the_journal_at_close_are_stored_when_it_reopens(tmp_path: Path, caplog: Any) -> None:
+    store = ChdbStore(tmp_path / "store")
+    try:
+        assert store._session is not None
+        store._session.query_now("DROP TABLE otel.otel_events")
+        assert store.add_request("grpc", request_of(range(50))) == 50
+    finally:
+        store.close()  # chDB cannot take them: they stay journaled, and it says so
+    assert "stay in" in caplog.text and journal_pending(tmp_path / "store") > 0
+    assert stored_ids(tmp_path / "store") == list(range(50))

@@ -312,12 +312,19 @@ class ChdbStore:
                 f"{DEDUPLICATION_WINDOW}"
             )
             self.journal = Journal(self.path / JOURNAL_DIR)
-            while self.journal.stored < self.journal.end:  # replay what the last run acknowledged
-                self._store_next()
         except BaseException:
             release_chdb_session(str(self.path))
             self._session = None
             raise
+        try:
+            while self.journal.stored < self.journal.end:  # replay what the last run acknowledged
+                self._store_next()
+        except Exception as error:  # the writer thread retries; the rows stay journaled
+            logger.error(
+                "otel-telemetry: cannot insert the rows journaled in %s by the last run yet: %s",
+                self.journal.directory,
+                error,
+            )
         self._session.writer = self
         self._thread = threading.Thread(target=self._run, name="otel-telemetry-chdb-writer", daemon=True)
         self._thread.start()
