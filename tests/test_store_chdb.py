@@ -30,7 +30,13 @@ chdb = pytest.importorskip("chdb", reason="chDB is the optional [clickhouse] ext
 
 from otel_telemetry.store import ChdbStore  # noqa: E402
 from otel_telemetry.store.chdb import _INSERT_COLUMNS as INSERT_COLUMNS  # noqa: E402
-from otel_telemetry.store.chdb import chdb_row, chdb_session, release_chdb_session  # noqa: E402
+from otel_telemetry.store.chdb import (  # noqa: E402
+    chdb_row,
+    chdb_session,
+    json_lines,
+    release_chdb_session,
+    request_lines,
+)
 from otel_telemetry.store.rows import iter_rows  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -209,24 +215,13 @@ log_records = st.builds(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    batches=st.lists(
-        st.tuples(attribute_sets, attribute_sets, st.lists(log_records, min_size=1, max_size=4)),
-        min_size=1,
-        max_size=3,
-    )
-)
-def test_every_record_is_stored_as_the_exporter_writes_it(
-    store: ChdbStore, batches: list[tuple[dict[str, Any], dict[str, Any], list[LogRecord]]]
-) -> None:
-    """The insert lines written per request (shared resource and scope members encoded once) store
-    exactly the row :func:`chdb_row` describes, for any values: hostile text, every type."""
-    session = store._session
-    session.query(f"TRUNCATE TABLE {store.table}")
-    request = ExportLogsServiceRequest(
+def request_of_batches(
+    batches: list[tuple[dict[str, Any], dict[str, Any], list[LogRecord]]],
+) -> ExportLogsServiceRequest:
+    return ExportLogsServiceRequest(
         resource_logs=[
             ResourceLogs(
+                schema_url="https://opentelemetry.io/schemas/1.27.0" if i % 2 else "",
                 resource=Resource(
                     attributes=[KeyValue(key=k, value=reference_any_value(v)) for k, v in res.items()]
                 ),
@@ -234,6 +229,7 @@ def test_every_record_is_stored_as_the_exporter_writes_it(
                     ScopeLogs(
                         scope={
                             "name": "s",
+                            "version": str(i),
                             "attributes": [
                                 KeyValue(key=k, value=reference_any_value(v)) for k, v in scope.items()
                             ],
@@ -242,9 +238,46 @@ def test_every_record_is_stored_as_the_exporter_writes_it(
                     )
                 ],
             )
-            for res, scope, records in batches
+            for i, (res, scope, records) in enumerate(batches)
         ]
     )
+
+
+request_batches = st.lists(
+    st.tuples(attribute_sets, attribute_sets, st.lists(log_records, min_size=1, max_size=4)),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=request_batches, received=st.integers(1, 2**62), observed=st.lists(st.integers(0, 2**62)))
+def test_the_receivers_encoding_writes_what_the_row_encoding_writes(
+    batches: list[tuple[dict[str, Any], dict[str, Any], list[LogRecord]]], received: int, observed: list[int]
+) -> None:
+    """``request_lines`` (straight from the protobuf, before the acknowledgement) writes exactly
+    the text of ``json_lines`` over the decoded rows, for any values and repeated keys."""
+    request = request_of_batches(batches)
+    records = [log for rl in request.resource_logs for sl in rl.scope_logs for log in sl.log_records]
+    for log, seen in zip(records, observed, strict=False):
+        log.observed_time_unix_nano = seen
+        if seen % 3 == 0:
+            log.time_unix_nano = 0  # filed under the observed time, else the arrival time
+        if seen % 5 == 0:
+            log.attributes.append(KeyValue(key=log.attributes[0].key if log.attributes else "k"))  # empty
+    assert request_lines(request, received) == list(json_lines(iter_rows(request, received)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=request_batches)
+def test_every_record_is_stored_as_the_exporter_writes_it(
+    store: ChdbStore, batches: list[tuple[dict[str, Any], dict[str, Any], list[LogRecord]]]
+) -> None:
+    """The insert lines written per request (shared resource and scope members encoded once) store
+    exactly the row :func:`chdb_row` describes, for any values: hostile text, every type."""
+    session = store._session
+    session.query(f"TRUNCATE TABLE {store.table}")
+    request = request_of_batches(batches)
     assert store.add_request("grpc", request) == sum(len(records) for _, _, records in batches)
     expected = sorted(
         (json.loads(json.dumps(chdb_row(row))) for row in iter_rows(request, 0)),

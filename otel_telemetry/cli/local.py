@@ -79,7 +79,10 @@ class LocalBackend:
         if self.store is not None:
             lines.append(f"database   {self.store.path}")
         if self.chdb is not None:
-            lines.append(f"database   chdb:{self.chdb.path}  (table otel.otel_events; no web page)")
+            lines.append(
+                f"database   chdb:{self.chdb.path}  (table otel.otel_events, write-ahead journal "
+                f"{self.chdb.journal.directory.name}/; no web page)"
+            )
         if self.web is not None:
             lines.append(f"web page   {self.web.url}")
         return lines

@@ -294,7 +294,7 @@ class ChdbSource(ClickHouseSource):
         if not Path(self.path).is_dir():
             raise InsightsError(f"no chDB database at {self.path} (serve --db chdb:PATH creates one)")
         try:
-            self._session = chdb_session(self.path)
+            self._session: Any = chdb_session(self.path)
         except (ChdbMissing, ChdbBusy) as error:
             raise InsightsError(str(error)) from None
         self.table = f"{CHDB_DATABASE}.{CHDB_TABLE}"
