@@ -49,6 +49,9 @@ VERSION_SENSITIVE_TESTS = (
     # signals and pool workers: CPython's signal and fork handling differ between versions
     "tests/test_process_signals.py",
     "tests/test_process_models.py::test_thirty_terminated_pools_in_a_row_neither_hang_nor_lose_an_event",
+    "tests/test_process_models.py::test_sixty_children_forked_across_the_parents_exports_all_deliver",
+    # the module-level send() of a short-lived program: fork hooks that give logging's lock back
+    "tests/test_deferred.py",
     "tests/test_spool.py",
     "tests/test_store.py",
     "tests/test_integrations.py",

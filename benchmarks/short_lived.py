@@ -10,8 +10,10 @@ figure is the median wall time from ``Popen`` until the process has exited. Comp
 with the collector up (the repo's real OTLP receiver, HTTP), down (connection refused) and
 hanging (a socket that accepts connections and never answers); the exit modes ``auto`` (the
 default: hand-off) and ``flush`` (the behaviour before hand-off, fewer runs: it waits up to
-5 s). Detached senders are left to do their work between runs, as they would on a user's
-machine; each case has its own state directory. Standard error of every run is checked empty.
+5 s). The programs run in a fresh venv with the package installed as ``pip install`` would;
+the detached child that loads otel-telemetry after an ``auto`` program is waited for between runs
+(a user's next command comes later); the hand-off senders are left to their work. Each case has
+its own state directory. Standard error of every run is checked empty.
 """
 
 from __future__ import annotations
@@ -269,12 +271,18 @@ def table(cases: list[Case], import_cost: float, command: str, load: tuple[float
         "",
         f"`python -X importtime -c 'import otel_telemetry'`: {import_cost:.1f} ms (median of 7, cumulative).",
         "",
-        "Reading it: `auto` adds the cost of importing otel-telemetry, creating the instance, three "
-        "`send()` calls, writing the hand-off file and starting the detached sender (about a "
-        "millisecond); it does not depend on the collector. `flush` waits for the collector: "
-        "for the answer when it is up, for the exit timeout (5 s) when it refuses or hangs. "
-        "On a loaded machine every wall time grows with the load (compare the `python -c pass` "
-        "row with its ~15-20 ms on an idle core); the CPU columns move much less.",
+        "Reading it: the programs run in a fresh virtual environment with otel-telemetry copied "
+        "in as `pip install` would put it (an editable install loads `pathlib` and `re` at every "
+        "start-up, which hides their cost). In `auto` mode the program imports `send()` alone, "
+        "copies the three events aside and, at exit, writes them to a job file and starts the "
+        "detached child that loads otel-telemetry and sends them (docs/short-lived.md): the "
+        "program never loads the rest of the library, whatever the collector does. The child's "
+        "own CPU is not in these columns (it is not the program's, and runs after it); the "
+        "benchmark waits for it between runs, as a user's next command would come later. `flush` "
+        "(`OTEL_TELEMETRY_EXIT=flush`, which also turns the waiting off) loads everything and "
+        "waits for the collector: for the answer when it is up, for the exit timeout (5 s) when "
+        "it refuses or hangs. On a loaded machine every wall time grows with the load (compare "
+        "the `python -c pass` row with its ~15-20 ms on an idle core); the CPU columns move much less.",
         END,
     ]
     return "\n".join(lines)

@@ -28,7 +28,7 @@ import os
 import sys
 import time
 
-from ._procfacts import handoff_root, process_age_s, same_command_as_parent, spawn_python
+from ._procfacts import handoff_root, same_command_as_parent, spawn_python
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (``typing`` itself costs a few ms at import)
@@ -47,8 +47,6 @@ JOB_ENV = "OTEL_TELEMETRY_DEFERRED_JOB"
 #: Where job files wait for their child, under the hand-off directory (``<state>/handoff``); a
 #: child renames its job ``.taken`` while it works and deletes it once its events are handed on.
 DEFERRED_DIR = "deferred"
-#: ``auto`` exit mode: a process younger than this at exit is short-lived (as ``exit.py``).
-SHORT_LIVED_S = 300.0
 #: Settings that change what ``send()`` does in the caller (raise, print, wait on a spool ...):
 #: with one of them set, nothing is deferred.
 CALLER_VISIBLE_ENV = (
@@ -118,6 +116,8 @@ def send(
     )
     if _state != "off" and _defer(args):
         return True
+    if _after_exit and _real_send is None and _hand_off_late(args):
+        return True
     real = _real_send
     if real is None:
         materialize()
@@ -167,6 +167,18 @@ def _defer(args: tuple[Any, ...]) -> bool:
     return True
 
 
+def _hand_off_late(args: tuple[Any, ...]) -> bool:
+    """A ``send()`` from an app's exit handler that runs after ours, the rest never loaded: the
+    event goes to a detached child of its own (no thread can start now to send it)."""
+    if args[7] is not None and type(args[7]) is not int:
+        return False
+    try:
+        copied = tuple(_plain(value, 0, [0]) for value in args[:7])
+    except _NotPlain:
+        return False
+    return _hand_off([(*copied, args[7] if args[7] is not None else time.time_ns())])
+
+
 def _may_defer() -> bool:
     """Whether this process defers at all (decided at its first ``send()``)."""
     environ = os.environ
@@ -186,7 +198,19 @@ def _may_defer() -> bool:
         if green_threading() is not None:  # a green server: its start-up warnings (traps) now
             return False
     mp = sys.modules.get("multiprocessing")
-    return not (mp is not None and mp.parent_process() is not None)
+    if mp is not None and mp.parent_process() is not None:
+        return False
+    return _job_directory() is not None  # (a read-only state directory: nowhere to hand off)
+
+
+def _job_directory() -> str | None:
+    """Where job files go, made if missing; None if it cannot be written."""
+    directory = os.path.join(handoff_root(), DEFERRED_DIR)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return None
+    return directory if os.access(directory, os.W_OK) else None
 
 
 def _main_thread_ident() -> int | None:
@@ -395,23 +419,21 @@ if hasattr(os, "register_at_fork"):
 # -- exit and SIGTERM ------------------------------------------------------------------------------
 
 
-def _exit_hands_off() -> bool:
-    mode = os.environ.get("OTEL_TELEMETRY_EXIT", "auto").strip().lower()
-    if mode == "handoff":
-        return True
-    return mode in ("auto", "") and process_age_s() < SHORT_LIVED_S and not forked()
-
-
 def _at_exit() -> None:
     """The exit handler (registered when otel-telemetry is imported): hand off what waits here,
-    then run the default instance's exit handling (``exit.py``) if the rest was loaded."""
+    then run the default instance's exit handling (``exit.py``) if the rest was loaded.
+
+    What waits here always goes to the detached child, even in a process that forked (where
+    ``exit.py`` would flush): loading the rest now could not deliver it, since no thread starts
+    at interpreter exit (Python 3.12+ refuses it).
+    """
     global _after_exit
     if _after_exit:  # (the deferred sender runs it itself, before the interpreter's exit)
         return
     with _loading:  # (a load under way on the timer's thread finishes first)
         _after_exit = True
         events = _take()
-    if events and not (_exit_hands_off() and _hand_off(events)):
+    if events and not _hand_off(events):
         with _suppress():  # no hand-off: the default instance takes them, and exit.py flushes
             materialize(events)  # (it runs the exit handler itself)
         return
@@ -433,10 +455,11 @@ def _hand_off(events: list[tuple[Any, ...]]) -> bool:
     if not events:
         return True
     job = repr({"argv": list(sys.argv), "events": events})
-    directory = os.path.join(handoff_root(), DEFERRED_DIR)
+    directory = _job_directory()
+    if directory is None:
+        return False
     path = os.path.join(directory, f"{os.getpid()}-{time.time_ns()}.job")
     try:
-        os.makedirs(directory, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, job.encode("utf-8", "surrogatepass"))

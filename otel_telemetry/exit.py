@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 
 #: ``auto``: a process younger than this at exit is short-lived (a command-line tool).
-SHORT_LIVED_S = _deferred.SHORT_LIVED_S
+SHORT_LIVED_S = 300.0
 
 
 class Exiting:

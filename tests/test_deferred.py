@@ -171,6 +171,8 @@ os.waitpid(pid, 0)
 otel_telemetry.send("parentAfter")
 """,
         receiver,
+        # Python 3.12+ warns about fork() in a process with threads (ours): docs/processes.md
+        PYTHONWARNINGS="ignore:This process:DeprecationWarning",
     )
     _, err = finish(program)
     assert program.returncode == 0 and err == ""
