@@ -92,41 +92,9 @@ __all__ = [
     "to_payload",
 ]
 
-#: Where each name other than ``send`` and ``__version__`` is loaded from, on first use.
-_LAZY = {
-    **dict.fromkeys(
-        (
-            "ONCE_PER_DAY",
-            "Backoff",
-            "CapturedEvent",
-            "CatalogSettings",
-            "DefaultProperties",
-            "DeliverySettings",
-            "ExportResult",
-            "Exporter",
-            "ExporterSettings",
-            "HandoffSettings",
-            "NamedPolicy",
-            "OTLPExporter",
-            "Policy",
-            "PrivacySettings",
-            "RateLimit",
-            "RecordSettings",
-            "ResourceSettings",
-            "SamplingSettings",
-            "SpoolSettings",
-            "Telemetry",
-            "TelemetryError",
-            "TelemetryStats",
-            "configure",
-            "flush",
-            "get_default",
-            "shutdown",
-            "stats",
-        ),
-        "._core",
-    ),
-    # each of these pulls in protobuf or the OpenTelemetry SDK, which sending does not need
+#: Names loaded from elsewhere than ``_core`` (each pulls in protobuf, the SDK or asyncio, which
+#: sending does not need); ``send`` and ``__version__`` are here already.
+_ELSEWHERE = {
     "InMemoryExporter": ".exporters.memory",
     "LoggerProviderExporter": ".exporters.provider",
     "SdkExporter": ".exporters.sdk",
@@ -135,5 +103,7 @@ _LAZY = {
     "flushing": ".serverless",  # (asyncio)
     "consent": ".consent",  # the module itself: not on the sending path
 }
+#: Where each name is loaded from on first use: the rest of the library (``_core``) unless above.
+_LAZY = {name: _ELSEWHERE.get(name, "._core") for name in __all__ if name not in ("send", "__version__")}
 
 __getattr__ = lazy_names(__name__, _LAZY)

@@ -16,7 +16,7 @@ import ast
 import os
 import sys
 
-from ._deferred import JOB_ENV
+from ._deferred import JOB_ENV, _replay
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,19 +52,8 @@ def main() -> int:
 
     telemetry = get_default()
     events = job.get("events")
-    for name, payload, event_props, user_props, group_props, user_id, body, timestamp in (
-        events if isinstance(events, list) else []
-    ):
-        telemetry.send(
-            name,
-            payload,
-            event_properties=event_props,
-            user_properties=user_props,
-            group_properties=group_props,
-            user_id=user_id,
-            body=body,
-            timestamp=timestamp,
-        )
+    for event in events if isinstance(events, list) else []:
+        _replay(telemetry.send, event)
     _log_refusals(telemetry)
     from . import _deferred
 
