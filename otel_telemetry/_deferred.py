@@ -32,6 +32,7 @@ from ._procfacts import handoff_root, same_command_as_parent, spawn_python
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (``typing`` itself costs a few ms at import)
+    import threading
     from collections.abc import Callable, Mapping
     from datetime import datetime
     from typing import Any
@@ -77,6 +78,7 @@ _after_exit = False
 _blocked = False  # set by the pytest plugin: a test session never defers
 _real_send: Callable[..., bool] | None = None
 _handed_off = 0  # events handed to the deferred sender: the default instance's stats count them
+_wake: threading.Event | None = None  # wakes the timer's thread early (a fork)
 
 
 class _NotPlain(Exception):
@@ -144,7 +146,7 @@ def _defer(args: tuple[Any, ...]) -> bool:
     with _lock:
         if _state == "fresh":
             _state = "deferring" if _may_defer() else "off"
-        if _state != "deferring" or len(_events) >= MAX_DEFERRED:
+        if _state != "deferring" or len(_events) >= MAX_DEFERRED or _forked:
             return False
         now = time.monotonic()
         if _events and now - _first_at > DEFER_S:
@@ -322,15 +324,19 @@ def _replay(send: Callable[..., bool], event: tuple[Any, ...]) -> None:
 
 
 def _start_timer() -> None:
+    global _wake
     import threading
 
+    _wake = threading.Event()
     with _suppress():  # (RuntimeError: the interpreter is shutting down; the exit handler acts)
         threading.Thread(target=_when_due, name="otel-telemetry-deferred", daemon=True).start()
 
 
 def _when_due() -> None:
     """After :data:`DEFER_S` in a program that still runs: load the rest here and replay."""
-    time.sleep(DEFER_S)
+    wake = _wake
+    if wake is not None:
+        wake.wait(DEFER_S)  # (set early by a fork: a server's master loads the rest at once)
     if _state == "deferring":
         materialize()
 
@@ -368,6 +374,7 @@ def _before_fork() -> None:
         return
     logging = sys.modules.get("logging")
     lock = getattr(logging, "_lock", None)
+    loaded_before = {name for name in _FORK_LOCKS if name in sys.modules}
     saved = lock._release_save() if lock is not None and lock._is_owned() else None
     _fork_local.held = _guard.acquire(True, FORK_WAIT_S)
     if not _fork_local.held and "otel_telemetry._log" in sys.modules:
@@ -376,30 +383,29 @@ def _before_fork() -> None:
         )
     if lock is not None and saved is not None:
         lock._acquire_restore(saved)
-    _balance_hooks_registered_meanwhile()
+    for name in _FORK_LOCKS:  # loaded while we waited: their hooks' after-fork parts will run
+        if name not in loaded_before and name in sys.modules:
+            late = getattr(sys.modules[name], _FORK_LOCKS[name], None)
+            if late is not None:
+                late.acquire()  # (what their before-fork part would have taken)
 
 
-def _balance_hooks_registered_meanwhile() -> None:
-    logging = sys.modules.get("logging")
-    lock = getattr(logging, "_lock", None)
-    if lock is not None and hasattr(lock, "_is_owned") and not lock._is_owned():
-        lock.acquire()  # (its after-fork hooks release it in the parent, renew it in the child)
-    futures = sys.modules.get("concurrent.futures.thread")
-    shutdown_lock = getattr(futures, "_global_shutdown_lock", None)
-    if shutdown_lock is not None and not shutdown_lock.locked():
-        shutdown_lock.acquire()
+#: Modules whose fork hooks take a lock (the attribute holding it): see :func:`_before_fork`.
+_FORK_LOCKS = {"logging": "_lock", "concurrent.futures.thread": "_global_shutdown_lock"}
 
 
 def _after_fork_in_parent() -> None:
     global _forked
     _forked = True  # a server's master or a pool: its later events go to the default instance
+    if _wake is not None:  # and what waits loads now, in the background (its exit flushes)
+        _wake.set()
     if getattr(_fork_local, "held", False):
         _fork_local.held = False
         _guard.release()
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _guard, _loading, _events, _state, _forked, _owner, _fork_local
+    global _lock, _guard, _loading, _events, _state, _forked, _owner, _fork_local, _wake
     _events = []  # the parent's: it sends them
     _state = "off"
     _owner = os.getpid()
@@ -407,6 +413,7 @@ def _after_fork_in_child() -> None:
     _guard = _thread.RLock()
     _loading = _thread.RLock()
     _fork_local = _thread._local()
+    _wake = None  # (the parent's timer thread is not here; its event may be held)
     _forked = True
 
 
