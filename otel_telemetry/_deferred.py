@@ -78,7 +78,7 @@ _after_exit = False
 _blocked = False  # set by the pytest plugin: a test session never defers
 _real_send: Callable[..., bool] | None = None
 _handed_off = 0  # events handed to the deferred sender: the default instance's stats count them
-_wake: threading.Event | None = None  # wakes the timer's thread early (a fork)
+_wake: threading.Event | None = None  # what the timer's thread waits on
 
 
 class _NotPlain(Exception):
@@ -336,7 +336,7 @@ def _when_due() -> None:
     """After :data:`DEFER_S` in a program that still runs: load the rest here and replay."""
     wake = _wake
     if wake is not None:
-        wake.wait(DEFER_S)  # (set early by a fork: a server's master loads the rest at once)
+        wake.wait(DEFER_S)
     if _state == "deferring":
         materialize()
 
@@ -363,18 +363,17 @@ def _before_fork() -> None:
     """A fork waits while another thread loads the rest (:func:`materialize`): the child must
     not inherit a module half-imported, its import lock held by a thread it does not have.
 
-    Modules loaded meanwhile may register fork hooks of their own, and ``logging``'s takes its
-    lock: if it ran before this one (registered later), its lock is given back while we wait
-    (the load may need it), then taken again; if it registered while we waited, this fork runs
-    its after-fork hook without its before-fork hook, so we take the lock it would have taken.
-    Likewise for ``concurrent.futures.thread``'s shutdown lock.
+    ``logging``'s fork hook takes its lock: if it ran before this one (registered later), its
+    lock is given back while we wait (the load may need it), then taken again. (A module whose
+    hooks register while a fork waits has only its after-fork part run by that fork: Python
+    reports "cannot release un-acquired lock" for ``logging``'s, harmlessly; taking the lock on
+    its behalf cannot be done safely, since whether its before-fork part already ran is unknown.)
     """
     if _guard.acquire(False):
         _fork_local.held = True
         return
     logging = sys.modules.get("logging")
     lock = getattr(logging, "_lock", None)
-    loaded_before = {name for name in _FORK_LOCKS if name in sys.modules}
     saved = lock._release_save() if lock is not None and lock._is_owned() else None
     _fork_local.held = _guard.acquire(True, FORK_WAIT_S)
     if not _fork_local.held and "otel_telemetry._log" in sys.modules:
@@ -383,25 +382,22 @@ def _before_fork() -> None:
         )
     if lock is not None and saved is not None:
         lock._acquire_restore(saved)
-    for name in _FORK_LOCKS:  # loaded while we waited: their hooks' after-fork parts will run
-        if name not in loaded_before and name in sys.modules:
-            late = getattr(sys.modules[name], _FORK_LOCKS[name], None)
-            if late is not None:
-                late.acquire()  # (what their before-fork part would have taken)
-
-
-#: Modules whose fork hooks take a lock (the attribute holding it): see :func:`_before_fork`.
-_FORK_LOCKS = {"logging": "_lock", "concurrent.futures.thread": "_global_shutdown_lock"}
 
 
 def _after_fork_in_parent() -> None:
+    """A process that forks (a server's master, a pool) stops waiting: what waits goes to the
+    detached child now (no import here: a load racing later forks would leave them fork hooks
+    registered half-way), and its later events go to the default instance, loaded by the
+    thread that sends them; its exit then flushes in process, as before."""
     global _forked
-    _forked = True  # a server's master or a pool: its later events go to the default instance
-    if _wake is not None:  # and what waits loads now, in the background (its exit flushes)
-        _wake.set()
+    _forked = True
     if getattr(_fork_local, "held", False):
         _fork_local.held = False
         _guard.release()
+    if _events and _real_send is None:
+        events = _take()
+        if events and not _hand_off(events):
+            _events.extend(events)  # (the next send() loads the rest and replays them)
 
 
 def _after_fork_in_child() -> None:
@@ -440,8 +436,11 @@ def _at_exit() -> None:
     with _loading:  # (a load under way on the timer's thread finishes first)
         _after_exit = True
         events = _take()
-    if events and not _hand_off(events):
-        with _suppress():  # no hand-off: the default instance takes them, and exit.py flushes
+    # A process that forked (a server's master, a pool) flushes in process, as ``exit.py`` does,
+    # where a thread can still start at exit (before Python 3.12); else the detached child.
+    in_process = forked() and sys.version_info < (3, 12)
+    if events and (in_process or not _hand_off(events)):
+        with _suppress():  # the default instance takes them, and exit.py flushes
             materialize(events)  # (it runs the exit handler itself)
         return
     _run_exit_handler()
