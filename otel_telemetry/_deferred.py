@@ -11,6 +11,9 @@ the caller: ``docs/short-lived.md``), ``send()`` copies each event here and retu
 - the program lives longer: after :data:`DEFER_S`, a background thread loads the rest and
   replays the events into the default instance (with their own timestamps; forks wait for it,
   :func:`_before_fork`); a later ``send()`` goes straight to the default instance;
+- the program forks first (a server's master, a pool): the events stay until its next
+  ``send()``, ``flush()`` or ``stats()`` loads the rest on that thread, or its exit
+  (:func:`_after_fork_in_parent`); the child starts with none;
 - anything else the app calls (``configure``, ``flush``, ``stats``, ``get_default`` ...) loads
   the rest first and replays what waits here, so it sees every event.
 
@@ -32,7 +35,6 @@ from ._procfacts import handoff_root, same_command_as_parent, spawn_python
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (``typing`` itself costs a few ms at import)
-    import threading
     from collections.abc import Callable, Mapping
     from datetime import datetime
     from typing import Any
@@ -78,7 +80,6 @@ _after_exit = False
 _blocked = False  # set by the pytest plugin: a test session never defers
 _real_send: Callable[..., bool] | None = None
 _handed_off = 0  # events handed to the deferred sender: the default instance's stats count them
-_wake: threading.Event | None = None  # what the timer's thread waits on
 
 
 class _NotPlain(Exception):
@@ -324,19 +325,16 @@ def _replay(send: Callable[..., bool], event: tuple[Any, ...]) -> None:
 
 
 def _start_timer() -> None:
-    global _wake
     import threading
 
-    _wake = threading.Event()
     with _suppress():  # (RuntimeError: the interpreter is shutting down; the exit handler acts)
         threading.Thread(target=_when_due, name="otel-telemetry-deferred", daemon=True).start()
 
 
 def _when_due() -> None:
-    """After :data:`DEFER_S` in a program that still runs: load the rest here and replay."""
-    wake = _wake
-    if wake is not None:
-        wake.wait(DEFER_S)
+    """After :data:`DEFER_S` in a program that still runs (and has not forked): load the rest
+    here and replay."""
+    time.sleep(DEFER_S)
     if _state == "deferring":
         materialize()
 
@@ -385,23 +383,22 @@ def _before_fork() -> None:
 
 
 def _after_fork_in_parent() -> None:
-    """A process that forks (a server's master, a pool) stops waiting: what waits goes to the
-    detached child now (no import here: a load racing later forks would leave them fork hooks
-    registered half-way), and its later events go to the default instance, loaded by the
-    thread that sends them; its exit then flushes in process, as before."""
-    global _forked
+    """A process that forks (a server's master, a pool) stops waiting: its later events go to
+    the default instance, loaded by the thread that sends them, and that load replays first what
+    waits here, as ``flush()``, ``stats()`` and the exit handler do. Nothing loads in the
+    background from now on (a load racing the next fork would leave that fork hooks registered
+    half-way), and nothing goes to the detached child here: the events stay this process's, so
+    its ``flush()`` covers them."""
+    global _forked, _state
     _forked = True
+    _state = "off"
     if getattr(_fork_local, "held", False):
         _fork_local.held = False
         _guard.release()
-    if _events and _real_send is None:
-        events = _take()
-        if events and not _hand_off(events):
-            _events.extend(events)  # (the next send() loads the rest and replays them)
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _guard, _loading, _events, _state, _forked, _owner, _fork_local, _wake
+    global _lock, _guard, _loading, _events, _state, _forked, _owner, _fork_local
     _events = []  # the parent's: it sends them
     _state = "off"
     _owner = os.getpid()
@@ -409,7 +406,6 @@ def _after_fork_in_child() -> None:
     _guard = _thread.RLock()
     _loading = _thread.RLock()
     _fork_local = _thread._local()
-    _wake = None  # (the parent's timer thread is not here; its event may be held)
     _forked = True
 
 

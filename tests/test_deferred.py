@@ -181,6 +181,57 @@ otel_telemetry.send("parentAfter")
     assert names(receiver) == ["child", "parentAfter", "parentBefore"]
 
 
+def test_flush_after_a_fork_has_delivered_what_waited_before_it(receiver: OTLPReceiver) -> None:
+    """What waits at a fork stays the parent's (CI lost it when a fork gave it to the detached
+    child: flush() returned True before that child had sent it): flush() loads the rest and
+    replays it in this process."""
+    program = start(
+        """
+import os, otel_telemetry
+otel_telemetry.send("beforeFork")
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+print(otel_telemetry.flush(10), otel_telemetry.stats().handed_off, flush=True)
+""",
+        receiver,
+        PYTHONWARNINGS="ignore:This process:DeprecationWarning",
+    )
+    out, err = finish(program)
+    assert program.returncode == 0 and err == "" and out.split() == ["True", "0"], out + err
+    assert names(receiver) == ["beforeFork"]  # already there when the program has exited
+
+
+@pytest.mark.parametrize("ending", ["exit", "sigterm"])
+def test_a_forking_parent_that_never_sends_again_delivers_what_waited_when_it_ends(
+    receiver: OTLPReceiver, ending: str
+) -> None:
+    """A server's master: one event at start-up, forks its workers, then only waits."""
+    program = start(
+        f"""
+import os, time, otel_telemetry
+otel_telemetry.send("didStartServer")
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+print("ready", flush=True)
+time.sleep({1.0 if ending == "exit" else 30})
+""",
+        receiver,
+        PYTHONWARNINGS="ignore:This process:DeprecationWarning",
+    )
+    assert program.stdout is not None and program.stdout.readline().strip() == "ready"
+    if ending == "sigterm":
+        time.sleep(_deferred.DEFER_S + 0.5)
+        program.send_signal(signal.SIGTERM)
+    _, err = finish(program)
+    assert err == "" and program.returncode == (0 if ending == "exit" else -signal.SIGTERM)
+    assert receiver.wait_for(1, timeout=30)
+    assert names(receiver) == ["didStartServer"]
+
+
 @pytest.mark.parametrize(
     ("payload", "why"),
     [
