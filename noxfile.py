@@ -1,7 +1,7 @@
 """The test suite on every Python we support, each in its own venv: ``nox -s tests-3.13`` (or ``-t tests``).
 
-CI (.ci/run) runs the whole suite once on its ``python3`` and then these sessions on the other
-versions, side by side (``--parallel``; their installs take turns: one_install_at_a_time). A
+CI (.ci/run) runs the whole suite once on its ``python3`` and, meanwhile, these sessions on the
+other versions, one after the other, each installing a wheel built first (WHEEL_ENV). A
 session runs the core, examples and collector tests (VERSION_SENSITIVE_TESTS), fast:
 ``-m "not slow"``, stopping at the first failure, with the test extra minus what only other tests
 use (FULL_RUN_ONLY). Arguments after ``--`` replace that selection and those options and install
@@ -78,6 +78,10 @@ FULL_RUN_ONLY = frozenset(
     }
 )
 
+#: A built wheel of the package to install instead of the tree (editable): .ci/run builds one, so
+#: that the sessions run while the full run's own editable install writes into the tree.
+WHEEL_ENV = "OTEL_TELEMETRY_NOX_WHEEL"
+
 nox.options.download_python = "never"  # only the interpreters this machine has
 nox.options.sessions = [f"tests-{version}" for version in VERSIONS]
 
@@ -125,8 +129,13 @@ def install(session: nox.Session, *, everything: bool) -> None:
         elif project not in FULL_RUN_ONLY:
             others.append(requirement)
     session.install("-q", *others)
+    extras = f"[{','.join(own)}]" if own else ""
+    wheel = os.environ.get(WHEEL_ENV)
+    if wheel:  # (CI: built before the full run's editable install, which these must not disturb)
+        session.install("-q", f"{Path(wheel).resolve()}{extras}")
+        return
     with one_install_at_a_time():
-        session.install("-q", "-e", f".[{','.join(own)}]" if own else ".")
+        session.install("-q", "-e", f".{extras}")
 
 
 def define_tests_session(version: str) -> None:
