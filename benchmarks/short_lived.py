@@ -116,13 +116,36 @@ def run_once(case: Case) -> None:
 
 
 def settle(state: Path, timeout_s: float = 5.0) -> None:
-    """Let the work a run left in the background (the deferred sender that loads otel-telemetry
-    and hands the events on) finish before the next run, as it would between two commands a user
-    types: otherwise each run would compete with the previous one's background work for the CPU."""
+    """Let the work a run left in the background finish its start-up before the next run, as it
+    would between two commands a user types: otherwise each run would compete for the CPU with
+    the previous one's background processes. That is the deferred sender, which loads
+    otel-telemetry and hands the events on, then the hand-off sender it starts, which loads the
+    exporter and, while the collector refuses or hangs, lives on (idle between retries)."""
     deferred = state / "handoff" / "deferred"
     deadline = time.monotonic() + timeout_s
     while deferred.is_dir() and any(deferred.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.02)
+    busy = _senders_cpu_ticks()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = _senders_cpu_ticks()
+        if now == busy:  # nobody ran for 100 ms: start-up over, or exited
+            return
+        busy = now
+
+
+def _senders_cpu_ticks() -> dict[int, int]:
+    """CPU time (clock ticks) of each running otel-telemetry background sender, by pid (Linux)."""
+    ticks = {}
+    for entry in Path("/proc").iterdir() if sys.platform == "linux" else ():
+        try:
+            command = (entry / "cmdline").read_bytes()
+            if b"otel_telemetry.deferred_sender" in command or b"otel_telemetry.handoff_sender" in command:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+                ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+        except (OSError, ValueError):
+            continue
+    return ticks
 
 
 def import_ms(python: str, env: dict[str, str], runs: int = 7) -> float:
@@ -277,8 +300,10 @@ def table(cases: list[Case], import_cost: float, command: str, load: tuple[float
         "copies the three events aside and, at exit, writes them to a job file and starts the "
         "detached child that loads otel-telemetry and sends them (docs/short-lived.md): the "
         "program never loads the rest of the library, whatever the collector does. The child's "
-        "own CPU is not in these columns (it is not the program's, and runs after it); the "
-        "benchmark waits for it between runs, as a user's next command would come later. `flush` "
+        "own CPU is not in these columns (it is not the program's, and runs after it); between "
+        "runs the benchmark waits until it and the hand-off sender it starts are idle (their "
+        "start-up loads the exporter; while the collector refuses or hangs, the sender then "
+        "waits between retries), as a user's next command would come later. `flush` "
         "(`OTEL_TELEMETRY_EXIT=flush`, which also turns the waiting off) loads everything and "
         "waits for the collector: for the answer when it is up, for the exit timeout (5 s) when "
         "it refuses or hangs. On a loaded machine every wall time grows with the load (compare "
