@@ -362,10 +362,14 @@ def _before_fork() -> None:
     not inherit a module half-imported, its import lock held by a thread it does not have.
 
     ``logging``'s fork hook takes its lock: if it ran before this one (registered later), its
-    lock is given back while we wait (the load may need it), then taken again. (A module whose
-    hooks register while a fork waits has only its after-fork part run by that fork: Python
-    reports "cannot release un-acquired lock" for ``logging``'s, harmlessly; taking the lock on
-    its behalf cannot be done safely, since whether its before-fork part already ran is unknown.)
+    lock is given back while we wait (the load may need it), then taken again.
+
+    Python runs the before-fork hooks registered when the fork began, and the after-fork hooks
+    registered when it ends. A module the load imports meanwhile (``concurrent.futures.thread``,
+    ``logging``) registers a pair whose first half this fork would skip, and whose second half
+    then releases a lock nobody took ("RuntimeError: release unlocked lock" on the app's
+    stderr): while this hook waits, such registrations are noted (:func:`_noting_registrations`)
+    and their before-fork halves run here once the wait is over.
     """
     if _guard.acquire(False):
         _fork_local.held = True
@@ -373,13 +377,42 @@ def _before_fork() -> None:
     logging = sys.modules.get("logging")
     lock = getattr(logging, "_lock", None)
     saved = lock._release_save() if lock is not None and lock._is_owned() else None
-    _fork_local.held = _guard.acquire(True, FORK_WAIT_S)
+    with _noting_registrations() as registered:
+        _fork_local.held = _guard.acquire(True, FORK_WAIT_S)
     if not _fork_local.held and "otel_telemetry._log" in sys.modules:
         sys.modules["otel_telemetry._log"].logger.warning(
             "otel-telemetry: fork() while another thread was busy setting up for %ss", FORK_WAIT_S
         )
     if lock is not None and saved is not None:
         lock._acquire_restore(saved)
+    for before in reversed(registered):  # (Python runs them last registered, first)
+        with _suppress():  # (as Python does: a failing hook does not stop the fork)
+            before()
+
+
+class _noting_registrations:
+    """While in effect, ``os.register_at_fork`` also notes each ``before`` hook it registers."""
+
+    def __enter__(self) -> list[Callable[[], object]]:
+        self.real = real = os.register_at_fork
+        noted: list[Callable[[], object]] = []
+
+        def register_at_fork(
+            *,
+            before: Callable[..., Any] | None = None,
+            after_in_parent: Callable[..., Any] | None = None,
+            after_in_child: Callable[..., Any] | None = None,
+        ) -> None:
+            given = {"before": before, "after_in_parent": after_in_parent, "after_in_child": after_in_child}
+            real(**{name: hook for name, hook in given.items() if hook is not None})
+            if before is not None:
+                noted.append(before)
+
+        os.register_at_fork = register_at_fork
+        return noted
+
+    def __exit__(self, *exc: object) -> None:
+        os.register_at_fork = self.real
 
 
 def _after_fork_in_parent() -> None:

@@ -232,6 +232,41 @@ time.sleep({1.0 if ending == "exit" else 30})
     assert names(receiver) == ["didStartServer"]
 
 
+def test_a_module_imported_while_a_fork_waits_gets_both_halves_of_its_fork_hooks() -> None:
+    """The background load imports modules that register before/after fork hooks (here
+    ``concurrent.futures.thread``, as the load does). A fork waiting for the load began before
+    they registered: Python would skip their before half and run their after half, which then
+    released a lock nobody took ("RuntimeError: release unlocked lock" on the app's stderr, 2
+    runs in 30 of a program that made a Pool half a second after its first send())."""
+    code = """
+import os, sys, threading, time
+from otel_telemetry import _deferred
+assert "concurrent.futures.thread" not in sys.modules
+held = threading.Event()
+def load():
+    with _deferred._guard:  # as materialize() holds it
+        held.set()
+        time.sleep(0.3)  # the fork below is waiting in _deferred's hook by now
+        import concurrent.futures.thread
+threading.Thread(target=load).start()
+held.wait()
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+import concurrent.futures.thread as cft
+print(os.waitstatus_to_exitcode(status), cft._global_shutdown_lock.locked(), flush=True)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONWARNINGS": "ignore:This process:DeprecationWarning"},
+    )
+    assert (done.returncode, done.stderr, done.stdout.split()) == (0, "", ["0", "False"])
+
+
 @pytest.mark.parametrize(
     ("payload", "why"),
     [
