@@ -391,28 +391,40 @@ def _before_fork() -> None:
 
 
 class _noting_registrations:
-    """While in effect, ``os.register_at_fork`` also notes each ``before`` hook it registers."""
+    """While in effect, ``os.register_at_fork`` also notes each ``before`` hook it registers
+    (for every fork waiting at that moment: two threads may fork at once)."""
 
     def __enter__(self) -> list[Callable[[], object]]:
-        self.real = real = os.register_at_fork
-        noted: list[Callable[[], object]] = []
-
-        def register_at_fork(
-            *,
-            before: Callable[..., Any] | None = None,
-            after_in_parent: Callable[..., Any] | None = None,
-            after_in_child: Callable[..., Any] | None = None,
-        ) -> None:
-            given = {"before": before, "after_in_parent": after_in_parent, "after_in_child": after_in_child}
-            real(**{name: hook for name, hook in given.items() if hook is not None})
-            if before is not None:
-                noted.append(before)
-
-        os.register_at_fork = register_at_fork
-        return noted
+        global _registering
+        self.noted: list[Callable[[], object]] = []
+        if not _noting:
+            _registering = os.register_at_fork
+            os.register_at_fork = _register_noting
+        _noting.append(self.noted)
+        return self.noted
 
     def __exit__(self, *exc: object) -> None:
-        os.register_at_fork = self.real
+        _noting.remove(self.noted)
+        if not _noting and os.register_at_fork is _register_noting:  # (not if patched since)
+            os.register_at_fork = _registering
+
+
+_noting: list[list[Callable[[], object]]] = []  # one list per fork waiting in its hook
+#: The ``os.register_at_fork`` that :func:`_register_noting` stands in front of (none on Windows).
+_registering: Any = getattr(os, "register_at_fork", None)  # (Any: it is put back into os)
+
+
+def _register_noting(
+    *,
+    before: Callable[..., Any] | None = None,
+    after_in_parent: Callable[..., Any] | None = None,
+    after_in_child: Callable[..., Any] | None = None,
+) -> None:
+    given = {"before": before, "after_in_parent": after_in_parent, "after_in_child": after_in_child}
+    _registering(**{name: hook for name, hook in given.items() if hook is not None})
+    if before is not None:
+        for noted in list(_noting):
+            noted.append(before)
 
 
 def _after_fork_in_parent() -> None:

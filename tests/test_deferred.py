@@ -255,7 +255,9 @@ if pid == 0:
     os._exit(0)
 _, status = os.waitpid(pid, 0)
 import concurrent.futures.thread as cft
-print(os.waitstatus_to_exitcode(status), cft._global_shutdown_lock.locked(), flush=True)
+import posix
+restored = os.register_at_fork is posix.register_at_fork
+print(os.waitstatus_to_exitcode(status), cft._global_shutdown_lock.locked(), restored, flush=True)
 """
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -264,7 +266,7 @@ print(os.waitstatus_to_exitcode(status), cft._global_shutdown_lock.locked(), flu
         timeout=60,
         env={**os.environ, "PYTHONWARNINGS": "ignore:This process:DeprecationWarning"},
     )
-    assert (done.returncode, done.stderr, done.stdout.split()) == (0, "", ["0", "False"])
+    assert (done.returncode, done.stderr, done.stdout.split()) == (0, "", ["0", "False", "True"])
 
 
 @pytest.mark.parametrize(
