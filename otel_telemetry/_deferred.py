@@ -152,15 +152,12 @@ def _defer(args: tuple[Any, ...]) -> bool:
         now = time.monotonic()
         if _events and now - _first_at > DEFER_S:
             return False  # a program that keeps running: load the rest now
-        if args[7] is not None and type(args[7]) is not int:
-            return False  # a datetime: converted by the real path
         if _in_span():
             return False  # the trace context belongs to this moment
-        try:
-            copied = tuple(_plain(value, 0, [0]) for value in args[:7])
-        except _NotPlain:
+        copied = _copy(args)
+        if copied is None:
             return False
-        _events.append((*copied, args[7] if args[7] is not None else time.time_ns()))
+        _events.append(copied)
         first = len(_events) == 1
         if first:
             _first_at = now
@@ -173,13 +170,20 @@ def _defer(args: tuple[Any, ...]) -> bool:
 def _hand_off_late(args: tuple[Any, ...]) -> bool:
     """A ``send()`` from an app's exit handler that runs after ours, the rest never loaded: the
     event goes to a detached child of its own (no thread can start now to send it)."""
+    copied = _copy(args)
+    return copied is not None and _hand_off([copied])
+
+
+def _copy(args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The event as plain data with its timestamp (now, unless given as int nanoseconds); None
+    if it must go through the real path as it is (a datetime timestamp, a value not plain)."""
     if args[7] is not None and type(args[7]) is not int:
-        return False
+        return None
     try:
         copied = tuple(_plain(value, 0, [0]) for value in args[:7])
     except _NotPlain:
-        return False
-    return _hand_off([(*copied, args[7] if args[7] is not None else time.time_ns())])
+        return None
+    return (*copied, args[7] if args[7] is not None else time.time_ns())
 
 
 def _may_defer() -> bool:
@@ -467,9 +471,9 @@ def _at_exit() -> None:
     """The exit handler (registered when otel-telemetry is imported): hand off what waits here,
     then run the default instance's exit handling (``exit.py``) if the rest was loaded.
 
-    What waits here always goes to the detached child, even in a process that forked (where
-    ``exit.py`` would flush): loading the rest now could not deliver it, since no thread starts
-    at interpreter exit (Python 3.12+ refuses it).
+    What waits here goes to the detached child, except in a process that forked before Python
+    3.12, which flushes in process as ``exit.py`` does there (a thread can still start at exit;
+    from 3.12 none can, so loading the rest now could not deliver it).
     """
     global _after_exit
     if _after_exit:  # (the deferred sender runs it itself, before the interpreter's exit)
@@ -477,8 +481,6 @@ def _at_exit() -> None:
     with _loading:  # (a load under way on the timer's thread finishes first)
         _after_exit = True
         events = _take()
-    # A process that forked (a server's master, a pool) flushes in process, as ``exit.py`` does,
-    # where a thread can still start at exit (before Python 3.12); else the detached child.
     in_process = forked() and sys.version_info < (3, 12)
     if events and (in_process or not _hand_off(events)):
         with _suppress():  # the default instance takes them, and exit.py flushes
