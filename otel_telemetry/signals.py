@@ -32,13 +32,14 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from . import _deferred
 from .threads import background_thread, green_threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (loaded by the first send() of a short-lived program: kept light)
-    from types import FrameType
+    from types import CodeType, FrameType
 
 ENV = "OTEL_TELEMETRY_SIGTERM"
 _FALSY = frozenset({"0", "false", "no", "off", "n", "f"})
@@ -52,6 +53,15 @@ _spare = -1  # a second descriptor of the write end, to put it back after a fork
 _fork_pipe: tuple[int, int] | None = None  # stands in for the write end while a fork is under way
 _forks = 0  # forks under way in this process (threads may fork at once)
 _forks_lock = threading.Lock()
+_rearming = False  # :func:`_rearm_after_asyncio` is registered
+_pid = os.getpid()  # whose module state this is (a forked child before its hook ran sees the parent's)
+_missed = False  # a forked child's handler ran before the child's hook: the hook begins delivery
+#: Per forking thread, where it called ``os.fork()`` (:func:`_call_site`): in the child, the
+#: fork has returned (every after-fork hook ran) once that thread's stack no longer stands there.
+_fork_calls: dict[int, tuple[CodeType, int, int]] = {}
+#: How long a child's delivery waits for its ``os.fork()`` to return (its after-fork hooks to
+#: run). Longer only where the fork never returns to Python (``subprocess``'s ``preexec_fn``).
+FORK_RETURN_WAIT_S = 2.0
 
 
 def enabled() -> bool:
@@ -91,8 +101,16 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _begin_delivery() -> None:
-    """Start the delivery helper once, from the handler or the watcher, whichever is first."""
-    global _helper
+    """Start the delivery helper once, from the handler or the watcher, whichever is first.
+
+    In a forked child whose after-fork hook has not run yet, the handler may run inside an
+    earlier hook (``threading``'s, which forgets a thread started meanwhile): the delivery is
+    left to the child's hook (:func:`_after_fork_in_child`).
+    """
+    global _helper, _missed
+    if _pid != os.getpid() and _in_fork_hooks():
+        _missed = True
+        return
     with _lock:
         if _helper is not None or _delivered:
             return
@@ -110,6 +128,7 @@ def _begin_delivery() -> None:
 def _deliver_then_die() -> None:
     global _delivered
     try:
+        _wait_for_fork_to_return()
         _deferred.on_sigterm()  # what waits there goes to its detached sender first
         if not _deferred.waiting():  # the rest is loaded: every live sender
             from .processes import deliver_all
@@ -118,6 +137,51 @@ def _deliver_then_die() -> None:
     finally:
         _delivered = True
         _die_from_any_thread()
+
+
+def _wait_for_fork_to_return() -> None:
+    """In a forked child, signalled while its ``os.fork()`` was still running the after-fork
+    hooks: wait until they all ran. Hooks registered after ours put fresh locks in the child
+    (``logging``'s, a pipeline's): a delivery started before them would wait on an inherited
+    lock forever, and the child would never end."""
+    deadline = time.monotonic() + FORK_RETURN_WAIT_S
+    while _fork_calls and time.monotonic() < deadline:
+        frames = sys._current_frames()
+        for ident, site in list(_fork_calls.items()):
+            if ident not in frames or not _stands_at(frames[ident], site):
+                _fork_calls.pop(ident, None)  # (a thread the fork did not copy, or returned)
+        if _fork_calls:
+            time.sleep(0.001)
+    _fork_calls.clear()
+
+
+def _in_fork_hooks() -> bool:
+    """Whether this thread is inside its ``os.fork()`` call (the hooks run there; a fork made
+    without them, by C code, never is)."""
+    site = _fork_calls.get(threading.get_ident())
+    return site is not None and _stands_at(sys._getframe(), site)
+
+
+def _call_site(frame: FrameType) -> tuple[CodeType, int, int]:
+    """Where ``frame`` stands: its code, its instruction and its depth (the frames under it)."""
+    return frame.f_code, frame.f_lasti, len(_stack(frame)) - 1
+
+
+def _stands_at(frame: FrameType, site: tuple[CodeType, int, int]) -> bool:
+    """Whether the stack ``frame`` tops still holds ``site``'s frame at ``site``'s instruction."""
+    code, instruction, depth = site
+    stack = _stack(frame)
+    return depth < len(stack) and stack[depth].f_code is code and stack[depth].f_lasti == instruction
+
+
+def _stack(frame: FrameType | None) -> list[FrameType]:
+    """The frames from the thread's first to ``frame``."""
+    stack = []
+    while frame is not None:
+        stack.append(frame)
+        frame = frame.f_back
+    stack.reverse()
+    return stack
 
 
 def _exit_budget() -> float:
@@ -198,7 +262,12 @@ def _before_fork() -> None:
     ``dup2`` works from any thread, unlike ``set_wakeup_fd``; the parent's own handler runs
     as usual meanwhile.
     """
-    global _forks, _fork_pipe
+    global _forks, _fork_pipe, _rearming
+    if not _rearming and "asyncio.events" in sys.modules and _wakeup is not None:
+        _rearming = True  # (registered now, it runs after asyncio's in this fork's child too)
+        os.register_at_fork(after_in_child=_rearm_after_asyncio)
+    with contextlib.suppress(ValueError):  # (no Python frame called the fork)
+        _fork_calls[threading.get_ident()] = _call_site(sys._getframe(1))  # (inside os.fork())
     with _forks_lock:
         _forks += 1
         if _forks == 1 and _wakeup is not None:
@@ -210,6 +279,7 @@ def _before_fork() -> None:
 
 def _after_fork_in_parent() -> None:
     global _forks, _fork_pipe
+    _fork_calls.pop(threading.get_ident(), None)
     with _forks_lock:
         _forks -= 1
         if _forks == 0 and _wakeup is not None:
@@ -220,11 +290,16 @@ def _after_fork_in_parent() -> None:
 
 def _after_fork_in_child() -> None:
     """A forked child: a fresh delivery state, its own wakeup pipe and watcher (the inherited
-    ones are the parent's), and a SIGTERM caught before it was ready acted on."""
-    global _helper, _delivered, _wakeup, _lock, _forks, _forks_lock, _spare, _fork_pipe
+    ones are the parent's), and a SIGTERM caught before it was ready acted on (its delivery
+    waits for the fork to return: :func:`_wait_for_fork_to_return`)."""
+    global _helper, _delivered, _wakeup, _lock, _forks, _forks_lock, _spare, _fork_pipe, _pid
+    global _missed
     _helper, _delivered, _lock = None, False, threading.RLock()
     _forks, _forks_lock = 0, threading.Lock()
+    _pid, missed, _missed = os.getpid(), _missed, False
     if _wakeup is None:
+        if missed:
+            _begin_delivery()
         return
     caught = b""
     if _fork_pipe is not None:
@@ -242,8 +317,21 @@ def _after_fork_in_child() -> None:
     _wakeup, _spare = None, -1
     if signal.getsignal(signal.SIGTERM) is _on_sigterm:
         _watch_wakeup_fd()
-        if signal.SIGTERM in caught:
+        if missed or signal.SIGTERM in caught:
             _begin_delivery()
+
+
+def _rearm_after_asyncio() -> None:
+    """asyncio's after-fork hook (Python 3.12+) clears the wakeup fd in every child, after ours
+    gave the child its pipe: put the pipe back, or the watcher would never see a signal."""
+    if _wakeup is None or signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+        return
+    try:
+        previous = signal.set_wakeup_fd(_wakeup[1], warn_on_full_buffer=False)
+        if previous not in (-1, _wakeup[1]):  # someone else's since: theirs stays
+            signal.set_wakeup_fd(previous)
+    except (ValueError, OSError):  # (not the main thread: a fork from another thread)
+        pass
 
 
 def _close(*fds: int) -> None:

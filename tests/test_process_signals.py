@@ -149,6 +149,49 @@ def test_sigterm_delivers_and_ends_the_process_even_if_the_main_thread_never_run
     assert_exactly_once(receiver, [f"queued:{i}" for i in range(100)], context=out)
 
 
+FORKED_CHILD_NEVER_WAKES = """
+import os
+import signal
+import threading
+import time
+
+import otel_telemetry
+
+otel_telemetry.send("job", {"eventProperties": {"key": "parent"}})
+# imported after the library took SIGTERM (gRPC imports it when the library loads): from Python
+# 3.12, asyncio's fork hook clears the wakeup fd in every child, after the library's hook
+import asyncio  # noqa: E402,F401
+ready_r, ready_w = os.pipe()
+pid = os.fork()
+if pid == 0:  # a pool worker, signalled just before it blocks on its task queue (as above)
+    for i in range(100):
+        assert otel_telemetry.send("job", {"eventProperties": {"key": f"child:{i}"}})
+    threading.Thread(target=time.sleep, args=(120,), daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    os.write(ready_w, b"ready")
+    never = threading.Lock()
+    never.acquire()
+    never.acquire()
+os.read(ready_r, 5)
+os.kill(pid, signal.SIGTERM)
+_, status = os.waitpid(pid, 0)
+print("child ended by", os.WTERMSIG(status) if os.WIFSIGNALED(status) else status, flush=True)
+"""
+
+
+@pytest.mark.parametrize("protocol", TRANSPORTS)
+def test_a_forked_child_whose_main_thread_never_runs_again_delivers_and_ends_on_sigterm(
+    receiver: OTLPReceiver, tmp_path: Path, protocol: str
+) -> None:
+    """The child's wakeup fd is its watcher's pipe once every after-fork hook ran (asyncio's
+    clears it from Python 3.12): otherwise the child would wait forever, and its parent too."""
+    script = write_script(tmp_path, "forked_stuck.py", FORKED_CHILD_NEVER_WAKES)
+    result = run_python([str(script)], tree_env(receiver, protocol), tmp_path, timeout=60)
+    assert f"child ended by {int(signal.SIGTERM)}" in result.stdout, result.stdout + result.stderr
+    expected = ["parent", *(f"child:{i}" for i in range(100))]
+    assert_exactly_once(receiver, expected, context=result.stderr)
+
+
 CHILD_SIGNALLED = """
 import os
 import signal
@@ -158,6 +201,8 @@ import time
 import otel_telemetry
 
 otel_telemetry.send("job", {"eventProperties": {"key": "parent"}})  # the parent takes SIGTERM
+if sys.argv[1] == "loaded":
+    time.sleep(1)  # a parent that has run a while: the library is loaded, logging and all
 children = []
 for n in range(20):
     pid = os.fork()
@@ -166,7 +211,9 @@ for n in range(20):
         time.sleep(120)
         os._exit(0)
     children.append(pid)
-    os.kill(pid, signal.SIGTERM)  # at once: often before the child has run at all
+    # at once, or a little later: before the child has run, or in one of its after-fork hooks
+    time.sleep(0.0005 * (n % 10))
+    os.kill(pid, signal.SIGTERM)
 for pid in children:
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
@@ -175,10 +222,13 @@ print("parent alive", flush=True)
 """
 
 
+@pytest.mark.parametrize("parent", ["deferring", "loaded"])
 def test_children_signalled_at_birth_die_and_their_signals_never_reach_the_parent(
-    receiver: OTLPReceiver, tmp_path: Path
+    receiver: OTLPReceiver, tmp_path: Path, parent: str
 ) -> None:
+    """A child signalled while its fork hooks run waits for them before delivering: a delivery
+    started sooner would wait forever on a lock a later hook (``logging``'s) re-makes."""
     script = write_script(tmp_path, "births.py", CHILD_SIGNALLED)
-    result = run_python([str(script)], tree_env(receiver, "grpc"), tmp_path, timeout=60)
+    result = run_python([str(script), parent], tree_env(receiver, "grpc"), tmp_path, timeout=60)
     assert "parent alive" in result.stdout, result.stderr
     assert_exactly_once(receiver, ["parent"], context=result.stderr)
