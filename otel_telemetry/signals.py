@@ -39,7 +39,7 @@ from .threads import background_thread, green_threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (loaded by the first send() of a short-lived program: kept light)
-    from types import CodeType, FrameType
+    from types import FrameType
 
 ENV = "OTEL_TELEMETRY_SIGTERM"
 _FALSY = frozenset({"0", "false", "no", "off", "n", "f"})
@@ -56,9 +56,10 @@ _forks_lock = threading.Lock()
 _rearming = False  # :func:`_rearm_after_asyncio` is registered
 _pid = os.getpid()  # whose module state this is (a forked child before its hook ran sees the parent's)
 _missed = False  # a forked child's handler ran before the child's hook: the hook begins delivery
-#: Per forking thread, where it called ``os.fork()`` (:func:`_call_site`): in the child, the
-#: fork has returned (every after-fork hook ran) once that thread's stack no longer stands there.
-_fork_calls: dict[int, tuple[CodeType, int, int]] = {}
+#: In a forked child until its ``os.fork()`` returned: the frame that called it, and the
+#: instruction it stood at (the call). The call has returned, and with it every after-fork hook
+#: has run, once that frame stands elsewhere.
+_fork_call: tuple[FrameType, int] | None = None
 #: How long a child's delivery waits for its ``os.fork()`` to return (its after-fork hooks to
 #: run). Longer only where the fork never returns to Python (``subprocess``'s ``preexec_fn``).
 FORK_RETURN_WAIT_S = 2.0
@@ -108,7 +109,7 @@ def _begin_delivery() -> None:
     left to the child's hook (:func:`_after_fork_in_child`).
     """
     global _helper, _missed
-    if _pid != os.getpid() and _in_fork_hooks():
+    if _pid != os.getpid() and _forks:  # (a fork made without the hooks, by C code, has no _forks)
         _missed = True
         return
     with _lock:
@@ -143,45 +144,20 @@ def _wait_for_fork_to_return() -> None:
     """In a forked child, signalled while its ``os.fork()`` was still running the after-fork
     hooks: wait until they all ran. Hooks registered after ours put fresh locks in the child
     (``logging``'s, a pipeline's): a delivery started before them would wait on an inherited
-    lock forever, and the child would never end."""
+    lock forever, and the child would never end.
+
+    It reads one attribute of one frame, which the forking thread took itself. Looking at the
+    main thread's stack from here (``sys._current_frames()``) changes how its frames are freed:
+    pool workers then lost a batch now and then, each time with "SystemError: deallocated
+    BytesIO object has exported buffers" printed from a garbage collection on the export thread
+    (Python 3.12). The watcher drops the frame once the fork has returned.
+    """
+    global _fork_call
+    call = _fork_call
     deadline = time.monotonic() + FORK_RETURN_WAIT_S
-    while _fork_calls and time.monotonic() < deadline:
-        frames = sys._current_frames()
-        for ident, site in list(_fork_calls.items()):
-            if ident not in frames or not _stands_at(frames[ident], site):
-                _fork_calls.pop(ident, None)  # (a thread the fork did not copy, or returned)
-        if _fork_calls:
-            time.sleep(0.001)
-    _fork_calls.clear()
-
-
-def _in_fork_hooks() -> bool:
-    """Whether this thread is inside its ``os.fork()`` call (the hooks run there; a fork made
-    without them, by C code, never is)."""
-    site = _fork_calls.get(threading.get_ident())
-    return site is not None and _stands_at(sys._getframe(), site)
-
-
-def _call_site(frame: FrameType) -> tuple[CodeType, int, int]:
-    """Where ``frame`` stands: its code, its instruction and its depth (the frames under it)."""
-    return frame.f_code, frame.f_lasti, len(_stack(frame)) - 1
-
-
-def _stands_at(frame: FrameType, site: tuple[CodeType, int, int]) -> bool:
-    """Whether the stack ``frame`` tops still holds ``site``'s frame at ``site``'s instruction."""
-    code, instruction, depth = site
-    stack = _stack(frame)
-    return depth < len(stack) and stack[depth].f_code is code and stack[depth].f_lasti == instruction
-
-
-def _stack(frame: FrameType | None) -> list[FrameType]:
-    """The frames from the thread's first to ``frame``."""
-    stack = []
-    while frame is not None:
-        stack.append(frame)
-        frame = frame.f_back
-    stack.reverse()
-    return stack
+    while call is not None and call[0].f_lasti == call[1] and time.monotonic() < deadline:
+        time.sleep(0.001)
+    _fork_call = None
 
 
 def _exit_budget() -> float:
@@ -241,6 +217,7 @@ def _watch_wakeup_fd() -> None:
 
 
 def _watch(read_end: int) -> None:
+    _wait_for_fork_to_return()  # (in a forked child: what it reads waits in the pipe meanwhile)
     while True:
         try:
             data = os.read(read_end, 64)
@@ -266,8 +243,6 @@ def _before_fork() -> None:
     if not _rearming and "asyncio.events" in sys.modules and _wakeup is not None:
         _rearming = True  # (registered now, it runs after asyncio's in this fork's child too)
         os.register_at_fork(after_in_child=_rearm_after_asyncio)
-    with contextlib.suppress(ValueError):  # (no Python frame called the fork)
-        _fork_calls[threading.get_ident()] = _call_site(sys._getframe(1))  # (inside os.fork())
     with _forks_lock:
         _forks += 1
         if _forks == 1 and _wakeup is not None:
@@ -279,7 +254,6 @@ def _before_fork() -> None:
 
 def _after_fork_in_parent() -> None:
     global _forks, _fork_pipe
-    _fork_calls.pop(threading.get_ident(), None)
     with _forks_lock:
         _forks -= 1
         if _forks == 0 and _wakeup is not None:
@@ -293,7 +267,10 @@ def _after_fork_in_child() -> None:
     ones are the parent's), and a SIGTERM caught before it was ready acted on (its delivery
     waits for the fork to return: :func:`_wait_for_fork_to_return`)."""
     global _helper, _delivered, _wakeup, _lock, _forks, _forks_lock, _spare, _fork_pipe, _pid
-    global _missed
+    global _missed, _fork_call
+    with contextlib.suppress(ValueError):  # (no Python frame called the fork)
+        caller = sys._getframe(1)  # the hooks run inside the os.fork() call
+        _fork_call = (caller, caller.f_lasti)
     _helper, _delivered, _lock = None, False, threading.RLock()
     _forks, _forks_lock = 0, threading.Lock()
     _pid, missed, _missed = os.getpid(), _missed, False
