@@ -11,9 +11,10 @@ the caller: ``docs/short-lived.md``), ``send()`` copies each event here and retu
 - the program lives longer: after :data:`DEFER_S`, a background thread loads the rest and
   replays the events into the default instance (with their own timestamps; forks wait for it,
   :func:`_before_fork`); a later ``send()`` goes straight to the default instance;
-- the program forks first (a server's master, a pool): the events stay until its next
-  ``send()``, ``flush()`` or ``stats()`` loads the rest on that thread, or its exit
-  (:func:`_after_fork_in_parent`); the child starts with none;
+- the program forks first (a server's master, a pool): the events stay the parent's (the child
+  starts with none) and the parent stops deferring; they go out as in a program that keeps
+  running, unless its next ``send()``, ``flush()`` or ``stats()`` loads the rest first on that
+  thread, or it exits first (:func:`_after_fork_in_parent`);
 - anything else the app calls (``configure``, ``flush``, ``stats``, ``get_default`` ...) loads
   the rest first and replays what waits here, so it sees every event.
 
@@ -336,10 +337,10 @@ def _start_timer() -> None:
 
 
 def _when_due() -> None:
-    """After :data:`DEFER_S` in a program that still runs (and has not forked): load the rest
-    here and replay."""
+    """After :data:`DEFER_S` in a program that still runs (forked since or not): load the rest
+    here and replay what still waits (a fork meanwhile waits for the load: :func:`_before_fork`)."""
     time.sleep(DEFER_S)
-    if _state == "deferring":
+    if _events:
         materialize()
 
 
@@ -432,11 +433,10 @@ def _register_noting(
 
 
 def _after_fork_in_parent() -> None:
-    """A process that forks (a server's master, a pool) stops waiting: its later events go to
+    """A process that forks (a server's master, a pool) stops deferring: its later events go to
     the default instance, loaded by the thread that sends them, and that load replays first what
-    waits here, as ``flush()``, ``stats()`` and the exit handler do. Nothing loads in the
-    background from now on (a load racing the next fork would leave that fork hooks registered
-    half-way), and nothing goes to the detached child here: the events stay this process's, so
+    waits here, as ``flush()``, ``stats()``, the exit handler and the timer (a master that never
+    sends again) do. Nothing goes to the detached child here: the events stay this process's, so
     its ``flush()`` covers them."""
     global _forked, _state
     _forked = True
