@@ -201,13 +201,7 @@ def _watch_wakeup_fd() -> None:
         return  # Windows: the wakeup fd must be a socket. gevent: os.read would block every greenlet
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
-    try:
-        previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    except (ValueError, OSError):  # not the main thread or interpreter
-        previous = None
-    if previous != -1:  # someone else's (asyncio's): theirs stays, our handler alone acts
-        if previous is not None:
-            signal.set_wakeup_fd(previous)
+    if not _set_wakeup_fd(write_end):  # someone else's (asyncio's): our handler alone acts
         os.close(read_end)
         os.close(write_end)
         return
@@ -284,12 +278,7 @@ def _after_fork_in_child() -> None:
             caught = os.read(_fork_pipe[0], 512)
         _close(*_fork_pipe)
         _fork_pipe = None
-    try:
-        previous = signal.set_wakeup_fd(-1)
-        if previous not in (-1, _wakeup[1]):
-            signal.set_wakeup_fd(previous)
-    except (ValueError, OSError):
-        pass
+    _set_wakeup_fd(-1, ours=_wakeup[1])  # (the parent's pipe: the child makes its own)
     _close(*_wakeup, _spare)
     _wakeup, _spare = None, -1
     if signal.getsignal(signal.SIGTERM) is _on_sigterm:
@@ -301,14 +290,21 @@ def _after_fork_in_child() -> None:
 def _rearm_after_asyncio() -> None:
     """asyncio's after-fork hook (Python 3.12+) clears the wakeup fd in every child, after ours
     gave the child its pipe: put the pipe back, or the watcher would never see a signal."""
-    if _wakeup is None or signal.getsignal(signal.SIGTERM) is not _on_sigterm:
-        return
+    if _wakeup is not None and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        _set_wakeup_fd(_wakeup[1], ours=_wakeup[1])
+
+
+def _set_wakeup_fd(fd: int, ours: int = -1) -> bool:
+    """Make ``fd`` Python's wakeup fd, unless it holds someone else's (neither free nor
+    ``ours``): theirs stays. False then, or off the main thread (a fork from another thread)."""
     try:
-        previous = signal.set_wakeup_fd(_wakeup[1], warn_on_full_buffer=False)
-        if previous not in (-1, _wakeup[1]):  # someone else's since: theirs stays
-            signal.set_wakeup_fd(previous)
-    except (ValueError, OSError):  # (not the main thread: a fork from another thread)
-        pass
+        previous = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+    except (ValueError, OSError):  # not the main thread or interpreter
+        return False
+    if previous in (-1, ours):
+        return True
+    signal.set_wakeup_fd(previous)
+    return False
 
 
 def _close(*fds: int) -> None:
